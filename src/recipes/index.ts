@@ -1,0 +1,103 @@
+// Typed access to the data in the top-level recipes/ folder, loaded once on first use.
+import { readFileSync } from 'node:fs';
+
+export type QuantKind =
+  | 'no-quant'
+  | 'group-quant'
+  | 'awq'
+  | 'ft-quant'
+  | 'per-tensor-quant'
+  | 'block-scale-quant';
+
+export interface Quantization {
+  name: string;
+  kind: QuantKind;
+  model_dtype: string;
+  group_size: number | null;
+  bits_per_weight_on_disk: number;
+  quantize_embedding: boolean;
+}
+
+export interface ModelType {
+  config_class: string;
+  model_task: 'chat' | 'embedding';
+  source_formats: string[];
+  supported_quant_kinds: QuantKind[];
+  config_fields: { name: string; type: string; required: boolean; default: unknown }[];
+}
+
+export interface BuildsOn {
+  os?: 'linux' | 'darwin' | 'win32';
+  gpu?: string;
+  needs: string[];
+}
+
+export interface TargetPreset {
+  device: string;
+  ext: string;
+  stem?: string;
+  config?: Record<string, number | boolean>;
+  builds_on: BuildsOn;
+  env: string[];
+  runner: string | string[];
+}
+
+export interface GenConfigOption {
+  key: string;
+  flag: string;
+  type: 'size' | 'flag';
+  tag: string;
+  compile_override: boolean;
+}
+
+export interface Recipes {
+  quantizations: Quantization[];
+  convTemplates: { registered: string[]; cli_only: string[] };
+  modelTypes: Record<string, ModelType>;
+  modelTypeAliases: Record<string, string>;
+  targetPresets: Record<string, TargetPreset>;
+  deviceExt: { required: Record<string, string[]>; default_builder: string[] };
+  systemLibPrefixDevices: string[];
+  genConfigOptions: GenConfigOption[];
+  opt: { presets: string[]; knobs: Record<string, string[]> };
+  sourceFormats: string[];
+  compileIgnoredFields: string[];
+}
+
+function readRecipe<T>(name: string): T {
+  return JSON.parse(readFileSync(new URL(`../../recipes/${name}`, import.meta.url), 'utf8')) as T;
+}
+
+let cached: Recipes | undefined;
+
+export function recipes(): Recipes {
+  if (cached) return cached;
+  const q = readRecipe<{ quantizations: Quantization[] }>('quantizations.json');
+  const c = readRecipe<{ registered: string[]; cli_only: string[] }>('conv-templates.json');
+  const m = readRecipe<{ aliases: Record<string, string>; models: Record<string, ModelType> }>('model-types.json');
+  const t = readRecipe<{
+    presets: Record<string, TargetPreset>;
+    device_ext: { required: Record<string, string[]>; default_builder: string[] };
+    system_lib_prefix_devices: string[];
+  }>('targets.json');
+  const g = readRecipe<{
+    options: GenConfigOption[];
+    opt: { presets: string[]; knobs: Record<string, string[]> };
+    source_formats: string[];
+  }>('gen-config-options.json');
+  const d = readRecipe<{ fields: string[] }>('compile-ignored-fields.json');
+  cached = {
+    quantizations: q.quantizations,
+    convTemplates: c,
+    modelTypes: m.models,
+    modelTypeAliases: m.aliases,
+    targetPresets: t.presets,
+    deviceExt: t.device_ext,
+    systemLibPrefixDevices: t.system_lib_prefix_devices,
+    genConfigOptions: g.options,
+    opt: g.opt,
+    sourceFormats: g.source_formats,
+    compileIgnoredFields: d.fields,
+  };
+  return cached;
+}
