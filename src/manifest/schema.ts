@@ -1,0 +1,125 @@
+// The manifest's shape (zod). Names that depend on mlc_llm's registries (quantizations, conv templates,
+// target presets) are plain strings here and checked in validate.ts, so errors can say "did you mean".
+// The JSON Schema in schema/ is generated from this file (scripts/write-schema.mjs).
+import { z } from 'zod';
+
+const positiveInt = z
+  .number({ error: 'must be a positive integer' })
+  .int({ error: 'must be a positive integer' })
+  .positive({ error: 'must be a positive integer' });
+const str = (what = 'a string') => z.string({ error: `must be ${what}` });
+const nonEmpty = (what = 'a non-empty string') => str(what).min(1, { error: `must be ${what}` });
+
+/** gen_config options. `null` removes a value set by a lower layer. */
+export const GenConfigSchema = z.strictObject({
+  context_window_size: positiveInt.nullable().optional(),
+  sliding_window_size: positiveInt.nullable().optional(),
+  prefill_chunk_size: positiveInt.nullable().optional(),
+  attention_sink_size: positiveInt.nullable().optional(),
+  tensor_parallel_shards: positiveInt.nullable().optional(),
+  pipeline_parallel_stages: positiveInt.nullable().optional(),
+  max_batch_size: positiveInt.nullable().optional(),
+  disaggregation: z.boolean({ error: 'must be true or false' }).nullable().optional(),
+});
+
+/** `mlc_llm compile --overrides` keys. */
+export const OverridesSchema = z.strictObject({
+  context_window_size: positiveInt.optional(),
+  sliding_window_size: positiveInt.optional(),
+  prefill_chunk_size: positiveInt.optional(),
+  attention_sink_size: positiveInt.optional(),
+  tensor_parallel_shards: positiveInt.optional(),
+  pipeline_parallel_stages: positiveInt.optional(),
+  max_batch_size: positiveInt.optional(),
+  disaggregation: z.boolean({ error: 'must be true or false' }).optional(),
+});
+
+export const ModelSchema = z.strictObject({
+  source: nonEmpty('a source: hf://org/name[@rev], git+URL[#rev] or a local folder').describe(
+    'hf://org/name[@revision], git+URL[#rev], or a local folder (relative to this file)',
+  ),
+  conv_template: nonEmpty('a conversation template name').describe('mlc_llm conversation template (gen_config --conv-template)'),
+  model_type: nonEmpty('a model type').optional().describe('passed as --model-type; inferred from config.json when unset'),
+  source_format: nonEmpty('a source format').optional().describe('passed as --source-format; probed by mlc_llm when unset'),
+  config: GenConfigSchema.optional(),
+});
+
+export const TargetObjectSchema = z.strictObject({
+  name: nonEmpty('a target name'),
+  preset: nonEmpty('a target preset name').optional().describe('a preset from recipes/targets.json to start from'),
+  device: nonEmpty('a device').optional().describe('compile --device'),
+  host: nonEmpty('an LLVM triple').optional().describe('compile --host'),
+  ext: nonEmpty('a file extension').optional().describe('library extension: so, dylib, dll, tar, lib, wasm'),
+  stem: nonEmpty('a name').optional().describe('the platform part of the library name; defaults to name'),
+  opt: nonEmpty('O0-O3 or knobs like "cublas_gemm=1;cudagraph=0"').optional().describe('compile --opt'),
+  system_lib_prefix: str().optional().describe('compile --system-lib-prefix'),
+  overrides: OverridesSchema.optional().describe('compile --overrides'),
+  config: GenConfigSchema.optional(),
+  env: z.record(z.string(), str()).optional().describe('environment variables for this target\'s compile'),
+});
+
+export const TargetSchema = z.union([nonEmpty('a target preset name'), TargetObjectSchema]);
+
+const dimValue = z.union([nonEmpty('a name'), z.array(nonEmpty('a name')).min(1, { error: 'must list at least one name' })]);
+
+export const ExcludeSchema = z.strictObject({
+  model: dimValue.optional(),
+  quant: dimValue.optional(),
+  quantization: dimValue.optional(),
+  target: dimValue.optional(),
+});
+
+export const IncludeSchema = ExcludeSchema.extend({ config: GenConfigSchema.optional() });
+
+export const ManifestSchema = z.strictObject({
+  $schema: z.string().optional(),
+  version: z.literal(1, { error: 'must be 1' }),
+  out: nonEmpty('a folder').optional().describe('artifacts folder (default dist)'),
+  cache: nonEmpty('a folder').optional().describe('local store (default .mlc-build)'),
+  toolchain: z
+    .strictObject({
+      mlc_llm: nonEmpty('a command').optional().describe('"mlc_llm", "python -m mlc_llm" or a path; env MLC_BUILD_MLC_LLM overrides'),
+      fingerprint: nonEmpty('a command').optional().describe('a command whose output identifies the toolchain'),
+    })
+    .optional(),
+  models: z
+    .record(z.string(), ModelSchema, { error: 'must map model ids to models' })
+    .refine((m) => Object.keys(m).length > 0, { error: 'must declare at least one model' }),
+  quantizations: z.array(nonEmpty('a quantization name'), { error: 'must be a list of quantizations' }).min(1, {
+    error: 'must list at least one quantization',
+  }),
+  targets: z.array(TargetSchema, { error: 'must be a list of targets' }).min(1, { error: 'must list at least one target' }),
+  config: GenConfigSchema.optional(),
+  matrix: z
+    .strictObject({
+      include: z.array(IncludeSchema, { error: 'must be a list' }).optional(),
+      exclude: z.array(ExcludeSchema, { error: 'must be a list' }).optional(),
+    })
+    .optional(),
+  naming: z
+    .strictObject({
+      weights: nonEmpty('a template').optional().describe('default "{model}-{quant}{-tag}-MLC"'),
+      library: nonEmpty('a template').optional().describe('default "{model}-{quant}-{stem}.{ext}"'),
+    })
+    .optional(),
+});
+
+export type RawManifest = z.infer<typeof ManifestSchema>;
+export type RawTargetObject = z.infer<typeof TargetObjectSchema>;
+export type RawGenConfig = z.infer<typeof GenConfigSchema>;
+export type RawExclude = z.infer<typeof ExcludeSchema>;
+export type RawInclude = z.infer<typeof IncludeSchema>;
+
+/** Keys allowed in each kind of object, for "unknown key … did you mean" messages. */
+export const KNOWN_KEYS = {
+  top: Object.keys(ManifestSchema.shape),
+  toolchain: ['mlc_llm', 'fingerprint'],
+  model: Object.keys(ModelSchema.shape),
+  target: Object.keys(TargetObjectSchema.shape),
+  config: Object.keys(GenConfigSchema.shape),
+  overrides: Object.keys(OverridesSchema.shape),
+  matrix: ['include', 'exclude'],
+  include: Object.keys(IncludeSchema.shape),
+  exclude: Object.keys(ExcludeSchema.shape),
+  naming: ['weights', 'library'],
+} as const;

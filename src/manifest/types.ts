@@ -1,0 +1,87 @@
+// The validated manifest: what every later layer consumes.
+import type { BuildsOn } from '../recipes/index.js';
+import type { ManifestSource, Path } from './source.js';
+import type { SourceSpec } from './source-spec.js';
+
+export const GEN_OPTION_KEYS = [
+  'context_window_size',
+  'sliding_window_size',
+  'prefill_chunk_size',
+  'attention_sink_size',
+  'tensor_parallel_shards',
+  'pipeline_parallel_stages',
+  'max_batch_size',
+  'disaggregation',
+] as const;
+export type GenOptionKey = (typeof GEN_OPTION_KEYS)[number];
+
+/** One settings layer: `null` removes what a lower layer set. */
+export type GenLayer = { [K in GenOptionKey]?: number | boolean | null };
+/** Resolved gen_config options (no nulls; a removed option is absent). */
+export type GenOptions = { [K in GenOptionKey]?: number | boolean };
+
+export interface Model {
+  id: string;
+  source: SourceSpec;
+  convTemplate: string;
+  /** Set by the user: passed to mlc_llm as --model-type. */
+  modelType?: string;
+  /** Set by the user: passed to mlc_llm as --source-format. */
+  sourceFormat?: string;
+  config: GenLayer;
+  path: Path;
+}
+
+export interface Target {
+  name: string;
+  preset?: string;
+  device: string;
+  host?: string;
+  ext: string;
+  stem: string;
+  opt?: string;
+  systemLibPrefix?: string;
+  overrides: GenOptions;
+  presetConfig: GenLayer;
+  config: GenLayer;
+  env: Record<string, string>;
+  /** Environment variables mlc_llm reads when compiling for this target. */
+  envReads: string[];
+  buildsOn: BuildsOn;
+  runner: string | string[];
+  /** Where it is declared; undefined for a preset that only a matrix.include names. */
+  path?: Path;
+}
+
+export interface Cell {
+  /** `<model>/<quant>/<target>`: stable and readable. */
+  id: string;
+  model: string;
+  quant: string;
+  target: string;
+  /** Every layer applied: preset < top-level < model < target entry < matching includes. */
+  options: GenOptions;
+  /** Indices of the matrix.include entries that matched or added this cell. */
+  includes: number[];
+}
+
+export interface Naming {
+  weights: string;
+  library: string;
+}
+
+export interface Manifest {
+  file: string;
+  root: string;
+  out: string;
+  cache: string;
+  toolchain: { mlcLlm?: string; fingerprint?: string };
+  models: Model[];
+  quantizations: string[];
+  /** Declared targets, then presets that only matrix.include names. */
+  targets: Target[];
+  config: GenLayer;
+  cells: Cell[];
+  naming: Naming;
+  source: ManifestSource;
+}
