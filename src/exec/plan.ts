@@ -1,0 +1,127 @@
+// The plan: for each selected node, its state, why, the mlc_llm command it runs (paths in the out/
+// layout, as a user would type them) and its outputs. Planning reads no network and runs nothing.
+import { relative, sep } from 'node:path';
+import type { BuildGraph } from '../graph/build.js';
+import type { NodeKind, StepNode } from '../graph/nodes.js';
+import type { Manifest, Model } from '../manifest/types.js';
+import { compileArgv, convertWeightArgv, genConfigArgv } from '../toolchain/argv.js';
+
+export type NodeState = 'fresh' | 'cached' | 'stale' | 'missing';
+
+export interface PlannedNode {
+  id: string;
+  kind: NodeKind;
+  deps: string[];
+  state: NodeState;
+  reason: string;
+  argv: string[] | null;
+  env: Record<string, string>;
+  outputs: string[];
+}
+
+export interface Plan {
+  root: string;
+  nodes: PlannedNode[];
+}
+
+export function makePlan(manifest: Manifest, graph: BuildGraph, selected: ReadonlySet<string>, toolchain: readonly string[]): Plan {
+  const display = (abs: string, dir = false) => {
+    const rel = relative(manifest.root, abs).split(sep).join('/');
+    const p = rel === '' ? '.' : rel;
+    return dir ? `${p}/` : p;
+  };
+  // The seed writes inputs as ./dist/models/X/ and outputs as dist/X-MLC.
+  const input = (abs: string, dir = true) => {
+    const p = display(abs, dir);
+    return p.startsWith('../') ? p : `./${p}`;
+  };
+  const models = new Map(manifest.models.map((m) => [m.id, m]));
+  const targets = new Map(manifest.targets.map((t) => [t.name, t]));
+  const mustRun = new Set<string>();
+  const nodes: PlannedNode[] = [];
+
+  for (const node of graph.nodes.values()) {
+    if (!selected.has(node.id)) continue;
+    const model = models.get(node.model) as Model;
+    const snapshot = graph.snapshotDirs.get(node.model) as string;
+    const waits = node.deps.filter((d) => mustRun.has(d));
+    let state: NodeState;
+    let reason: string;
+    if (waits.length > 0) {
+      state = 'stale';
+      reason = `waits for ${waits.join(', ')}`;
+    } else {
+      state = 'missing';
+      reason = node.kind === 'download' ? unresolvedReason(model, display(snapshot, true)) : 'not built yet';
+    }
+    if (state === 'stale' || state === 'missing') mustRun.add(node.id);
+    nodes.push({ id: node.id, kind: node.kind, deps: node.deps, state, reason, ...commandOf(node), });
+  }
+  return { root: manifest.root, nodes };
+
+  function commandOf(node: StepNode): Pick<PlannedNode, 'argv' | 'env' | 'outputs'> {
+    const model = models.get(node.model) as Model;
+    const snapshot = graph.snapshotDirs.get(node.model) as string;
+    switch (node.kind) {
+      case 'download':
+        return { argv: null, env: {}, outputs: [display(snapshot, true)] };
+      case 'convert':
+        return {
+          argv: [
+            ...toolchain,
+            ...convertWeightArgv({ source: input(snapshot), quant: node.quant, modelType: model.modelType, sourceFormat: model.sourceFormat, output: display(node.outDir) }),
+          ],
+          env: {},
+          outputs: [`${display(node.outDir)}/tensor-cache.json`, `${display(node.outDir)}/params_shard_*.bin`],
+        };
+      case 'config':
+        return {
+          argv: [
+            ...toolchain,
+            ...genConfigArgv({ source: input(snapshot), quant: node.quant, modelType: model.modelType, convTemplate: model.convTemplate, options: node.options, output: display(node.outDir, true) }),
+          ],
+          env: {},
+          outputs: [`${display(node.outDir)}/mlc-chat-config.json`],
+        };
+      case 'compile': {
+        const target = targets.get(node.target);
+        const config = graph.nodes.get(node.config);
+        if (!target || config?.kind !== 'config') throw new Error(`${node.id} has no target or config node`);
+        return {
+          argv: [
+            ...toolchain,
+            ...compileArgv({
+              config: `${input(config.outDir)}mlc-chat-config.json`,
+              device: target.device,
+              host: target.host,
+              opt: target.opt,
+              systemLibPrefix: target.systemLibPrefix,
+              overrides: target.overrides,
+              output: display(node.library),
+            }),
+          ],
+          env: target.env,
+          outputs: [display(node.library)],
+        };
+      }
+    }
+  }
+}
+
+function unresolvedReason(model: Model, snapshot: string): string {
+  const s = model.source;
+  switch (s.kind) {
+    case 'hf':
+      return /^[0-9a-f]{40}$/.test(s.revision) ? `commit ${s.revision}, not yet downloaded` : `revision ${s.revision}, not yet resolved`;
+    case 'git':
+      return `${s.rev === undefined ? 'remote HEAD' : `revision ${s.rev}`}, not yet resolved`;
+    case 'local':
+      return `folder ${snapshot} not yet imported`;
+  }
+}
+
+export function countStates(plan: Plan): Record<NodeState, number> {
+  const counts: Record<NodeState, number> = { fresh: 0, cached: 0, stale: 0, missing: 0 };
+  for (const n of plan.nodes) counts[n.state]++;
+  return counts;
+}

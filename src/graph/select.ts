@@ -1,0 +1,102 @@
+// Selectors: `model=`, `quant=`, `target=` pick cells (their library and the weights folder that
+// runs it), `step=` picks node kinds, a node id picks that node; every pick brings its dependencies.
+import type { Manifest } from '../manifest/types.js';
+import { didYouMean } from '../manifest/suggest.js';
+import { err, ok, type Result } from '../result.js';
+import type { BuildGraph } from './build.js';
+import { NODE_KINDS, type NodeKind } from './nodes.js';
+
+export interface Selection {
+  dims: { model?: string[]; quant?: string[]; target?: string[] };
+  steps?: NodeKind[];
+  ids: string[];
+}
+
+const STEP_ALIASES: Record<string, NodeKind> = {
+  download: 'download',
+  convert: 'convert',
+  convert_weight: 'convert',
+  config: 'config',
+  gen_config: 'config',
+  compile: 'compile',
+};
+
+export function parseSelectors(args: readonly string[], graph: BuildGraph, manifest: Manifest): Result<Selection, string> {
+  const sel: Selection = { dims: {}, ids: [] };
+  const cellValues = {
+    model: [...new Set(manifest.cells.map((c) => c.model))],
+    quant: [...new Set(manifest.cells.map((c) => c.quant))],
+    target: [...new Set(manifest.cells.map((c) => c.target))],
+  };
+  for (const arg of args) {
+    const eq = arg.indexOf('=');
+    if (eq === -1) {
+      if (graph.nodes.has(arg)) {
+        sel.ids.push(arg);
+        continue;
+      }
+      if (arg.includes(':')) return err(`unknown node ${JSON.stringify(arg)}${didYouMean(arg, [...graph.nodes.keys()])}`);
+      return err(`unknown selector ${JSON.stringify(arg)}: use model=, quant=, target=, step= or a node id such as compile:MODEL/QUANT/TARGET`);
+    }
+    const key = arg.slice(0, eq);
+    const values = arg.slice(eq + 1).split(',').map((v) => v.trim()).filter((v) => v !== '');
+    if (values.length === 0) return err(`selector ${JSON.stringify(arg)} has no value`);
+    const dim = key === 'quantization' ? 'quant' : key;
+    if (dim === 'model' || dim === 'quant' || dim === 'target') {
+      for (const v of values) {
+        if (!cellValues[dim].includes(v)) {
+          return err(`${key}=${v} matches nothing in the matrix${didYouMean(v, cellValues[dim])}; the matrix has ${key} ${cellValues[dim].join(', ')}`);
+        }
+      }
+      sel.dims[dim] = [...(sel.dims[dim] ?? []), ...values];
+    } else if (dim === 'step') {
+      for (const v of values) {
+        const kind = STEP_ALIASES[v];
+        if (!kind) return err(`unknown step ${JSON.stringify(v)}${didYouMean(v, Object.keys(STEP_ALIASES))}; steps are ${NODE_KINDS.join(', ')}`);
+        sel.steps = [...(sel.steps ?? []), kind];
+      }
+    } else {
+      return err(`unknown selector key ${JSON.stringify(key)}${didYouMean(key, ['model', 'quant', 'target', 'step'])}; use model=, quant=, target= or step=`);
+    }
+  }
+  return ok(sel);
+}
+
+/** The selected nodes with everything they depend on; every node when nothing is selected. */
+export function selectNodes(graph: BuildGraph, manifest: Manifest, sel: Selection): Result<Set<string>, string> {
+  const hasDims = Object.keys(sel.dims).length > 0;
+  if (!hasDims && !sel.steps && sel.ids.length === 0) return ok(new Set(graph.nodes.keys()));
+  let roots: string[] = [];
+  if (hasDims || sel.steps) {
+    let candidates: Set<string>;
+    if (hasDims) {
+      const cells = manifest.cells.filter((c) =>
+        (['model', 'quant', 'target'] as const).every((d) => sel.dims[d] === undefined || sel.dims[d].includes(c[d])),
+      );
+      if (cells.length === 0) return err('the selectors match no cell of the matrix');
+      const cellRoots = cells.flatMap((c) => {
+        const n = graph.cells.get(c.id);
+        return n ? [n.compile, n.config, n.baseConfig, n.convert] : [];
+      });
+      candidates = withDependencies(graph, cellRoots);
+    } else {
+      candidates = new Set(graph.nodes.keys());
+    }
+    const steps = sel.steps;
+    roots = [...candidates].filter((id) => steps === undefined || steps.includes(graph.nodes.get(id)?.kind as NodeKind));
+    if (roots.length === 0) return err(`the selectors match no ${steps?.join('/') ?? ''} step`);
+  }
+  return ok(withDependencies(graph, [...roots, ...sel.ids]));
+}
+
+function withDependencies(graph: BuildGraph, roots: readonly string[]): Set<string> {
+  const out = new Set<string>();
+  const stack = [...roots];
+  while (stack.length > 0) {
+    const id = stack.pop() as string;
+    if (out.has(id)) continue;
+    out.add(id);
+    for (const p of graph.graph.predecessors(id) ?? []) stack.push(p);
+  }
+  return out;
+}

@@ -1,0 +1,60 @@
+// Human and machine renderings of a plan.
+import { relative } from 'node:path';
+import { countStates, type Plan } from '../exec/plan.js';
+import { shellLine } from '../toolchain/argv.js';
+
+const KIND_TITLES = { download: 'Downloads', convert: 'Weight conversions', config: 'Chat configs', compile: 'Libraries' } as const;
+
+export function planTable(plan: Plan): string {
+  const lines: string[] = [];
+  const width = Math.max(0, ...plan.nodes.map((n) => n.id.length));
+  let kind: string | undefined;
+  for (const n of plan.nodes) {
+    if (n.kind !== kind) {
+      kind = n.kind;
+      const count = plan.nodes.filter((m) => m.kind === n.kind).length;
+      lines.push('', `${KIND_TITLES[n.kind]} (${count})`);
+    }
+    lines.push(`  ${n.state.padEnd(7)}  ${n.id.padEnd(width)}  ${n.reason}`);
+    if (n.argv) lines.push(`           $ ${shellLine(n.argv, n.env)}`);
+  }
+  lines.push('', planSummary(plan));
+  return lines.join('\n').replace(/^\n/, '') + '\n';
+}
+
+export function planSummary(plan: Plan): string {
+  const counts = countStates(plan);
+  const toRun = counts.stale + counts.missing;
+  const parts = (['missing', 'stale', 'cached', 'fresh'] as const).filter((s) => counts[s] > 0).map((s) => `${counts[s]} ${s}`);
+  return `${plan.nodes.length} steps (${parts.join(', ') || 'none'}): ${toRun === 0 ? 'nothing to do' : `${toRun} to run`}`;
+}
+
+export function planJson(plan: Plan): string {
+  return JSON.stringify({
+    nodes: plan.nodes.map((n) => ({ id: n.id, kind: n.kind, deps: n.deps, state: n.state, reason: n.reason, argv: n.argv, env: n.env, outputs: n.outputs })),
+  }) + '\n';
+}
+
+/** The plan as shell lines a user could run by hand, in order. */
+export function planCommands(plan: Plan, cwd: string): string {
+  const lines: string[] = [];
+  if (relative(cwd, plan.root) !== '') lines.push(`cd ${shellLine([plan.root])}`);
+  const libDirs = new Set<string>();
+  for (const n of plan.nodes) {
+    if (n.kind === 'download') {
+      lines.push(`# ${n.id}: ${n.reason} → ${n.outputs.join(' ')}`);
+      continue;
+    }
+    if (!n.argv) continue;
+    if (n.kind === 'compile') {
+      // mlc_llm compile does not create the library's folder.
+      const dir = n.outputs[0]?.replace(/\/[^/]*$/, '');
+      if (dir && !libDirs.has(dir)) {
+        libDirs.add(dir);
+        lines.push(`mkdir -p ${shellLine([dir])}`);
+      }
+    }
+    lines.push(shellLine(n.argv, n.env));
+  }
+  return lines.join('\n') + '\n';
+}
