@@ -47,6 +47,8 @@ function describe(issue: Issue, prefix: Path, src: ManifestSource, root: unknown
         return [error(`${where(parent)} is missing required key ${JSON.stringify(String(key))}`, src.locate(parent, { key: parent.length > 0 }))];
       }
       return [error(`${label(path)} ${issue.message}, got ${show(value)}`, src.locate(path))];
+    case 'custom':
+      return [error(`${label(path)} ${issue.message}`, src.locate(path))];
     default:
       return [error(`${label(path)} ${issue.message}${value === undefined ? '' : `, got ${show(value)}`}`, src.locate(path))];
   }
