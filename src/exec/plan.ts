@@ -3,7 +3,9 @@
 import { relative, sep } from 'node:path';
 import type { BuildGraph } from '../graph/build.js';
 import type { NodeKind, StepNode } from '../graph/nodes.js';
-import type { Manifest, Model } from '../manifest/types.js';
+import type { Model } from '../manifest/types.js';
+import type { Builder, Files } from './builder.js';
+import { diffFields } from './keys.js';
 import { compileArgv, convertWeightArgv, genConfigArgv } from '../toolchain/argv.js';
 
 export type NodeState = 'fresh' | 'cached' | 'stale' | 'missing';
@@ -24,7 +26,8 @@ export interface Plan {
   nodes: PlannedNode[];
 }
 
-export function makePlan(manifest: Manifest, graph: BuildGraph, selected: ReadonlySet<string>, toolchain: readonly string[]): Plan {
+export async function makePlan(builder: Builder, selected: ReadonlySet<string>): Promise<Plan> {
+  const { manifest, graph } = builder;
   const display = (abs: string, dir = false) => {
     const rel = relative(manifest.root, abs).split(sep).join('/');
     const p = rel === '' ? '.' : rel;
@@ -35,29 +38,45 @@ export function makePlan(manifest: Manifest, graph: BuildGraph, selected: Readon
     const p = display(abs, dir);
     return p.startsWith('../') ? p : `./${p}`;
   };
+  const toolchain = builder.toolchain.argv;
   const models = new Map(manifest.models.map((m) => [m.id, m]));
   const targets = new Map(manifest.targets.map((t) => [t.name, t]));
-  const mustRun = new Set<string>();
+  const available = new Map<string, Files>();
   const nodes: PlannedNode[] = [];
 
   for (const node of graph.nodes.values()) {
     if (!selected.has(node.id)) continue;
-    const model = models.get(node.model) as Model;
-    const snapshot = graph.snapshotDirs.get(node.model) as string;
-    const waits = node.deps.filter((d) => mustRun.has(d));
-    let state: NodeState;
-    let reason: string;
-    if (waits.length > 0) {
-      state = 'stale';
-      reason = `waits for ${waits.join(', ')}`;
-    } else {
-      state = 'missing';
-      reason = node.kind === 'download' ? unresolvedReason(model, display(snapshot, true)) : 'not built yet';
-    }
-    if (state === 'stale' || state === 'missing') mustRun.add(node.id);
-    nodes.push({ id: node.id, kind: node.kind, deps: node.deps, state, reason, ...commandOf(node), });
+    const { state, reason } = await evaluate(node);
+    nodes.push({ id: node.id, kind: node.kind, deps: node.deps, state, reason, ...commandOf(node) });
   }
   return { root: manifest.root, nodes };
+
+  async function evaluate(node: StepNode): Promise<{ state: NodeState; reason: string }> {
+    const d = await builder.decide(node, available);
+    const last = builder.state.nodes[node.id];
+    const changed = (fields: Record<string, unknown>) => {
+      const diff = diffFields(last?.fields, fields);
+      return diff.length > 3 ? `${diff.slice(0, 3).join('; ')}; …` : diff.join('; ');
+    };
+    switch (d.kind) {
+      case 'waits':
+        return { state: 'stale', reason: `waits for ${d.deps.join(', ')}` };
+      case 'unavailable':
+        return { state: 'missing', reason: d.reason };
+      case 'source': {
+        available.set(node.id, d.files);
+        if (last?.key === d.key) return { state: 'fresh', reason: 'unchanged' };
+        const folder = display(graph.snapshotDirs.get(node.model) as string, true);
+        return last ? { state: 'stale', reason: `folder ${folder} changed: ${changed(d.fields)}` } : { state: 'missing', reason: `folder ${folder} not yet imported` };
+      }
+      case 'step':
+        if (d.record) {
+          available.set(node.id, builder.recordFiles(d.record));
+          return d.placed ? { state: 'fresh', reason: 'up to date' } : { state: 'cached', reason: 'in the store; will be restored' };
+        }
+        return last ? { state: 'stale', reason: `changed: ${changed(d.fields)}` } : { state: 'missing', reason: 'not built yet' };
+    }
+  }
 
   function commandOf(node: StepNode): Pick<PlannedNode, 'argv' | 'env' | 'outputs'> {
     const model = models.get(node.model) as Model;
@@ -105,18 +124,6 @@ export function makePlan(manifest: Manifest, graph: BuildGraph, selected: Readon
         };
       }
     }
-  }
-}
-
-function unresolvedReason(model: Model, snapshot: string): string {
-  const s = model.source;
-  switch (s.kind) {
-    case 'hf':
-      return /^[0-9a-f]{40}$/.test(s.revision) ? `commit ${s.revision}, not yet downloaded` : `revision ${s.revision}, not yet resolved`;
-    case 'git':
-      return `${s.rev === undefined ? 'remote HEAD' : `revision ${s.rev}`}, not yet resolved`;
-    case 'local':
-      return `folder ${snapshot} not yet imported`;
   }
 }
 

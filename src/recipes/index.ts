@@ -58,6 +58,7 @@ export interface Recipes {
   targetPresets: Record<string, TargetPreset>;
   deviceExt: { required: Record<string, string[]>; default_builder: string[] };
   systemLibPrefixDevices: string[];
+  fixedHostDevices: string[];
   genConfigOptions: GenConfigOption[];
   opt: { presets: string[]; knobs: Record<string, string[]> };
   sourceFormats: string[];
@@ -79,6 +80,7 @@ export function recipes(): Recipes {
     presets: Record<string, TargetPreset>;
     device_ext: { required: Record<string, string[]>; default_builder: string[] };
     system_lib_prefix_devices: string[];
+    fixed_host_devices: string[];
   }>('targets.json');
   const g = readRecipe<{
     options: GenConfigOption[];
@@ -94,6 +96,7 @@ export function recipes(): Recipes {
     targetPresets: t.presets,
     deviceExt: t.device_ext,
     systemLibPrefixDevices: t.system_lib_prefix_devices,
+    fixedHostDevices: t.fixed_host_devices,
     genConfigOptions: g.options,
     opt: g.opt,
     sourceFormats: g.source_formats,

@@ -1,7 +1,8 @@
 // Local model folders: what planning needs to know before anything runs.
-import { readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { err, ok, type Result } from '../result.js';
+import { isMetaFile, isWeightFile } from './files.js';
 
 /** Reads `<folder>/config.json` (mlc_llm requires it), or says what is wrong with the folder. */
 export async function readLocalConfig(folder: string): Promise<Result<unknown, string>> {
@@ -21,4 +22,34 @@ export async function readLocalConfig(folder: string): Promise<Result<unknown, s
   } catch (e) {
     return err(`${join(folder, 'config.json')} is not valid JSON: ${(e as Error).message}`);
   }
+}
+
+export interface LocalFile {
+  /** Absolute path of the file in the user's folder. */
+  path: string;
+  digest: string;
+  size: number;
+}
+
+/** The folder's top-level files of one part, hashed through the stat cache. */
+export async function hashLocalPart(
+  folder: string,
+  part: 'meta' | 'weights',
+  digest: (path: string) => Promise<{ digest: string; size: number }>,
+): Promise<Result<Record<string, LocalFile>, string>> {
+  let names: string[];
+  try {
+    names = (await readdir(folder, { withFileTypes: true })).filter((e) => e.isFile()).map((e) => e.name).sort();
+  } catch {
+    return err(`source folder ${folder} does not exist`);
+  }
+  const wanted = names.filter(part === 'meta' ? isMetaFile : isWeightFile);
+  if (part === 'meta' && !wanted.includes('config.json')) return err(`source folder ${folder} has no config.json`);
+  if (part === 'weights' && wanted.length === 0) return err(`source folder ${folder} has no weight files (*.safetensors or *.bin)`);
+  const files: Record<string, LocalFile> = {};
+  for (const name of wanted) {
+    const path = join(folder, name);
+    files[name] = { path, ...(await digest(path)) };
+  }
+  return ok(files);
 }

@@ -1,0 +1,65 @@
+import { availableParallelism } from 'node:os';
+import type { Command } from 'commander';
+import { runBuild } from '../../exec/build.js';
+import type { BuildEvent } from '../../exec/events.js';
+import { killAll } from '../../exec/run-process.js';
+import { jsonLogger, plainLogger } from '../../report/build-log.js';
+import { EXIT } from '../exit-codes.js';
+import { load, openBuilder, select, SELECTOR_HELP, type GlobalOptions } from '../context.js';
+
+interface BuildFlags {
+  jobs?: string;
+  keepGoing?: boolean;
+  json?: boolean;
+  verify?: boolean;
+}
+
+export function registerBuild(program: Command, setExit: (code: number) => void): void {
+  program
+    .command('build', { isDefault: true })
+    .description('build what changed (the default command)')
+    .argument('[selectors...]', 'model=, quant=, target=, step= or node ids')
+    .option('-j, --jobs <n>', 'run at most N steps at once (default: the number of CPUs)')
+    .option('-k, --keep-going', 'after a failure, still build everything that does not depend on it')
+    .option('--json', 'NDJSON events on stdout (start, finish, warning, summary)')
+    .option('--verify', 're-hash every input, output and stored blob instead of trusting the stat cache')
+    .addHelpText('after', SELECTOR_HELP)
+    .action(async (selectors: string[], flags: BuildFlags) => {
+      const jobs = flags.jobs === undefined ? availableParallelism() : Number(flags.jobs);
+      if (!Number.isInteger(jobs) || jobs < 1) {
+        process.stderr.write(`mlc-build: --jobs must be a positive integer, got ${flags.jobs}\n`);
+        return setExit(EXIT.usage);
+      }
+      const project = await load(program.opts<GlobalOptions>());
+      if (!project) return setExit(EXIT.usage);
+      const selected = select(project, selectors);
+      if (!selected) return setExit(EXIT.usage);
+      const builder = await openBuilder(project, { readOnly: false, verify: flags.verify });
+
+      const log = flags.json ? jsonLogger((s) => process.stdout.write(s)) : plainLogger((s) => process.stderr.write(s));
+      const emit = (e: BuildEvent) => log(e);
+      const controller = new AbortController();
+      let interrupts = 0;
+      const onSignal = (signal: NodeJS.Signals) => {
+        interrupts++;
+        if (interrupts === 1) {
+          process.stderr.write(`\nmlc-build: ${signal}: stopping the running steps (again to kill them at once)\n`);
+          controller.abort();
+          killAll('SIGTERM');
+        } else {
+          killAll('SIGKILL');
+          process.exit(EXIT.interrupted);
+        }
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      try {
+        const outcome = await runBuild(builder, selected, { jobs, keepGoing: flags.keepGoing ?? false, signal: controller.signal }, emit);
+        emit({ event: 'summary', counts: outcome.counts, ms: outcome.ms });
+        setExit(controller.signal.aborted ? EXIT.interrupted : outcome.counts.failed > 0 ? EXIT.stepFailed : EXIT.ok);
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+    });
+}

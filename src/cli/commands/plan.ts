@@ -1,0 +1,40 @@
+import { Option, type Command } from 'commander';
+import { makePlan } from '../../exec/plan.js';
+import { GRAPH_FORMATS, renderGraph, type GraphFormat } from '../../graph/render.js';
+import { planCommands, planJson, planTable } from '../../report/plan-text.js';
+import { EXIT } from '../exit-codes.js';
+import { load, openBuilder, select, SELECTOR_HELP, type GlobalOptions } from '../context.js';
+
+export function registerPlan(program: Command, setExit: (code: number) => void): void {
+  program
+    .command('plan')
+    .description('show every step a build would run, why, and its mlc_llm command; runs nothing')
+    .argument('[selectors...]', 'model=, quant=, target=, step= or node ids')
+    .option('--json', 'one JSON object: {"nodes":[{id, kind, deps, state, reason, argv, env, outputs}]}')
+    .option('--commands', 'the plan as shell lines (what you would type by hand)')
+    .addHelpText('after', SELECTOR_HELP)
+    .action(async (selectors: string[], opts: { json?: boolean; commands?: boolean }) => {
+      const project = await load(program.opts<GlobalOptions>());
+      if (!project) return setExit(EXIT.usage);
+      const selected = select(project, selectors);
+      if (!selected) return setExit(EXIT.usage);
+      const builder = await openBuilder(project, { readOnly: true });
+      const plan = await makePlan(builder, selected);
+      await builder.store.close();
+      process.stdout.write(opts.json ? planJson(plan) : opts.commands ? planCommands(plan, process.cwd()) : planTable(plan));
+    });
+
+  program
+    .command('graph')
+    .description('draw the build graph')
+    .argument('[selectors...]', 'model=, quant=, target=, step= or node ids')
+    .addOption(new Option('-f, --format <format>', 'output format').choices(GRAPH_FORMATS).default('dot'))
+    .addHelpText('after', SELECTOR_HELP)
+    .action(async (selectors: string[], opts: { format: GraphFormat }) => {
+      const project = await load(program.opts<GlobalOptions>());
+      if (!project) return setExit(EXIT.usage);
+      const selected = select(project, selectors);
+      if (!selected) return setExit(EXIT.usage);
+      process.stdout.write(renderGraph(project.graph, selected, opts.format));
+    });
+}

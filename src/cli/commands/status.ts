@@ -1,0 +1,52 @@
+import type { Command } from 'commander';
+import { relative } from 'node:path';
+import { makePlan, type NodeState, type PlannedNode } from '../../exec/plan.js';
+import { EXIT } from '../exit-codes.js';
+import { load, openBuilder, select, SELECTOR_HELP, type GlobalOptions } from '../context.js';
+
+const RANK: Record<NodeState, number> = { fresh: 0, cached: 1, stale: 2, missing: 3 };
+
+export function registerStatus(program: Command, setExit: (code: number) => void): void {
+  program
+    .command('status')
+    .description('fresh, stale or missing, for every artifact under out/')
+    .argument('[selectors...]', 'model=, quant=, target=, step= or node ids')
+    .option('--json', 'a JSON array of {path, state, reason, nodes}')
+    .addHelpText('after', SELECTOR_HELP)
+    .action(async (selectors: string[], opts: { json?: boolean }) => {
+      const project = await load(program.opts<GlobalOptions>());
+      if (!project) return setExit(EXIT.usage);
+      const selected = select(project, selectors);
+      if (!selected) return setExit(EXIT.usage);
+      const builder = await openBuilder(project, { readOnly: true });
+      const plan = await makePlan(builder, selected);
+      await builder.store.close();
+      const byId = new Map(plan.nodes.map((n) => [n.id, n]));
+      // An artifact is as fresh as the least fresh step that writes it.
+      const artifacts = new Map<string, PlannedNode[]>();
+      const add = (path: string, n: PlannedNode | undefined) => {
+        if (n) artifacts.set(path, [...(artifacts.get(path) ?? []), n]);
+      };
+      for (const node of project.graph.nodes.values()) {
+        if (!selected.has(node.id)) continue;
+        if (node.kind === 'config') {
+          add(node.outDir + '/', byId.get(node.id));
+          add(node.outDir + '/', byId.get(`convert:${node.model}/${node.quant}`));
+        } else if (node.kind === 'compile') {
+          add(node.library, byId.get(node.id));
+        }
+      }
+      const rows = [...artifacts].map(([path, nodes]) => {
+        const worst = nodes.reduce((a, b) => (RANK[b.state] > RANK[a.state] ? b : a));
+        return { path: relative(project.manifest.root, path) + (path.endsWith('/') ? '/' : ''), state: worst.state, reason: worst.state === 'fresh' ? '' : `${worst.id}: ${worst.reason}`, nodes: nodes.map((n) => n.id) };
+      });
+      if (opts.json) {
+        process.stdout.write(JSON.stringify(rows) + '\n');
+        return;
+      }
+      const width = Math.max(...rows.map((r) => r.path.length));
+      for (const r of rows) process.stdout.write(`${r.state.padEnd(8)} ${r.path.padEnd(width)}  ${r.reason}\n`.replace(/\s+\n$/, '\n'));
+      const counts = rows.reduce<Record<string, number>>((c, r) => ({ ...c, [r.state]: (c[r.state] ?? 0) + 1 }), {});
+      process.stdout.write(`${rows.length} artifacts: ${Object.entries(counts).map(([s, n]) => `${n} ${s}`).join(', ')}\n`);
+    });
+}

@@ -1,0 +1,155 @@
+// The build loop: nodes start when their dependencies are done, at most `jobs` at a time, in graph
+// order. Fail-fast by default (start nothing new, let running steps finish); keep-going builds every
+// node that does not depend on a failure.
+import { readdir, rm, rmdir } from 'node:fs/promises';
+import { dirname, relative } from 'node:path';
+import type { StepNode } from '../graph/nodes.js';
+import { saveProjectState } from '../store/project-state.js';
+import type { Builder, Files } from './builder.js';
+import type { Emit, FinishStatus } from './events.js';
+
+export interface BuildOptions {
+  jobs: number;
+  keepGoing: boolean;
+  signal: AbortSignal;
+}
+
+export interface BuildOutcome {
+  counts: Record<FinishStatus, number>;
+  ms: number;
+}
+
+export async function runBuild(b: Builder, selected: ReadonlySet<string>, opts: BuildOptions, emit: Emit): Promise<BuildOutcome> {
+  const started = Date.now();
+  const order = [...b.graph.nodes.values()].filter((n) => selected.has(n.id));
+  const done = new Map<string, Files>();
+  const statusOf = new Map<string, FinishStatus>();
+  const counts: Record<FinishStatus, number> = { ran: 0, cached: 0, fresh: 0, failed: 0, skipped: 0, interrupted: 0 };
+  const pending = new Set(order.map((n) => n.id));
+  let active = 0;
+  let stopping = false;
+
+  const finish = (node: StepNode, status: FinishStatus, t0: number, extra: { reason?: string; failure?: import('./events.js').StepFailure } = {}) => {
+    statusOf.set(node.id, status);
+    counts[status]++;
+    if (status === 'failed' && !opts.keepGoing) stopping = true;
+    emit({ event: 'finish', node: node.id, kind: node.kind, status, ms: Date.now() - t0, ...extra });
+  };
+
+  const process1 = async (node: StepNode): Promise<void> => {
+    const t0 = Date.now();
+    emit({ event: 'start', node: node.id, kind: node.kind });
+    try {
+      const d = await b.decide(node, done);
+      switch (d.kind) {
+        case 'waits':
+          throw new Error(`${node.id} started before ${d.deps.join(', ')}`);
+        case 'unavailable':
+          return finish(node, 'failed', t0, { failure: { message: d.detail ? `${d.reason}: ${d.detail}` : d.reason } });
+        case 'source': {
+          done.set(node.id, d.files);
+          const fresh = b.state.nodes[node.id]?.key === d.key;
+          b.state.nodes[node.id] = { key: d.key, fields: d.fields };
+          return finish(node, fresh ? 'fresh' : 'ran', t0);
+        }
+        case 'step': {
+          if (d.record && d.placed) {
+            done.set(node.id, b.recordFiles(d.record));
+            b.state.nodes[node.id] = { key: d.key, fields: d.fields };
+            await b.place(node, b.placements(node, b.recordFiles(d.record))); // refresh bookkeeping only
+            return finish(node, 'fresh', t0);
+          }
+          let record = d.record;
+          let status: FinishStatus = 'cached';
+          if (!record) {
+            if (opts.signal.aborted) return finish(node, 'interrupted', t0);
+            const r = await b.run(node, d.key, d.fields, d.spec);
+            if (!r.ok) return finish(node, opts.signal.aborted ? 'interrupted' : 'failed', t0, { failure: r.error });
+            record = r.value;
+            status = 'ran';
+          }
+          const files = b.recordFiles(record);
+          await b.place(node, b.placements(node, files));
+          done.set(node.id, files);
+          b.state.nodes[node.id] = { key: d.key, fields: d.fields };
+          return finish(node, status, t0);
+        }
+      }
+    } catch (e) {
+      finish(node, 'failed', t0, { failure: { message: (e as Error).message } });
+    }
+  };
+
+  await new Promise<void>((resolve) => {
+    const pump = () => {
+      for (const node of order) {
+        if (!pending.has(node.id)) continue;
+        const blocked = node.deps.find((dep) => {
+          const s = statusOf.get(dep);
+          return s === 'failed' || s === 'skipped' || s === 'interrupted';
+        });
+        if (blocked || stopping || opts.signal.aborted) {
+          // It can no longer start: a dependency failed, or the build is stopping.
+          pending.delete(node.id);
+          const status: FinishStatus = opts.signal.aborted ? 'interrupted' : 'skipped';
+          statusOf.set(node.id, status);
+          counts[status]++;
+          emit({ event: 'finish', node: node.id, kind: node.kind, status, ms: 0, reason: blocked ? `${blocked} ${statusOf.get(blocked)}` : 'the build stopped after a failure' });
+          continue;
+        }
+        if (active >= opts.jobs) break;
+        if (!node.deps.every((dep) => done.has(dep))) continue;
+        pending.delete(node.id);
+        active++;
+        void process1(node).finally(() => {
+          active--;
+          pump();
+        });
+      }
+      if (pending.size === 0 && active === 0) resolve();
+    };
+    opts.signal.addEventListener('abort', pump, { once: true });
+    pump();
+  });
+
+  if (!opts.signal.aborted) await sweep(b, new Set([...statusOf].filter(([, s]) => s === 'ran' || s === 'cached' || s === 'fresh').map(([id]) => id)));
+  await saveProjectState(b.store.root, b.state);
+  await b.store.close();
+  return { counts, ms: Date.now() - started };
+}
+
+/**
+ * Removes from out/ what this tool placed there and the manifest no longer names: files of nodes
+ * that left the graph, and files a node rebuilt this time no longer produces. A file someone else
+ * changed since is left alone, and so is every file the tool did not place.
+ */
+async function sweep(b: Builder, processed: ReadonlySet<string>): Promise<void> {
+  const keep = new Set<string>();
+  for (const [path, p] of Object.entries(b.state.placed)) {
+    if (b.graph.nodes.has(p.node) && !processed.has(p.node)) keep.add(path);
+  }
+  for (const id of processed) {
+    const node = b.graph.nodes.get(id);
+    const rec = b.state.nodes[id];
+    if (!node || !rec) continue;
+    const record = node.kind === 'download' ? undefined : await b.store.getRecord(rec.key);
+    if (record) for (const p of b.placements(node, b.recordFiles(record))) keep.add(p.dest);
+  }
+  for (const [path, p] of Object.entries(b.state.placed)) {
+    if (keep.has(path)) continue;
+    delete b.state.placed[path];
+    const current = await b.store.stats.digest(path).catch(() => undefined);
+    if (current?.digest !== p.digest) continue;
+    await rm(path, { force: true });
+    b.store.stats.forget(path);
+    await removeEmptyDirs(dirname(path), b.manifest.out);
+  }
+}
+
+async function removeEmptyDirs(dir: string, stop: string): Promise<void> {
+  while (relative(stop, dir) !== '' && !relative(stop, dir).startsWith('..')) {
+    if ((await readdir(dir).catch(() => ['?'])).length > 0) return;
+    await rmdir(dir).catch(() => undefined);
+    dir = dirname(dir);
+  }
+}

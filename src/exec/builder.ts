@@ -1,0 +1,271 @@
+// Decides, runs and places one node at a time. A node is fresh when its key has a record and its
+// outputs are in place in out/, cached when the record's blobs only need placing, and otherwise runs.
+import { link, mkdir, readFile, rm, stat, symlink } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import type { BuildGraph } from '../graph/build.js';
+import type { StepNode } from '../graph/nodes.js';
+import type { Manifest, Model, Target } from '../manifest/types.js';
+import { recipes } from '../recipes/index.js';
+import type { Result } from '../result.js';
+import { hashLocalPart } from '../sources/local.js';
+import { place } from '../store/materialize.js';
+import type { ProjectState } from '../store/project-state.js';
+import { exists, type ActionRecord, type Store } from '../store/store.js';
+import type { ToolchainCommand } from '../toolchain/command.js';
+import { fingerprintToolchain, type Fingerprint } from '../toolchain/fingerprint.js';
+import type { StepFailure } from './events.js';
+import { compileRelevantConfig, keyOf, type KeyFields } from './keys.js';
+import { runProcess } from './run-process.js';
+import { compileStep, convertStep, genConfigStep, type InputFile, type StepSpec } from './steps.js';
+
+/** A node's outputs: file name → digest and a readable path (the user's file, or a blob). */
+export type Files = Record<string, { digest: string; size: number; path: string }>;
+
+export type Decision =
+  | { kind: 'waits'; deps: string[] }
+  /** Cannot be evaluated or produced here; `detail` says what to do about it. */
+  | { kind: 'unavailable'; reason: string; detail?: string }
+  | { kind: 'source'; files: Files; key: string; fields: KeyFields }
+  | { kind: 'step'; key: string; fields: KeyFields; spec: StepSpec; record?: ActionRecord; placed: boolean };
+
+export interface Placement {
+  dest: string;
+  digest: string;
+  src: string;
+}
+
+/** Environment variables never passed to steps (mlc_llm needs no hub token: we download). */
+const WITHHELD_ENV = ['HF_TOKEN', 'HUGGING_FACE_HUB_TOKEN'];
+
+export class Builder {
+  private fp: Promise<Result<Fingerprint, string>> | undefined;
+  private readonly models: Map<string, Model>;
+  private readonly targets: Map<string, Target>;
+
+  constructor(
+    readonly manifest: Manifest,
+    readonly graph: BuildGraph,
+    readonly store: Store,
+    readonly toolchain: ToolchainCommand,
+    readonly env: NodeJS.ProcessEnv,
+    readonly state: ProjectState,
+    readonly opts: { verify: boolean },
+  ) {
+    this.models = new Map(manifest.models.map((m) => [m.id, m]));
+    this.targets = new Map(manifest.targets.map((t) => [t.name, t]));
+  }
+
+  fingerprint(): Promise<Result<Fingerprint, string>> {
+    this.fp ??= fingerprintToolchain(this.toolchain, { fingerprintCmd: this.manifest.toolchain.fingerprint, cwd: this.manifest.root, env: this.env, stats: this.store.stats });
+    return this.fp;
+  }
+
+  /** What to do with `node`, given the outputs of the dependencies that are available. */
+  async decide(node: StepNode, done: ReadonlyMap<string, Files>): Promise<Decision> {
+    const waits = node.deps.filter((d) => !done.has(d));
+    if (waits.length > 0) return { kind: 'waits', deps: waits };
+    const model = this.models.get(node.model) as Model;
+    if (node.kind === 'download') return this.decideSource(node.part, model);
+
+    const fp = await this.fingerprint();
+    if (!fp.ok) return { kind: 'unavailable', reason: `toolchain: ${fp.error}` };
+    const dep = (id: string) => done.get(id) as Files;
+    const input = (files: Files, name: string): InputFile => ({ name, path: (files[name] as Files[string]).path, digest: (files[name] as Files[string]).digest });
+    let fields: KeyFields;
+    let spec: StepSpec;
+    switch (node.kind) {
+      case 'convert': {
+        const meta = dep(node.deps[0] as string);
+        const weights = dep(node.deps[1] as string);
+        spec = convertStep(node, model, input(meta, 'config.json'), Object.keys(weights).map((n) => input(weights, n)));
+        fields = {
+          step: 'convert_weight',
+          quantization: node.quant,
+          model_type: model.modelType,
+          source_format: model.sourceFormat,
+          config_json: meta['config.json']?.digest,
+          weights: digests(weights),
+          toolchain: fp.value.digest,
+          env: { MLC_INTERNAL_PRESHARD_NUM: this.env.MLC_INTERNAL_PRESHARD_NUM },
+        };
+        break;
+      }
+      case 'config': {
+        const meta = dep(node.deps[0] as string);
+        spec = genConfigStep(node, model, Object.keys(meta).map((n) => input(meta, n)));
+        fields = {
+          step: 'gen_config',
+          quantization: node.quant,
+          model_type: model.modelType,
+          conv_template: model.convTemplate,
+          options: node.options,
+          files: digests(meta),
+          toolchain: fp.value.digest,
+        };
+        break;
+      }
+      case 'compile': {
+        const config = dep(node.config);
+        const chat = config['mlc-chat-config.json'];
+        if (!chat) return { kind: 'unavailable', reason: `${node.config} recorded no mlc-chat-config.json` };
+        const target = this.targets.get(node.target) as Target;
+        const content = JSON.parse(await readFile(chat.path, 'utf8')) as Record<string, unknown>;
+        spec = compileStep(node, target, input(config, 'mlc-chat-config.json'), basename(node.library));
+        fields = {
+          step: 'compile',
+          config: compileRelevantConfig(content),
+          device: target.device,
+          host: target.host ?? (recipes().fixedHostDevices.includes(target.device) ? undefined : `${process.platform}-${process.arch}`),
+          opt: target.opt,
+          system_lib_prefix: target.systemLibPrefix,
+          overrides: target.overrides,
+          ext: target.ext,
+          toolchain: fp.value.digest,
+          env: Object.fromEntries(target.envReads.map((k) => [k, this.stepEnv(target)[k]])),
+          wasm_runtime: await this.wasmRuntimeDigest(target),
+        };
+        break;
+      }
+    }
+    const key = keyOf(fields);
+    const found = await this.store.getRecord(key);
+    const record = found && (await this.store.hasOutputs(found, { verify: this.opts.verify })) ? found : undefined;
+    const placed = record ? await this.isPlaced(this.placements(node, this.recordFiles(record))) : false;
+    return { kind: 'step', key, fields, spec, record, placed };
+  }
+
+  private async decideSource(part: 'meta' | 'weights', model: Model): Promise<Decision> {
+    const s = model.source;
+    switch (s.kind) {
+      case 'local': {
+        const files = await hashLocalPart(s.path, part, (p) => this.store.stats.digest(p, { verify: this.opts.verify }));
+        if (!files.ok) return { kind: 'unavailable', reason: files.error };
+        const fields = { source: 'local', part, files: Object.fromEntries(Object.entries(files.value).map(([n, f]) => [n, f.digest])) };
+        return { kind: 'source', files: files.value, key: keyOf(fields), fields };
+      }
+      case 'hf':
+        return {
+          kind: 'unavailable',
+          reason: `revision ${s.revision}, not yet resolved`,
+          detail: `this version of mlc-build builds from local folders only: download ${s.text} (e.g. git clone https://huggingface.co/${s.repo}) and set source: to that folder`,
+        };
+      case 'git':
+        return {
+          kind: 'unavailable',
+          reason: `${s.rev === undefined ? 'remote HEAD' : `revision ${s.rev}`}, not yet resolved`,
+          detail: `this version of mlc-build builds from local folders only: git clone ${s.url} and set source: to that folder`,
+        };
+    }
+  }
+
+  recordFiles(record: ActionRecord): Files {
+    return Object.fromEntries(Object.entries(record.outputs).map(([n, f]) => [n, { ...f, path: this.store.blobPath(f.digest) }]));
+  }
+
+  /** Where a node's outputs go in out/: weights into every folder of the model × quantization. */
+  placements(node: StepNode, files: Files): Placement[] {
+    const all = (dir: string) => Object.entries(files).map(([n, f]) => ({ dest: join(dir, n), digest: f.digest, src: f.path }));
+    switch (node.kind) {
+      case 'download':
+        return [];
+      case 'convert':
+        return [...this.graph.nodes.values()].flatMap((c) => (c.kind === 'config' && c.model === node.model && c.quant === node.quant ? all(c.outDir) : []));
+      case 'config':
+        return all(node.outDir);
+      case 'compile':
+        return Object.values(files).map((f) => ({ dest: node.library, digest: f.digest, src: f.path }));
+    }
+  }
+
+  async isPlaced(placements: readonly Placement[]): Promise<boolean> {
+    for (const p of placements) {
+      try {
+        if ((await this.store.stats.digest(p.dest, { verify: this.opts.verify })).digest !== p.digest) return false;
+      } catch {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  async place(node: StepNode, placements: readonly Placement[]): Promise<void> {
+    for (const p of placements) {
+      const current = await this.store.stats.digest(p.dest).catch(() => undefined);
+      if (current?.digest !== p.digest) {
+        await place(p.src, p.dest);
+        await this.store.stats.remember(p.dest, p.digest);
+      }
+      this.state.placed[p.dest] = { digest: p.digest, node: node.id };
+    }
+  }
+
+  stepEnv(target?: Target): NodeJS.ProcessEnv {
+    const env: NodeJS.ProcessEnv = { ...this.env, ...target?.env };
+    for (const k of WITHHELD_ENV) delete env[k];
+    return env;
+  }
+
+  /** webgpu compiles link web/dist/wasm/mlc_wasm_runtime.bc from MLC_LLM_SOURCE_DIR: its content counts. */
+  private async wasmRuntimeDigest(target: Target): Promise<string | undefined> {
+    if (!target.device.startsWith('webgpu')) return undefined;
+    const dir = this.stepEnv(target).MLC_LLM_SOURCE_DIR;
+    if (!dir) return undefined;
+    const bc = join(dir, 'web/dist/wasm/mlc_wasm_runtime.bc');
+    return (await exists(bc)) ? (await this.store.stats.digest(bc)).digest : undefined;
+  }
+
+  /** Runs a step in a staging folder and records its outputs; nothing is recorded on failure. */
+  async run(node: StepNode, key: string, fields: KeyFields, spec: StepSpec): Promise<Result<ActionRecord, StepFailure>> {
+    const staging = await this.store.staging(node.id);
+    const view = join(staging, 'in');
+    const outDir = join(staging, 'out');
+    const log = this.store.logPath(node.id);
+    try {
+      await mkdir(view, { recursive: true });
+      await mkdir(outDir, { recursive: true });
+      for (const f of spec.inputs) await linkInput(f.path, join(view, f.name));
+      const target = node.kind === 'compile' ? this.targets.get(node.target) : undefined;
+      const argv = [...this.toolchain.argv, ...spec.argv(view, spec.output === '' ? outDir : join(outDir, spec.output))];
+      const started = Date.now();
+      const result = await runProcess(argv, { cwd: staging, env: this.stepEnv(target), log });
+      const fail = async (message: string, extra: Partial<StepFailure> = {}) => ({ ok: false as const, error: { message, argv, log, tail: await tail(log, 20), ...extra } });
+      if (result.spawnError) return fail(result.spawnError);
+      if (result.code !== 0) return fail(result.signal ? `killed by ${result.signal}` : `exited with code ${result.code}`, { exitCode: result.code, signal: result.signal });
+      const incomplete = await spec.check(outDir);
+      if (incomplete) return fail(incomplete, { exitCode: 0 });
+      for (const f of spec.inputs) {
+        const seen = await stat(join(view, f.name)).catch(() => undefined);
+        const now = await this.store.stats.digest(f.path).catch(() => undefined);
+        if (!seen || now?.digest !== f.digest) return fail(`the step ${seen ? 'modified' : 'removed'} its input ${f.name}; nothing was recorded`, { exitCode: 0 });
+      }
+      const outputs = await this.store.ingestDir(outDir);
+      const record: ActionRecord = { key, node: node.id, outputs, durationMs: Date.now() - started, fields, createdAt: new Date().toISOString() };
+      await this.store.putRecord(record);
+      return { ok: true, value: record };
+    } finally {
+      await rm(staging, { recursive: true, force: true });
+    }
+  }
+}
+
+function digests(files: Files): Record<string, string> {
+  return Object.fromEntries(Object.entries(files).map(([n, f]) => [n, f.digest]));
+}
+
+/** Inputs appear in the step's view as hardlinks (mlc_llm's path logic stays in the view), else symlinks. */
+async function linkInput(src: string, dest: string): Promise<void> {
+  try {
+    await link(src, dest);
+  } catch {
+    await symlink(src, dest);
+  }
+}
+
+async function tail(file: string, lines: number): Promise<string[]> {
+  try {
+    const text = await readFile(file, 'utf8');
+    return text.trimEnd().split('\n').slice(-lines);
+  } catch {
+    return [];
+  }
+}

@@ -1,0 +1,53 @@
+// Plain build output for people and CI logs (stderr): what ran or was restored, failures in full,
+// then a summary. Fresh steps are counted, not listed.
+import type { BuildEvent, FinishStatus } from '../exec/events.js';
+import { shellLine } from '../toolchain/argv.js';
+
+export function plainLogger(write: (s: string) => void): (e: BuildEvent) => void {
+  return (e) => {
+    switch (e.event) {
+      case 'start':
+        return;
+      case 'finish':
+        switch (e.status) {
+          case 'fresh':
+            return;
+          case 'ran':
+          case 'cached':
+            return write(`  ${e.status.padEnd(7)} ${e.node} (${seconds(e.ms)})\n`);
+          case 'skipped':
+          case 'interrupted':
+            return write(`  ${e.status.padEnd(7)} ${e.node}${e.reason ? `: ${e.reason}` : ''}\n`);
+          case 'failed': {
+            const f = e.failure;
+            const lines = [`FAILED  ${e.node}: ${f?.message ?? 'failed'}`];
+            if (f?.argv) lines.push(`  $ ${shellLine(f.argv)}`);
+            if (f?.log) lines.push(`  log: ${f.log}`);
+            for (const l of f?.tail ?? []) lines.push(`  | ${l}`);
+            return write(lines.join('\n') + '\n');
+          }
+        }
+        return;
+      case 'warning':
+        return write(`warning: ${e.message}\n`);
+      case 'summary':
+        return write(`mlc-build: ${summaryText(e.counts)} in ${seconds(e.ms)}\n`);
+    }
+  };
+}
+
+export function summaryText(counts: Record<FinishStatus, number>): string {
+  const order: FinishStatus[] = ['ran', 'cached', 'fresh', 'failed', 'skipped', 'interrupted'];
+  const parts = order.filter((s) => counts[s] > 0).map((s) => `${counts[s]} ${s}`);
+  if (counts.ran + counts.cached + counts.failed + counts.skipped + counts.interrupted === 0) return `nothing to do (${counts.fresh} fresh)`;
+  return parts.join(', ');
+}
+
+function seconds(ms: number): string {
+  return ms < 1000 ? `${ms}ms` : `${(ms / 1000).toFixed(1)}s`;
+}
+
+/** NDJSON on stdout: one event per line (DESIGN §4). */
+export function jsonLogger(write: (s: string) => void): (e: BuildEvent) => void {
+  return (e) => write(JSON.stringify(e) + '\n');
+}

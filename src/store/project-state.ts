@@ -1,0 +1,31 @@
+// What the last build of this project did: each node's key (for explain and status) and every file
+// it placed in out/ (so files the manifest no longer names can be removed, and no others).
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeFileAtomic } from './atomic.js';
+import { sha256 } from './hash.js';
+
+export interface ProjectState {
+  version: 1;
+  root: string;
+  nodes: Record<string, { key: string; fields: Record<string, unknown> }>;
+  placed: Record<string, { digest: string; node: string }>;
+}
+
+export function projectStatePath(storeRoot: string, projectRoot: string): string {
+  return join(storeRoot, 'projects', `${sha256(projectRoot).slice(0, 16)}.json`);
+}
+
+export async function loadProjectState(storeRoot: string, projectRoot: string): Promise<ProjectState> {
+  try {
+    const s = JSON.parse(await readFile(projectStatePath(storeRoot, projectRoot), 'utf8')) as ProjectState;
+    if (s.version === 1 && s.root === projectRoot) return s;
+  } catch {
+    // first build
+  }
+  return { version: 1, root: projectRoot, nodes: {}, placed: {} };
+}
+
+export async function saveProjectState(storeRoot: string, state: ProjectState): Promise<void> {
+  await writeFileAtomic(projectStatePath(storeRoot, state.root), JSON.stringify(state));
+}

@@ -1,0 +1,64 @@
+// Persisted stat cache: (dev, ino, size, mtime) → sha256, so a no-op build reads no file contents.
+// ctime is left out on purpose: our own hardlinks change it.
+import { readFile, stat } from 'node:fs/promises';
+import { writeFileAtomic } from './atomic.js';
+import { hashFile, type FileDigest } from './hash.js';
+
+interface Entry {
+  dev: string;
+  ino: string;
+  size: number;
+  mtime: string; // nanoseconds
+  digest: string;
+}
+
+export class StatCache {
+  private dirty = false;
+  private constructor(
+    private readonly file: string,
+    private readonly entries: Map<string, Entry>,
+  ) {}
+
+  static async load(file: string): Promise<StatCache> {
+    try {
+      const data = JSON.parse(await readFile(file, 'utf8')) as Record<string, Entry>;
+      return new StatCache(file, new Map(Object.entries(data)));
+    } catch {
+      return new StatCache(file, new Map());
+    }
+  }
+
+  /** The file's digest, hashing it only if it changed since it was last seen. */
+  async digest(path: string, opts: { verify?: boolean } = {}): Promise<FileDigest> {
+    const st = await stat(path, { bigint: true });
+    const e = this.entries.get(path);
+    if (!opts.verify && e && e.dev === String(st.dev) && e.ino === String(st.ino) && e.size === Number(st.size) && e.mtime === String(st.mtimeNs)) {
+      return { digest: e.digest, size: e.size };
+    }
+    const d = await hashFile(path);
+    // Re-stat: a file written while we read it must not be cached under the new stat.
+    const after = await stat(path, { bigint: true });
+    if (after.mtimeNs === st.mtimeNs && after.size === st.size) this.set(path, after, d.digest);
+    return d;
+  }
+
+  /** Records a digest the caller computed for the file as it is now. */
+  async remember(path: string, digest: string): Promise<void> {
+    this.set(path, await stat(path, { bigint: true }), digest);
+  }
+
+  forget(path: string): void {
+    if (this.entries.delete(path)) this.dirty = true;
+  }
+
+  private set(path: string, st: { dev: bigint; ino: bigint; size: bigint; mtimeNs: bigint }, digest: string): void {
+    this.entries.set(path, { dev: String(st.dev), ino: String(st.ino), size: Number(st.size), mtime: String(st.mtimeNs), digest });
+    this.dirty = true;
+  }
+
+  async save(): Promise<void> {
+    if (!this.dirty) return;
+    await writeFileAtomic(this.file, JSON.stringify(Object.fromEntries(this.entries)));
+    this.dirty = false;
+  }
+}

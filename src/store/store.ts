@@ -1,0 +1,130 @@
+// The store (`cache:`): cas/ read-only blobs by sha256, ac/ action records by key, the stat cache,
+// logs and staging. Only a complete, hashed result is recorded, and the record is written last.
+import { chmod, mkdir, mkdtemp, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { join, relative, sep } from 'node:path';
+import { writeFileAtomic } from './atomic.js';
+import { hashFile } from './hash.js';
+import { StatCache } from './stat-cache.js';
+
+export interface StoredFile {
+  digest: string;
+  size: number;
+}
+/** Files by path relative to a step's output folder. */
+export type Tree = Record<string, StoredFile>;
+
+export interface ActionRecord {
+  key: string;
+  node: string;
+  outputs: Tree;
+  /** Digest of the step's log in the CAS. */
+  log?: string;
+  durationMs: number;
+  /** The key's fields, for `explain`. */
+  fields: Record<string, unknown>;
+  createdAt: string;
+}
+
+export class Store {
+  private constructor(
+    readonly root: string,
+    readonly stats: StatCache,
+    /** Opened to look, not to build: creates nothing on disk. */
+    readonly readOnly: boolean,
+  ) {}
+
+  static async open(root: string, opts: { readOnly?: boolean } = {}): Promise<Store> {
+    if (!opts.readOnly) await Promise.all(['cas', 'ac', 'tmp', 'logs', 'projects'].map((d) => mkdir(join(root, d), { recursive: true })));
+    return new Store(root, await StatCache.load(join(root, 'stat-cache.json')), opts.readOnly ?? false);
+  }
+
+  blobPath(digest: string): string {
+    return join(this.root, 'cas', digest.slice(0, 2), digest);
+  }
+
+  /** True if the blob is present and still has its digest (trusting the stat cache unless verify). */
+  async hasBlob(digest: string, opts: { verify?: boolean } = {}): Promise<boolean> {
+    try {
+      return (await this.stats.digest(this.blobPath(digest), opts)).digest === digest;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Moves every file under `dir` into the CAS and returns their tree. `dir` is left empty. */
+  async ingestDir(dir: string): Promise<Tree> {
+    const tree: Tree = {};
+    for (const file of await listFiles(dir)) {
+      const { digest, size } = await hashFile(file);
+      await this.ingestFile(file, digest);
+      tree[relative(dir, file).split(sep).join('/')] = { digest, size };
+    }
+    return tree;
+  }
+
+  /** Moves a file whose digest is known into the CAS (dropping it if a good copy is there). */
+  async ingestFile(file: string, digest: string): Promise<void> {
+    const blob = this.blobPath(digest);
+    if (await this.hasBlob(digest)) {
+      await rm(file, { force: true });
+      return;
+    }
+    await mkdir(join(blob, '..'), { recursive: true });
+    await chmod(file, 0o444);
+    await rename(file, blob); // replaces a corrupt blob, if there was one
+    await this.stats.remember(blob, digest);
+  }
+
+  private recordPath(key: string): string {
+    return join(this.root, 'ac', key.slice(0, 2), `${key}.json`);
+  }
+
+  async getRecord(key: string): Promise<ActionRecord | undefined> {
+    try {
+      return JSON.parse(await readFile(this.recordPath(key), 'utf8')) as ActionRecord;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async putRecord(record: ActionRecord): Promise<void> {
+    await writeFileAtomic(this.recordPath(record.key), JSON.stringify(record));
+  }
+
+  /** True if every output blob of the record is present and intact. */
+  async hasOutputs(record: ActionRecord, opts: { verify?: boolean } = {}): Promise<boolean> {
+    for (const f of Object.values(record.outputs)) if (!(await this.hasBlob(f.digest, opts))) return false;
+    return true;
+  }
+
+  async staging(name: string): Promise<string> {
+    return mkdtemp(join(this.root, 'tmp', `${name.replace(/[^\w.-]+/g, '_').slice(0, 80)}-`));
+  }
+
+  logPath(nodeId: string): string {
+    return join(this.root, 'logs', `${nodeId.replace(/[^\w.-]+/g, '_')}.log`);
+  }
+
+  async close(): Promise<void> {
+    if (!this.readOnly || (await exists(this.root))) await this.stats.save();
+  }
+}
+
+export async function listFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const p = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...(await listFiles(p)));
+    else if (entry.isFile()) out.push(p);
+  }
+  return out.sort();
+}
+
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
