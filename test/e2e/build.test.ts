@@ -1,0 +1,270 @@
+// Incremental builds end to end: the real CLI, the mlc_llm double, temp folders. Assertions are on
+// the double's call log (what ran) and on the files users get.
+import { createHash } from 'node:crypto';
+import { appendFile, copyFile, readdir, readFile, rm, stat, writeFile, chmod } from 'node:fs/promises';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { count, DOUBLE, Project } from '../helpers/project.js';
+
+const MANIFEST = `version: 1
+models:
+  RedPajama-3B: { source: ./hf/redpajama, conv_template: redpajama_chat }
+  Llama-2-7b: { source: ./hf/llama, conv_template: llama-2 }
+quantizations: [q4f16_1, q0f16]
+targets: [cuda, android, webgpu]
+`;
+const MODELS = { redpajama: { preset: 'redpajama_3b_v1', weights: 'safetensors' as const }, llama: { preset: 'llama2_7b', weights: 'bin' as const } };
+const sha = async (p: string) => createHash('sha256').update(await readFile(p)).digest('hex');
+
+async function listTree(dir: string, prefix = ''): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    if (e.isDirectory()) out.push(...(await listTree(join(dir, e.name), `${prefix}${e.name}/`)));
+    else out.push(`${prefix}${e.name}`);
+  }
+  return out.sort();
+}
+
+describe('incremental builds', () => {
+  let p: Project;
+  let first: Awaited<ReturnType<Project['run']>>;
+  let firstFiles: Record<string, string>;
+
+  beforeAll(async () => {
+    p = await Project.create(MANIFEST, MODELS);
+    first = await p.run();
+    firstFiles = {};
+    for (const f of await listTree(p.path('dist'))) firstFiles[f] = await sha(p.path('dist', f));
+  });
+
+  it('first build: each model × quantization converted once, every artifact in the seed layout', () => {
+    expect(first.stderr).toContain('mlc-build: ');
+    expect(first.code).toBe(0);
+    expect(count(first.calls, 'convert_weight')).toBe(4);
+    expect(count(first.calls, 'gen_config')).toBe(8); // base + ctx768 (android) per model × quantization
+    expect(count(first.calls, 'compile')).toBe(12);
+    const files = Object.keys(firstFiles);
+    expect(files.filter((f) => f.startsWith('libs/'))).toEqual([
+      'libs/Llama-2-7b-q0f16-android.tar', 'libs/Llama-2-7b-q0f16-cuda.so', 'libs/Llama-2-7b-q0f16-webgpu.wasm',
+      'libs/Llama-2-7b-q4f16_1-android.tar', 'libs/Llama-2-7b-q4f16_1-cuda.so', 'libs/Llama-2-7b-q4f16_1-webgpu.wasm',
+      'libs/RedPajama-3B-q0f16-android.tar', 'libs/RedPajama-3B-q0f16-cuda.so', 'libs/RedPajama-3B-q0f16-webgpu.wasm',
+      'libs/RedPajama-3B-q4f16_1-android.tar', 'libs/RedPajama-3B-q4f16_1-cuda.so', 'libs/RedPajama-3B-q4f16_1-webgpu.wasm',
+    ]);
+    for (const folder of ['RedPajama-3B-q4f16_1-MLC', 'RedPajama-3B-q4f16_1-ctx768-MLC']) {
+      expect(files).toContain(`${folder}/mlc-chat-config.json`);
+      expect(files).toContain(`${folder}/tensor-cache.json`);
+      expect(files).toContain(`${folder}/params_shard_0.bin`);
+      expect(files).toContain(`${folder}/tokenizer.json`);
+    }
+  });
+
+  it('variant folders link to the one converted copy of the weights', async () => {
+    const base = await stat(p.path('dist/Llama-2-7b-q0f16-MLC/params_shard_0.bin'));
+    const variant = await stat(p.path('dist/Llama-2-7b-q0f16-ctx768-MLC/params_shard_0.bin'));
+    expect(variant.ino).toBe(base.ino);
+    const config = JSON.parse(await readFile(p.path('dist/Llama-2-7b-q0f16-ctx768-MLC/mlc-chat-config.json'), 'utf8')) as { context_window_size: number };
+    expect(config.context_window_size).toBe(768);
+  });
+
+  it("never writes into the user's model folder (convert_weight writes an index next to a lone model.safetensors)", async () => {
+    expect((await readdir(p.path('hf/redpajama'))).sort()).toEqual(['config.json', 'generation_config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']);
+  });
+
+  it('second build: no mlc_llm call, exit 0', async () => {
+    const r = await p.run();
+    expect(r.code).toBe(0);
+    expect(r.calls).toEqual([]);
+    expect(r.stderr).toMatch(/nothing to do \(\d+ fresh\)/);
+  });
+
+  it('deleting files in out/ restores them from the store without a call', async () => {
+    await rm(p.path('dist/libs/RedPajama-3B-q4f16_1-cuda.so'));
+    await rm(p.path('dist/Llama-2-7b-q0f16-ctx768-MLC/params_shard_0.bin'));
+    await rm(p.path('dist/Llama-2-7b-q0f16-MLC/mlc-chat-config.json'));
+    const r = await p.run();
+    expect(r.code).toBe(0);
+    expect(r.calls).toEqual([]);
+    expect(r.stderr).toContain('cached  compile:RedPajama-3B/q4f16_1/cuda');
+    for (const f of ['libs/RedPajama-3B-q4f16_1-cuda.so', 'Llama-2-7b-q0f16-ctx768-MLC/params_shard_0.bin', 'Llama-2-7b-q0f16-MLC/mlc-chat-config.json']) {
+      expect(await sha(p.path('dist', f))).toBe(firstFiles[f]);
+    }
+  });
+
+  it('a byte flipped in a stored blob is detected and the step re-runs', async () => {
+    const lib = p.path('dist/libs/Llama-2-7b-q4f16_1-android.tar');
+    const digest = firstFiles['libs/Llama-2-7b-q4f16_1-android.tar'] as string;
+    const blob = p.path('.mlc-build/cas', digest.slice(0, 2), digest);
+    await chmod(blob, 0o644);
+    const bytes = await readFile(blob);
+    bytes[100] = (bytes[100] as number) ^ 0xff;
+    await writeFile(blob, bytes);
+    const r = await p.run();
+    expect(r.code).toBe(0);
+    expect(r.calls.map((c) => `${c.sub} ${c.args[c.args.indexOf('--device') + 1]}`)).toEqual(['compile android']);
+    expect(await sha(lib)).toBe(digest);
+    expect(await sha(blob)).toBe(digest);
+  });
+
+  it('changing a conv template re-runs only that model’s gen_config (early cutoff: no library rebuilt)', async () => {
+    await p.editManifest((y) => y.replace('conv_template: redpajama_chat', 'conv_template: LM'));
+    const r = await p.run();
+    expect(r.code).toBe(0);
+    expect(r.calls.map((c) => c.sub)).toEqual(['gen_config', 'gen_config', 'gen_config', 'gen_config']);
+    expect(r.calls.every((c) => c.args.includes('LM'))).toBe(true);
+    const config = JSON.parse(await readFile(p.path('dist/RedPajama-3B-q4f16_1-MLC/mlc-chat-config.json'), 'utf8')) as { conv_template: { name: string } };
+    expect(config.conv_template.name).toBe('LM');
+  });
+
+  it('adding a target runs only its compiles', async () => {
+    await p.editManifest((y) => y.replace('targets: [cuda, android, webgpu]', 'targets: [cuda, android, webgpu, vulkan]'));
+    const r = await p.run();
+    expect(r.code).toBe(0);
+    expect(r.calls.map((c) => `${c.sub} ${c.args[c.args.indexOf('--device') + 1]}`)).toEqual(Array(4).fill('compile vulkan'));
+  });
+
+  it('adding a quantization runs only the new converts, configs and compiles', async () => {
+    await p.editManifest((y) => y.replace('quantizations: [q4f16_1, q0f16]', 'quantizations: [q4f16_1, q0f16, q3f16_1]'));
+    const r = await p.run();
+    expect(r.code).toBe(0);
+    expect(count(r.calls, 'convert_weight')).toBe(2);
+    expect(count(r.calls, 'gen_config')).toBe(4);
+    expect(count(r.calls, 'compile')).toBe(8);
+    expect(r.calls.every((c) => c.args.includes('q3f16_1') || c.sub === 'compile')).toBe(true);
+    expect(await stat(p.path('dist/libs/Llama-2-7b-q3f16_1-vulkan.so'))).toBeTruthy();
+  });
+
+  it('changing one weight file re-runs only that model’s converts', async () => {
+    await appendFile(p.path('hf/llama/pytorch_model-00002-of-00002.bin'), Buffer.from('more weights'));
+    const r = await p.run();
+    expect(r.code).toBe(0);
+    expect(r.calls.map((c) => `${c.sub} ${c.args[0]?.includes('convert_Llama') ? 'llama' : '?'}`)).toEqual(Array(3).fill('convert_weight llama'));
+  });
+
+  it('explain names the field that changed', async () => {
+    await p.editManifest((y) => y.replace('conv_template: llama-2', 'conv_template: llama-3'));
+    const r = await p.run(['explain', 'config:Llama-2-7b/q4f16_1/base']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('changed since the last build:');
+    expect(r.stdout).toContain('conv_template: "llama-2" → "llama-3"');
+    expect(r.calls).toEqual([]);
+    await p.editManifest((y) => y.replace('conv_template: llama-3', 'conv_template: llama-2'));
+  });
+
+  it('status says what is fresh and what is not', async () => {
+    await rm(p.path('dist/libs/RedPajama-3B-q0f16-webgpu.wasm'));
+    const r = await p.run(['status']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^cached\s+dist\/libs\/RedPajama-3B-q0f16-webgpu\.wasm\s+compile:RedPajama-3B\/q0f16\/webgpu: in the store; will be restored$/m);
+    expect(r.stdout).toMatch(/^fresh\s+dist\/libs\/Llama-2-7b-q4f16_1-cuda\.so$/m);
+    expect(r.calls).toEqual([]);
+  });
+
+  it('removing a target removes its libraries from out/, and keeps files mlc-build did not place', async () => {
+    await writeFile(p.path('dist/libs/README.txt'), 'mine');
+    await p.editManifest((y) => y.replace('targets: [cuda, android, webgpu, vulkan]', 'targets: [cuda, android, webgpu]'));
+    const r = await p.run();
+    expect(r.code).toBe(0);
+    const libs = await readdir(p.path('dist/libs'));
+    expect(libs.filter((l) => l.includes('vulkan'))).toEqual([]);
+    expect(libs).toContain('README.txt');
+  });
+
+  it('--json prints NDJSON events and a summary', async () => {
+    const r = await p.run(['build', '--json']);
+    expect(r.code).toBe(0);
+    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { event: string; status?: string; node?: string; counts?: Record<string, number> });
+    expect(events.at(-1)?.event).toBe('summary');
+    const finishes = events.filter((e) => e.event === 'finish');
+    expect(finishes.length).toBeGreaterThan(0);
+    expect(finishes.every((e) => typeof e.node === 'string' && ['ran', 'cached', 'fresh'].includes(e.status as string))).toBe(true);
+    expect(events.filter((e) => e.event === 'start')).toHaveLength(finishes.length);
+  });
+
+  it('changing the toolchain re-runs everything', async () => {
+    const copy = p.path('mlc_llm_v2.mjs');
+    await copyFile(DOUBLE, copy);
+    await appendFile(copy, '\n// version 2\n');
+    await chmod(copy, 0o755);
+    // The double reads the project's recipes relative to itself: keep it beside the original.
+    const beside = join(DOUBLE, '..', `mlc_llm_v2_${process.pid}.mjs`);
+    await copyFile(copy, beside);
+    await chmod(beside, 0o755);
+    try {
+      const r = await p.run([], { MLC_BUILD_MLC_LLM: beside });
+      expect(r.code).toBe(0);
+      expect(count(r.calls, 'convert_weight')).toBe(6);
+      expect(count(r.calls, 'gen_config')).toBe(12);
+      expect(count(r.calls, 'compile')).toBe(18);
+    } finally {
+      await rm(beside, { force: true });
+    }
+  });
+});
+
+describe('sharing and failures', () => {
+  it('two models whose configs agree on everything compile reads share one library', async () => {
+    const p = await Project.create(
+      `version: 1
+models:
+  Chat: { source: ./hf/redpajama, conv_template: redpajama_chat }
+  Base: { source: ./hf/redpajama, conv_template: LM }
+quantizations: [q4f16_1]
+targets: [cuda]
+`,
+      { redpajama: MODELS.redpajama },
+    );
+    const r = await p.run(['-j', '1']);
+    expect(r.code).toBe(0);
+    expect(count(r.calls, 'compile')).toBe(1);
+    expect(r.stderr).toMatch(/cached\s+compile:Base\/q4f16_1\/cuda/);
+    expect(await sha(p.path('dist/libs/Chat-q4f16_1-cuda.so'))).toBe(await sha(p.path('dist/libs/Base-q4f16_1-cuda.so')));
+  });
+
+  it('a failing step: exit 1, its log shown, nothing recorded for it, independent outputs kept', async () => {
+    const p = await Project.create(MANIFEST, MODELS);
+    expect((await p.run()).code).toBe(0);
+    // A new web runtime makes every webgpu library stale; one of them fails.
+    await writeFile(p.path('mlc-llm-src/web/dist/wasm/mlc_wasm_runtime.bc'), 'bitcode v2');
+    const r = await p.run(['-k'], { MLC_DOUBLE_FAIL: 'compile .*RedPajama.*q4f16_1.*webgpu' });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('FAILED  compile:RedPajama-3B/q4f16_1/webgpu: exited with code 1');
+    expect(r.stderr).toMatch(/ {2}\$ \S*mlc_llm\.mjs compile \S+mlc-chat-config\.json --device webgpu -o \S+RedPajama-3B-q4f16_1-webgpu\.wasm/);
+    expect(r.stderr).toMatch(/ {2}log: \S+\.mlc-build\/logs\/compile_RedPajama-3B_q4f16_1_webgpu\.log/);
+    expect(r.stderr).toContain('  | RuntimeError: injected failure for compile');
+    expect(count(r.calls, 'compile')).toBe(4);
+    // Independent outputs are there; the failed one was not recorded, so it runs again (alone).
+    expect(await stat(p.path('dist/libs/Llama-2-7b-q4f16_1-webgpu.wasm'))).toBeTruthy();
+    const again = await p.run();
+    expect(again.code).toBe(0);
+    expect(again.calls.map((c) => `${c.sub} ${c.args.find((a) => a.endsWith('.wasm'))?.split('/').pop()}`)).toEqual(['compile RedPajama-3B-q4f16_1-webgpu.wasm']);
+  });
+
+  it('fail-fast by default: after a failure nothing new starts', async () => {
+    const p = await Project.create(MANIFEST, MODELS);
+    const r = await p.run(['-j', '1'], { MLC_DOUBLE_FAIL: '^gen_config' });
+    expect(r.code).toBe(1);
+    expect(count(r.calls, 'gen_config')).toBe(1);
+    expect(count(r.calls, 'compile')).toBe(0);
+    expect(r.stderr).toMatch(/skipped/);
+  });
+
+  it('a compile mlc_llm refuses (webgpu without its runtime) fails with mlc_llm\'s message', async () => {
+    const p = await Project.create(MANIFEST.replace('targets: [cuda, android, webgpu]', 'targets: [webgpu]'), MODELS);
+    const r = await p.run([], { MLC_LLM_SOURCE_DIR: '/nonexistent' });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('RuntimeError: Cannot find library: mlc_wasm_runtime.bc');
+  });
+
+  it('a step that exits 0 without writing its outputs fails and records nothing', async () => {
+    const p = await Project.create(MANIFEST.replace('targets: [cuda, android, webgpu]', 'targets: [cuda]'), MODELS);
+    const liar = p.path('liar.sh');
+    await writeFile(liar, '#!/bin/sh\nexit 0\n');
+    await chmod(liar, 0o755);
+    const r = await p.run(['step=convert', '-k'], { MLC_BUILD_MLC_LLM: liar });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('FAILED  convert:RedPajama-3B/q4f16_1: convert_weight wrote no valid tensor-cache.json (missing)');
+    const plan = await p.run(['plan', '--json', 'step=convert'], { MLC_BUILD_MLC_LLM: liar });
+    const states = (JSON.parse(plan.stdout) as { nodes: { kind: string; state: string }[] }).nodes.filter((n) => n.kind === 'convert').map((n) => n.state);
+    expect(states).toEqual(['missing', 'missing', 'missing', 'missing']);
+  });
+});
