@@ -12,6 +12,8 @@ export interface BuildOptions {
   jobs: number;
   keepGoing: boolean;
   signal: AbortSignal;
+  /** Nodes that cannot run here (from Builder.preflight): they fail without stopping the others. */
+  blocked?: ReadonlyMap<string, string>;
 }
 
 export interface BuildOutcome {
@@ -38,6 +40,13 @@ export async function runBuild(b: Builder, selected: ReadonlySet<string>, opts: 
 
   const process1 = async (node: StepNode): Promise<void> => {
     const t0 = Date.now();
+    const blocked = opts.blocked?.get(node.id);
+    if (blocked !== undefined) {
+      statusOf.set(node.id, 'failed');
+      counts.failed++;
+      emit({ event: 'finish', node: node.id, kind: node.kind, status: 'failed', ms: 0, failure: { message: blocked, preflight: true } });
+      return;
+    }
     emit({ event: 'start', node: node.id, kind: node.kind });
     try {
       const d = await b.decide(node, done);

@@ -158,6 +158,29 @@ export class Builder {
     }
   }
 
+  /**
+   * Nodes that cannot run on this machine whatever happens upstream (a source this version cannot
+   * fetch, a missing toolchain), with the reason: reported once, before anything runs.
+   */
+  async preflight(selected: ReadonlySet<string>): Promise<Map<string, string>> {
+    const blocked = new Map<string, string>();
+    let needsToolchain = false;
+    for (const id of selected) {
+      const node = this.graph.nodes.get(id) as StepNode;
+      if (node.kind !== 'download') {
+        needsToolchain = true;
+        continue;
+      }
+      const d = await this.decideSource(node.part, this.models.get(node.model) as Model);
+      if (d.kind === 'unavailable' && this.models.get(node.model)?.source.kind !== 'local') blocked.set(id, d.detail ? `${d.reason}: ${d.detail}` : d.reason);
+    }
+    if (needsToolchain) {
+      const fp = await this.fingerprint();
+      if (!fp.ok) for (const id of selected) if (this.graph.nodes.get(id)?.kind !== 'download') blocked.set(id, fp.error);
+    }
+    return blocked;
+  }
+
   recordFiles(record: ActionRecord): Files {
     return Object.fromEntries(Object.entries(record.outputs).map(([n, f]) => [n, { ...f, path: this.store.blobPath(f.digest) }]));
   }

@@ -21,6 +21,8 @@ export type BuildEvent =
 
 export interface StepFailure {
   message: string;
+  /** Found before the build started (and reported then): the node never started. */
+  preflight?: boolean;
   argv?: string[];
   exitCode?: number | null;
   signal?: string | null;

@@ -4,6 +4,9 @@ import type { BuildEvent, FinishStatus } from '../exec/events.js';
 import { shellLine } from '../toolchain/argv.js';
 
 export function plainLogger(write: (s: string) => void): (e: BuildEvent) => void {
+  // Steps skipped because of a failure are listed only while few; the summary counts them all.
+  const SKIPS_LISTED = 8;
+  let skips = 0;
   return (e) => {
     switch (e.event) {
       case 'start':
@@ -16,10 +19,13 @@ export function plainLogger(write: (s: string) => void): (e: BuildEvent) => void
           case 'cached':
             return write(`  ${e.status.padEnd(7)} ${e.node} (${seconds(e.ms)})\n`);
           case 'skipped':
+            if (++skips > SKIPS_LISTED) return;
+            return write(`  skipped ${e.node}${e.reason ? `: ${e.reason}` : ''}${skips === SKIPS_LISTED ? ' (further skipped steps are only counted)' : ''}\n`);
           case 'interrupted':
             return write(`  ${e.status.padEnd(7)} ${e.node}${e.reason ? `: ${e.reason}` : ''}\n`);
           case 'failed': {
             const f = e.failure;
+            if (f?.preflight) return;
             const lines = [`FAILED  ${e.node}: ${f?.message ?? 'failed'}`];
             if (f?.argv) lines.push(`  $ ${shellLine(f.argv)}`);
             if (f?.log) lines.push(`  log: ${f.log}`);
@@ -34,6 +40,15 @@ export function plainLogger(write: (s: string) => void): (e: BuildEvent) => void
         return write(`mlc-build: ${summaryText(e.counts)} in ${seconds(e.ms)}\n`);
     }
   };
+}
+
+/** The preflight report: what cannot run here, grouped by reason. */
+export function blockedText(blocked: ReadonlyMap<string, string>): string {
+  const byReason = new Map<string, string[]>();
+  for (const [id, reason] of blocked) byReason.set(reason, [...(byReason.get(reason) ?? []), id]);
+  const lines = ['mlc-build: some steps cannot run on this machine:'];
+  for (const [reason, ids] of byReason) lines.push(`  - ${reason}`, `    (${ids.length === 1 ? ids[0] : `${ids.length} steps: ${ids.slice(0, 3).join(', ')}${ids.length > 3 ? ', …' : ''}`})`);
+  return lines.join('\n') + '\n';
 }
 
 export function summaryText(counts: Record<FinishStatus, number>): string {

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { runBuild } from '../../exec/build.js';
 import type { BuildEvent } from '../../exec/events.js';
 import { killAll } from '../../exec/run-process.js';
-import { jsonLogger, plainLogger } from '../../report/build-log.js';
+import { blockedText, jsonLogger, plainLogger } from '../../report/build-log.js';
 import { EXIT } from '../exit-codes.js';
 import { load, openBuilder, select, SELECTOR_HELP, type GlobalOptions } from '../context.js';
 
@@ -35,6 +35,8 @@ export function registerBuild(program: Command, setExit: (code: number) => void)
       const selected = select(project, selectors);
       if (!selected) return setExit(EXIT.usage);
       const builder = await openBuilder(project, { readOnly: false, verify: flags.verify });
+      const blocked = await builder.preflight(selected);
+      if (blocked.size > 0) process.stderr.write(blockedText(blocked));
 
       const log = flags.json ? jsonLogger((s) => process.stdout.write(s)) : plainLogger((s) => process.stderr.write(s));
       const emit = (e: BuildEvent) => log(e);
@@ -54,7 +56,7 @@ export function registerBuild(program: Command, setExit: (code: number) => void)
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
       try {
-        const outcome = await runBuild(builder, selected, { jobs, keepGoing: flags.keepGoing ?? false, signal: controller.signal }, emit);
+        const outcome = await runBuild(builder, selected, { jobs, keepGoing: flags.keepGoing ?? false, signal: controller.signal, blocked }, emit);
         emit({ event: 'summary', counts: outcome.counts, ms: outcome.ms });
         setExit(controller.signal.aborted ? EXIT.interrupted : outcome.counts.failed > 0 ? EXIT.stepFailed : EXIT.ok);
       } finally {
