@@ -1,5 +1,7 @@
 #!/usr/bin/env node
-import { main } from '../lib/cli/main.js';
+// The CLI is one bundled, minified module (lib/cli/main.bundle.mjs, made by `npm run build`):
+// start-up is most of a no-op build, and loading ~100 small modules costs more than the work.
+import { main } from '../lib/cli/main.bundle.mjs';
 
 main(process.argv.slice(2)).then(
   (code) => {

@@ -6,7 +6,9 @@ import { dirname, relative } from 'node:path';
 import type { StepNode } from '../graph/nodes.js';
 import { saveProjectState } from '../store/project-state.js';
 import type { Builder, Files } from './builder.js';
-import type { Emit, FinishStatus } from './events.js';
+import type { Result } from '../result.js';
+import type { ActionRecord } from '../store/store.js';
+import type { Emit, FinishStatus, StepFailure } from './events.js';
 
 export interface BuildOptions {
   jobs: number;
@@ -30,8 +32,12 @@ export async function runBuild(b: Builder, selected: ReadonlySet<string>, opts: 
   const pending = new Set(order.map((n) => n.id));
   let active = 0;
   let stopping = false;
+  // -j bounds the steps that execute; deciding and restoring (stat calls, links) run alongside.
+  const slots = new Slots(opts.jobs);
+  // Runs under way by key: a node whose key is being built by another waits for that run.
+  const inflight = new Map<string, { node: string; run: Promise<Result<ActionRecord, StepFailure> | 'not started'> }>();
 
-  const finish = (node: StepNode, status: FinishStatus, t0: number, extra: { reason?: string; failure?: import('./events.js').StepFailure } = {}) => {
+  const finish = (node: StepNode, status: FinishStatus, t0: number, extra: { reason?: string; failure?: StepFailure } = {}) => {
     statusOf.set(node.id, status);
     counts[status]++;
     if (status === 'failed' && !opts.keepGoing) stopping = true;
@@ -65,17 +71,32 @@ export async function runBuild(b: Builder, selected: ReadonlySet<string>, opts: 
           if (d.record && d.placed) {
             done.set(node.id, b.recordFiles(d.record));
             b.state.nodes[node.id] = { key: d.key, fields: d.fields };
-            await b.place(node, b.placements(node, b.recordFiles(d.record))); // refresh bookkeeping only
+            b.notePlaced(node, b.placements(node, b.recordFiles(d.record)));
             return finish(node, 'fresh', t0);
           }
           let record = d.record;
           let status: FinishStatus = 'cached';
           if (!record) {
-            if (opts.signal.aborted) return finish(node, 'interrupted', t0);
-            const r = await b.run(node, d.key, d.fields, d.spec);
-            if (!r.ok) return finish(node, opts.signal.aborted ? 'interrupted' : 'failed', t0, { failure: r.error });
+            const shared = inflight.get(d.key);
+            const run =
+              shared?.run ??
+              slots.use(async () => {
+                // Decided before a slot was free: the build may have stopped since.
+                if (stopping || opts.signal.aborted) return 'not started' as const;
+                const r = await b.run(node, d.key, d.fields, d.spec);
+                // Before the slot passes on, so the next waiter sees that the build stops.
+                if (!r.ok && !opts.keepGoing) stopping = true;
+                return r;
+              });
+            if (!shared) inflight.set(d.key, { node: node.id, run });
+            const r = await run;
+            if (r === 'not started') return finish(node, opts.signal.aborted ? 'interrupted' : 'skipped', t0, { reason: 'the build stopped after a failure' });
+            if (!r.ok) {
+              if (shared) return finish(node, 'skipped', t0, { reason: `the same step failed as ${shared.node}` });
+              return finish(node, opts.signal.aborted ? 'interrupted' : 'failed', t0, { failure: r.error });
+            }
             record = r.value;
-            status = 'ran';
+            status = shared ? 'cached' : 'ran';
           }
           const files = b.recordFiles(record);
           await b.place(node, b.placements(node, files));
@@ -106,7 +127,6 @@ export async function runBuild(b: Builder, selected: ReadonlySet<string>, opts: 
           emit({ event: 'finish', node: node.id, kind: node.kind, status, ms: 0, reason: blocked ? `${blocked} ${statusOf.get(blocked)}` : 'the build stopped after a failure' });
           continue;
         }
-        if (active >= opts.jobs) break;
         if (!node.deps.every((dep) => done.has(dep))) continue;
         pending.delete(node.id);
         active++;
@@ -125,6 +145,26 @@ export async function runBuild(b: Builder, selected: ReadonlySet<string>, opts: 
   await saveProjectState(b.store.root, b.state);
   await b.store.close();
   return { counts, ms: Date.now() - started };
+}
+
+/** At most `n` holders at a time, first come first served. */
+class Slots {
+  private free: number;
+  private readonly waiting: (() => void)[] = [];
+  constructor(n: number) {
+    this.free = n;
+  }
+  async use<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.free > 0) this.free--;
+    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    try {
+      return await fn();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.free++;
+    }
+  }
 }
 
 /**

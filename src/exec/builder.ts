@@ -39,6 +39,8 @@ const WITHHELD_ENV = ['HF_TOKEN', 'HUGGING_FACE_HUB_TOKEN'];
 
 export class Builder {
   private fp: Promise<Result<Fingerprint, string>> | undefined;
+  /** compileRelevantConfig of each mlc-chat-config.json blob: one config feeds many compiles. */
+  private readonly relevantConfigs = new Map<string, Promise<Record<string, unknown>>>();
   private readonly models: Map<string, Model>;
   private readonly targets: Map<string, Target>;
 
@@ -109,11 +111,15 @@ export class Builder {
         const chat = config['mlc-chat-config.json'];
         if (!chat) return { kind: 'unavailable', reason: `${node.config} recorded no mlc-chat-config.json` };
         const target = this.targets.get(node.target) as Target;
-        const content = JSON.parse(await readFile(chat.path, 'utf8')) as Record<string, unknown>;
+        let relevant = this.relevantConfigs.get(chat.digest);
+        if (!relevant) {
+          relevant = readFile(chat.path, 'utf8').then((text) => compileRelevantConfig(JSON.parse(text) as Record<string, unknown>));
+          this.relevantConfigs.set(chat.digest, relevant);
+        }
         spec = compileStep(node, target, input(config, 'mlc-chat-config.json'), basename(node.library));
         fields = {
           step: 'compile',
-          config: compileRelevantConfig(content),
+          config: await relevant,
           device: target.device,
           host: target.host ?? (recipes().fixedHostDevices.includes(target.device) ? undefined : `${process.platform}-${process.arch}`),
           opt: target.opt,
@@ -209,6 +215,11 @@ export class Builder {
       }
     }
     return true;
+  }
+
+  /** Notes placements already checked to be in place (a fresh node), for the sweep and `clean`. */
+  notePlaced(node: StepNode, placements: readonly Placement[]): void {
+    for (const p of placements) this.state.placed[p.dest] = { digest: p.digest, node: node.id };
   }
 
   async place(node: StepNode, placements: readonly Placement[]): Promise<void> {

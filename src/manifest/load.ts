@@ -1,6 +1,6 @@
 // Find and load the manifest: discovery → YAML with positions → shape → semantics → matrix → layers.
-import { readFile } from 'node:fs/promises';
-import { basename, dirname, resolve } from 'node:path';
+import { readFile, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { err, ok, type Result } from '../result.js';
 import { error, type Diagnostic } from './diagnostic.js';
 import { layer } from './layers.js';
@@ -29,6 +29,9 @@ export interface Loaded {
 /** Finds the manifest (cosmiconfig search from `cwd` up to the project's package.json) or reads `configFile`. */
 export async function findManifest(cwd: string, configFile?: string): Promise<Result<string, Diagnostic[]>> {
   if (configFile !== undefined) return ok(resolve(cwd, configFile));
+  // The common case without loading cosmiconfig: the first search place, in the current folder.
+  const here = join(cwd, SEARCH_PLACES[0] as string);
+  if (await stat(here).then((s) => s.isFile(), () => false)) return ok(here);
   const { cosmiconfig } = await import('cosmiconfig');
   // Loaders only say "found": the file is parsed by `yaml` (with positions) in loadManifestFile.
   const found = () => ({ found: true });

@@ -1,5 +1,6 @@
 // Persisted stat cache: (dev, ino, size, mtime) → sha256, so a no-op build reads no file contents.
 // ctime is left out on purpose: our own hardlinks change it.
+import { statSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { writeFileAtomic } from './atomic.js';
 import { hashFile, type FileDigest } from './hash.js';
@@ -30,7 +31,9 @@ export class StatCache {
 
   /** The file's digest, hashing it only if it changed since it was last seen. */
   async digest(path: string, opts: { verify?: boolean } = {}): Promise<FileDigest> {
-    const st = await stat(path, { bigint: true });
+    // A stat is microseconds synchronously and a thread-pool round trip asynchronously; a no-op
+    // build makes thousands of them.
+    const st = statSync(path, { bigint: true });
     const e = this.entries.get(path);
     if (!opts.verify && e && e.dev === String(st.dev) && e.ino === String(st.ino) && e.size === Number(st.size) && e.mtime === String(st.mtimeNs)) {
       return { digest: e.digest, size: e.size };

@@ -1,6 +1,7 @@
 // The store (`cache:`): cas/ read-only blobs by sha256, ac/ action records by key, the stat cache,
 // logs and staging. Only a complete, hashed result is recorded, and the record is written last.
-import { chmod, mkdir, mkdtemp, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { chmod, mkdir, mkdtemp, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { writeFileAtomic } from './atomic.js';
 import { hashFile } from './hash.js';
@@ -81,7 +82,8 @@ export class Store {
 
   async getRecord(key: string): Promise<ActionRecord | undefined> {
     try {
-      return JSON.parse(await readFile(this.recordPath(key), 'utf8')) as ActionRecord;
+      // Records are small: read synchronously (see StatCache.digest).
+      return JSON.parse(readFileSync(this.recordPath(key), 'utf8')) as ActionRecord;
     } catch {
       return undefined;
     }
