@@ -64,13 +64,13 @@ export async function runBuild(b: Builder, selected: ReadonlySet<string>, opts: 
         case 'source': {
           done.set(node.id, d.files);
           const fresh = b.state.nodes[node.id]?.key === d.key;
-          b.state.nodes[node.id] = { key: d.key, fields: d.fields };
+          b.noteKey(node, d.key, d.fields);
           return finish(node, fresh ? 'fresh' : 'ran', t0);
         }
         case 'step': {
           if (d.record && d.placed) {
             done.set(node.id, b.recordFiles(d.record));
-            b.state.nodes[node.id] = { key: d.key, fields: d.fields };
+            b.noteKey(node, d.key, d.fields);
             b.notePlaced(node, b.placements(node, b.recordFiles(d.record)));
             return finish(node, 'fresh', t0);
           }
@@ -101,7 +101,7 @@ export async function runBuild(b: Builder, selected: ReadonlySet<string>, opts: 
           const files = b.recordFiles(record);
           await b.place(node, b.placements(node, files));
           done.set(node.id, files);
-          b.state.nodes[node.id] = { key: d.key, fields: d.fields };
+          b.noteKey(node, d.key, d.fields);
           return finish(node, status, t0);
         }
       }
@@ -110,28 +110,41 @@ export async function runBuild(b: Builder, selected: ReadonlySet<string>, opts: 
     }
   };
 
+  // Ready-counting: each node waits for its unfinished dependencies; a finish wakes its dependents.
+  const waitingOn = new Map(order.map((n) => [n.id, n.deps.length]));
+  const dependents = new Map<string, StepNode[]>();
+  for (const n of order) for (const d of n.deps) dependents.set(d, [...(dependents.get(d) ?? []), n]);
+  const ready: StepNode[] = order.filter((n) => n.deps.length === 0);
+
   await new Promise<void>((resolve) => {
+    const settle = (node: StepNode) => {
+      for (const dep of dependents.get(node.id) ?? []) {
+        const left = (waitingOn.get(dep.id) ?? 0) - 1;
+        waitingOn.set(dep.id, left);
+        if (left === 0) ready.push(dep);
+      }
+    };
     const pump = () => {
-      for (const node of order) {
-        if (!pending.has(node.id)) continue;
+      while (ready.length > 0) {
+        const node = ready.shift() as StepNode;
+        pending.delete(node.id);
         const blocked = node.deps.find((dep) => {
           const s = statusOf.get(dep);
           return s === 'failed' || s === 'skipped' || s === 'interrupted';
         });
         if (blocked || stopping || opts.signal.aborted) {
           // It can no longer start: a dependency failed, or the build is stopping.
-          pending.delete(node.id);
           const status: FinishStatus = opts.signal.aborted ? 'interrupted' : 'skipped';
           statusOf.set(node.id, status);
           counts[status]++;
           emit({ event: 'finish', node: node.id, kind: node.kind, status, ms: 0, reason: blocked ? `${blocked} ${statusOf.get(blocked)}` : 'the build stopped after a failure' });
+          settle(node);
           continue;
         }
-        if (!node.deps.every((dep) => done.has(dep))) continue;
-        pending.delete(node.id);
         active++;
         void process1(node).finally(() => {
           active--;
+          settle(node);
           pump();
         });
       }
@@ -141,8 +154,8 @@ export async function runBuild(b: Builder, selected: ReadonlySet<string>, opts: 
     pump();
   });
 
-  if (!opts.signal.aborted) await sweep(b, new Set([...statusOf].filter(([, s]) => s === 'ran' || s === 'cached' || s === 'fresh').map(([id]) => id)));
-  await saveProjectState(b.store.root, b.state);
+  if (!opts.signal.aborted) await sweep(b, done);
+  if (b.stateChanged) await saveProjectState(b.store.root, b.state);
   await b.store.close();
   return { counts, ms: Date.now() - started };
 }
@@ -172,21 +185,19 @@ class Slots {
  * that left the graph, and files a node rebuilt this time no longer produces. A file someone else
  * changed since is left alone, and so is every file the tool did not place.
  */
-async function sweep(b: Builder, processed: ReadonlySet<string>): Promise<void> {
+async function sweep(b: Builder, done: ReadonlyMap<string, Files>): Promise<void> {
   const keep = new Set<string>();
   for (const [path, p] of Object.entries(b.state.placed)) {
-    if (b.graph.nodes.has(p.node) && !processed.has(p.node)) keep.add(path);
+    if (b.graph.nodes.has(p.node) && !done.has(p.node)) keep.add(path);
   }
-  for (const id of processed) {
+  for (const [id, files] of done) {
     const node = b.graph.nodes.get(id);
-    const rec = b.state.nodes[id];
-    if (!node || !rec) continue;
-    const record = node.kind === 'download' ? undefined : await b.store.getRecord(rec.key);
-    if (record) for (const p of b.placements(node, b.recordFiles(record))) keep.add(p.dest);
+    if (node) for (const p of b.placements(node, files)) keep.add(p.dest);
   }
   for (const [path, p] of Object.entries(b.state.placed)) {
     if (keep.has(path)) continue;
     delete b.state.placed[path];
+    b.stateChanged = true;
     const current = await b.store.stats.digest(path).catch(() => undefined);
     if (current?.digest !== p.digest) continue;
     await rm(path, { force: true });

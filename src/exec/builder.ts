@@ -217,9 +217,23 @@ export class Builder {
     return true;
   }
 
+  /** True once this build changed the project state (so a no-op build writes nothing). */
+  stateChanged = false;
+
+  noteKey(node: StepNode, key: string, fields: KeyFields): void {
+    if (this.state.nodes[node.id]?.key === key) return;
+    this.state.nodes[node.id] = { key, fields };
+    this.stateChanged = true;
+  }
+
   /** Notes placements already checked to be in place (a fresh node), for the sweep and `clean`. */
   notePlaced(node: StepNode, placements: readonly Placement[]): void {
-    for (const p of placements) this.state.placed[p.dest] = { digest: p.digest, node: node.id };
+    for (const p of placements) {
+      const was = this.state.placed[p.dest];
+      if (was?.digest === p.digest && was.node === node.id) continue;
+      this.state.placed[p.dest] = { digest: p.digest, node: node.id };
+      this.stateChanged = true;
+    }
   }
 
   async place(node: StepNode, placements: readonly Placement[]): Promise<void> {
@@ -229,8 +243,8 @@ export class Builder {
         await place(p.src, p.dest);
         await this.store.stats.remember(p.dest, p.digest);
       }
-      this.state.placed[p.dest] = { digest: p.digest, node: node.id };
     }
+    this.notePlaced(node, placements);
   }
 
   stepEnv(target?: Target): NodeJS.ProcessEnv {

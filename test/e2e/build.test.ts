@@ -293,3 +293,26 @@ targets: [cuda]
     expect(r.stderr).not.toContain('not found');
   });
 });
+
+describe('clean', () => {
+  it('removes what mlc-build placed in out/, keeps what it did not place or someone changed, and --cache drops the store', async () => {
+    const p = await Project.create(MANIFEST.replace('targets: [cuda, android, webgpu]', 'targets: [cuda]'), MODELS);
+    expect((await p.run()).code).toBe(0);
+    await writeFile(p.path('dist/notes.txt'), 'mine');
+    const edited = p.path('dist/Llama-2-7b-q4f16_1-MLC/mlc-chat-config.json');
+    const text = await readFile(edited, 'utf8');
+    await rm(edited); // replace, not edit in place: the placed file is a link into the store
+    await writeFile(edited, text.replace('"LM"', '"LM-edited"') + '\n');
+    const r = await p.run(['clean']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/removed \d+ files from dist, kept 1 changed since they were placed/);
+    expect(await listTree(p.path('dist'))).toEqual(['Llama-2-7b-q4f16_1-MLC/mlc-chat-config.json', 'notes.txt']);
+    expect(await stat(p.path('.mlc-build/cas'))).toBeTruthy();
+    // Everything comes back from the store, without a call.
+    await rm(edited);
+    const again = await p.run();
+    expect(again.calls).toEqual([]);
+    expect((await p.run(['clean', '--cache'])).code).toBe(0);
+    await expect(stat(p.path('.mlc-build'))).rejects.toThrow();
+  });
+});
