@@ -18,7 +18,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) })
     .showHelpAfterError('(run mlc-build --help for usage)');
-  registerBuild(program, setExit);
+  registerBuild(program, setExit, argv);
   registerPlan(program, setExit);
   registerStatus(program, setExit);
   registerExplain(program, setExit);

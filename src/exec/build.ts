@@ -70,7 +70,7 @@ export async function runBuild(b: Builder, selected: ReadonlySet<string>, opts: 
         case 'step': {
           if (d.record && d.placed) {
             done.set(node.id, b.recordFiles(d.record));
-            b.noteKey(node, d.key, d.fields);
+            b.noteKey(node, d.key, d.fields, d.record.outputs);
             b.notePlaced(node, b.placements(node, b.recordFiles(d.record)));
             return finish(node, 'fresh', t0);
           }
@@ -101,7 +101,7 @@ export async function runBuild(b: Builder, selected: ReadonlySet<string>, opts: 
           const files = b.recordFiles(record);
           await b.place(node, b.placements(node, files));
           done.set(node.id, files);
-          b.noteKey(node, d.key, d.fields);
+          b.noteKey(node, d.key, d.fields, record.outputs);
           return finish(node, status, t0);
         }
       }

@@ -1,7 +1,7 @@
 // Decides, runs and places one node at a time. A node is fresh when its key has a record and its
 // outputs are in place in out/, cached when the record's blobs only need placing, and otherwise runs.
 import { link, mkdir, readFile, rm, stat, symlink } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { BuildGraph } from '../graph/build.js';
 import type { StepNode } from '../graph/nodes.js';
 import type { Manifest, Model, Target } from '../manifest/types.js';
@@ -10,7 +10,7 @@ import type { Result } from '../result.js';
 import { hashLocalPart } from '../sources/local.js';
 import { place } from '../store/materialize.js';
 import type { ProjectState } from '../store/project-state.js';
-import { exists, type ActionRecord, type Store } from '../store/store.js';
+import { exists, type ActionRecord, type Store, type Tree } from '../store/store.js';
 import type { ToolchainCommand } from '../toolchain/command.js';
 import { fingerprintToolchain, type Fingerprint } from '../toolchain/fingerprint.js';
 import type { StepFailure } from './events.js';
@@ -55,10 +55,25 @@ export class Builder {
   ) {
     this.models = new Map(manifest.models.map((m) => [m.id, m]));
     this.targets = new Map(manifest.targets.map((t) => [t.name, t]));
+    for (const c of graph.nodes.values()) {
+      if (c.kind !== 'config') continue;
+      const pair = `${c.model}/${c.quant}`;
+      this.weightsFolders.set(pair, [...(this.weightsFolders.get(pair) ?? []), c.outDir]);
+    }
+    // One copy: reading process.env is slow, and steps must not see later changes anyway.
+    this.baseEnv = { ...env };
+    for (const k of WITHHELD_ENV) delete this.baseEnv[k];
   }
 
+  /** Every folder of a model × quantization (base and variants): where its weights go. */
+  private readonly weightsFolders = new Map<string, string[]>();
+  private readonly baseEnv: NodeJS.ProcessEnv;
+
   fingerprint(): Promise<Result<Fingerprint, string>> {
-    this.fp ??= fingerprintToolchain(this.toolchain, { fingerprintCmd: this.manifest.toolchain.fingerprint, cwd: this.manifest.root, env: this.env, stats: this.store.stats });
+    this.fp ??= fingerprintToolchain(this.toolchain, { fingerprintCmd: this.manifest.toolchain.fingerprint, cwd: this.manifest.root, env: this.env, stats: this.store.stats }).then((fp) => {
+      if (fp.ok) for (const f of fp.value.folders) this.observedDirs.add(f);
+      return fp;
+    });
     return this.fp;
   }
 
@@ -127,13 +142,19 @@ export class Builder {
           overrides: target.overrides,
           ext: target.ext,
           toolchain: fp.value.digest,
-          env: Object.fromEntries(target.envReads.map((k) => [k, this.stepEnv(target)[k]])),
+          env: Object.fromEntries(target.envReads.map((k) => [k, this.envValue(target, k)])),
           wasm_runtime: await this.wasmRuntimeDigest(target),
         };
         break;
       }
     }
     const key = keyOf(fields);
+    // Fresh without the store: same key as last time and its outputs still in place in out/.
+    const last = this.state.nodes[node.id];
+    if (last?.key === key && last.outputs) {
+      const record: ActionRecord = { key, node: node.id, outputs: last.outputs, durationMs: 0, createdAt: '' };
+      if (await this.isPlaced(this.placements(node, this.recordFiles(record)))) return { kind: 'step', key, fields, spec, record, placed: true };
+    }
     const found = await this.store.getRecord(key);
     const record = found && (await this.store.hasOutputs(found, { verify: this.opts.verify })) ? found : undefined;
     const placed = record ? await this.isPlaced(this.placements(node, this.recordFiles(record))) : false;
@@ -144,6 +165,7 @@ export class Builder {
     const s = model.source;
     switch (s.kind) {
       case 'local': {
+        this.observedDirs.add(s.path);
         const files = await hashLocalPart(s.path, part, (p) => this.store.stats.digest(p, { verify: this.opts.verify }));
         if (!files.ok) return { kind: 'unavailable', reason: files.error };
         const fields = { source: 'local', part, files: Object.fromEntries(Object.entries(files.value).map(([n, f]) => [n, f.digest])) };
@@ -198,7 +220,7 @@ export class Builder {
       case 'download':
         return [];
       case 'convert':
-        return [...this.graph.nodes.values()].flatMap((c) => (c.kind === 'config' && c.model === node.model && c.quant === node.quant ? all(c.outDir) : []));
+        return (this.weightsFolders.get(`${node.model}/${node.quant}`) ?? []).flatMap(all);
       case 'config':
         return all(node.outDir);
       case 'compile':
@@ -217,13 +239,25 @@ export class Builder {
     return true;
   }
 
+  /** Folders whose listing this build's decisions read (source folders, toolchain search). */
+  readonly observedDirs = new Set<string>();
+
   /** True once this build changed the project state (so a no-op build writes nothing). */
   stateChanged = false;
 
-  noteKey(node: StepNode, key: string, fields: KeyFields): void {
-    if (this.state.nodes[node.id]?.key === key) return;
-    this.state.nodes[node.id] = { key, fields };
+  /** Records a node's key; a source's fields too, a step's outputs (its fields are in the store). */
+  noteKey(node: StepNode, key: string, fields: KeyFields, outputs?: Tree): void {
+    const last = this.state.nodes[node.id];
+    if (last?.key === key && (outputs === undefined || last.outputs !== undefined)) return;
+    this.state.nodes[node.id] = node.kind === 'download' ? { key, fields } : { key, outputs };
     this.stateChanged = true;
+  }
+
+  /** The key fields of a node's last build, for explain and plan reasons. */
+  async lastFields(nodeId: string): Promise<KeyFields | undefined> {
+    const last = this.state.nodes[nodeId];
+    if (!last) return undefined;
+    return last.fields ?? (await this.store.getFields(last.key));
   }
 
   /** Notes placements already checked to be in place (a fresh node), for the sweep and `clean`. */
@@ -248,17 +282,21 @@ export class Builder {
   }
 
   stepEnv(target?: Target): NodeJS.ProcessEnv {
-    const env: NodeJS.ProcessEnv = { ...this.env, ...target?.env };
-    for (const k of WITHHELD_ENV) delete env[k];
-    return env;
+    return target && Object.keys(target.env).length > 0 ? { ...this.baseEnv, ...target.env } : this.baseEnv;
+  }
+
+  /** The value a step for `target` sees for one variable. */
+  private envValue(target: Target, name: string): string | undefined {
+    return target.env[name] ?? this.baseEnv[name];
   }
 
   /** webgpu compiles link web/dist/wasm/mlc_wasm_runtime.bc from MLC_LLM_SOURCE_DIR: its content counts. */
   private async wasmRuntimeDigest(target: Target): Promise<string | undefined> {
     if (!target.device.startsWith('webgpu')) return undefined;
-    const dir = this.stepEnv(target).MLC_LLM_SOURCE_DIR;
+    const dir = this.envValue(target, 'MLC_LLM_SOURCE_DIR');
     if (!dir) return undefined;
     const bc = join(dir, 'web/dist/wasm/mlc_wasm_runtime.bc');
+    this.observedDirs.add(dirname(bc)); // its absence decides too
     return (await exists(bc)) ? (await this.store.stats.digest(bc)).digest : undefined;
   }
 
@@ -287,8 +325,8 @@ export class Builder {
         if (!seen || now?.digest !== f.digest) return fail(`the step ${seen ? 'modified' : 'removed'} its input ${f.name}; nothing was recorded`, { exitCode: 0 });
       }
       const outputs = await this.store.ingestDir(outDir);
-      const record: ActionRecord = { key, node: node.id, outputs, durationMs: Date.now() - started, fields, createdAt: new Date().toISOString() };
-      await this.store.putRecord(record);
+      const record: ActionRecord = { key, node: node.id, outputs, durationMs: Date.now() - started, createdAt: new Date().toISOString() };
+      await this.store.putRecord(record, fields);
       return { ok: true, value: record };
     } finally {
       await rm(staging, { recursive: true, force: true });

@@ -54,8 +54,9 @@ export async function makePlan(builder: Builder, selected: ReadonlySet<string>):
   async function evaluate(node: StepNode): Promise<{ state: NodeState; reason: string }> {
     const d = await builder.decide(node, available);
     const last = builder.state.nodes[node.id];
+    const lastFields = last ? await builder.lastFields(node.id) : undefined;
     const changed = (fields: Record<string, unknown>) => {
-      const diff = diffFields(last?.fields, fields);
+      const diff = diffFields(lastFields, fields);
       return diff.length > 3 ? `${diff.slice(0, 3).join('; ')}; …` : diff.join('; ');
     };
     switch (d.kind) {

@@ -4,11 +4,16 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from './atomic.js';
 import { sha256 } from './hash.js';
+import type { Tree } from './store.js';
 
 export interface ProjectState {
-  version: 1;
+  version: 3;
   root: string;
-  nodes: Record<string, { key: string; fields: Record<string, unknown> }>;
+  /**
+   * Each node's last key; sources keep their fields here (a step's are beside its action record),
+   * steps their output tree, so a fresh step is known without reading the store.
+   */
+  nodes: Record<string, { key: string; fields?: Record<string, unknown>; outputs?: Tree }>;
   placed: Record<string, { digest: string; node: string }>;
 }
 
@@ -19,11 +24,11 @@ export function projectStatePath(storeRoot: string, projectRoot: string): string
 export async function loadProjectState(storeRoot: string, projectRoot: string): Promise<ProjectState> {
   try {
     const s = JSON.parse(await readFile(projectStatePath(storeRoot, projectRoot), 'utf8')) as ProjectState;
-    if (s.version === 1 && s.root === projectRoot) return s;
+    if (s.version === 3 && s.root === projectRoot) return s;
   } catch {
     // first build
   }
-  return { version: 1, root: projectRoot, nodes: {}, placed: {} };
+  return { version: 3, root: projectRoot, nodes: {}, placed: {} };
 }
 
 export async function saveProjectState(storeRoot: string, state: ProjectState): Promise<void> {

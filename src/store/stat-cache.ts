@@ -15,6 +15,8 @@ interface Entry {
 
 export class StatCache {
   private dirty = false;
+  /** Every path asked about since load: what this build's decisions read (for the no-op stamp). */
+  readonly observed = new Set<string>();
   private constructor(
     private readonly file: string,
     private readonly entries: Map<string, Entry>,
@@ -33,6 +35,7 @@ export class StatCache {
   async digest(path: string, opts: { verify?: boolean } = {}): Promise<FileDigest> {
     // A stat is microseconds synchronously and a thread-pool round trip asynchronously; a no-op
     // build makes thousands of them.
+    this.observed.add(path);
     const st = statSync(path, { bigint: true });
     const e = this.entries.get(path);
     if (!opts.verify && e && e.dev === String(st.dev) && e.ino === String(st.ino) && e.size === Number(st.size) && e.mtime === String(st.mtimeNs)) {
@@ -47,6 +50,7 @@ export class StatCache {
 
   /** Records a digest the caller computed for the file as it is now. */
   async remember(path: string, digest: string): Promise<void> {
+    this.observed.add(path);
     this.set(path, await stat(path, { bigint: true }), digest);
   }
 

@@ -21,10 +21,11 @@ export interface ActionRecord {
   /** Digest of the step's log in the CAS. */
   log?: string;
   durationMs: number;
-  /** The key's fields, for `explain`. */
-  fields: Record<string, unknown>;
   createdAt: string;
 }
+
+/** A record's key fields, kept beside it (only `explain` and plan reasons read them). */
+export type KeyFieldsRecord = Record<string, unknown>;
 
 export class Store {
   private constructor(
@@ -40,7 +41,7 @@ export class Store {
   }
 
   blobPath(digest: string): string {
-    return join(this.root, 'cas', digest.slice(0, 2), digest);
+    return `${this.root}/cas/${digest.slice(0, 2)}/${digest}`;
   }
 
   /** True if the blob is present and still has its digest (trusting the stat cache unless verify). */
@@ -76,8 +77,8 @@ export class Store {
     await this.stats.remember(blob, digest);
   }
 
-  private recordPath(key: string): string {
-    return join(this.root, 'ac', key.slice(0, 2), `${key}.json`);
+  private recordPath(key: string, suffix = ''): string {
+    return `${this.root}/ac/${key.slice(0, 2)}/${key}${suffix}.json`;
   }
 
   async getRecord(key: string): Promise<ActionRecord | undefined> {
@@ -89,8 +90,18 @@ export class Store {
     }
   }
 
-  async putRecord(record: ActionRecord): Promise<void> {
+  /** Writes the record last: the fields first, then the record that makes the result count. */
+  async putRecord(record: ActionRecord, fields: KeyFieldsRecord): Promise<void> {
+    await writeFileAtomic(this.recordPath(record.key, '.fields'), JSON.stringify(fields));
     await writeFileAtomic(this.recordPath(record.key), JSON.stringify(record));
+  }
+
+  async getFields(key: string): Promise<KeyFieldsRecord | undefined> {
+    try {
+      return JSON.parse(readFileSync(this.recordPath(key, '.fields'), 'utf8')) as KeyFieldsRecord;
+    } catch {
+      return undefined;
+    }
   }
 
   /** True if every output blob of the record is present and intact. */

@@ -5,7 +5,7 @@
 import { execFile } from 'node:child_process';
 import { constants } from 'node:fs';
 import { access, open } from 'node:fs/promises';
-import { basename, delimiter, isAbsolute, join, resolve } from 'node:path';
+import { basename, delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { canonicalJson } from '../store/atomic.js';
 import { sha256 } from '../store/hash.js';
@@ -19,6 +19,8 @@ export interface Fingerprint {
   digest: string;
   /** What it was computed from, for `explain` and `doctor`. */
   facts: Record<string, unknown>;
+  /** Folders whose listing decided it (PATH entries searched, package folders): for the no-op stamp. */
+  folders: string[];
 }
 
 const PROBE = `
@@ -54,12 +56,13 @@ export async function fingerprintToolchain(cmd: ToolchainCommand, opts: { finger
   if (opts.fingerprintCmd !== undefined) {
     try {
       const { stdout } = await run('/bin/sh', ['-c', opts.fingerprintCmd], { cwd: opts.cwd, env: opts.env, maxBuffer: 64 << 20 });
-      return ok({ digest: sha256(stdout), facts: { command: opts.fingerprintCmd } });
+      return ok({ digest: sha256(stdout), facts: { command: opts.fingerprintCmd }, folders: [] });
     } catch (e) {
       return err(`toolchain.fingerprint command failed: ${(e as Error).message.split('\n')[0]}`);
     }
   }
-  const exe = await which(cmd.argv[0] as string, opts.cwd, opts.env);
+  const folders: string[] = [];
+  const exe = await which(cmd.argv[0] as string, opts.cwd, opts.env, folders);
   if (!exe) {
     return err(`${cmd.argv[0]} not found (install mlc_llm, or point toolchain.mlc_llm or MLC_BUILD_MLC_LLM at it)`);
   }
@@ -70,22 +73,27 @@ export async function fingerprintToolchain(cmd: ToolchainCommand, opts: { finger
       const probe = JSON.parse(stdout) as Record<string, { libs?: string[] } | null | string>;
       const libs: Record<string, string> = {};
       for (const mod of ['mlc_llm', 'tvm']) {
-        const info = probe[mod];
-        if (info && typeof info === 'object') for (const lib of info.libs ?? []) libs[lib] = (await opts.stats.digest(lib)).digest;
+        const info = probe[mod] as { libs?: string[]; path?: string } | null | string;
+        if (!info || typeof info !== 'object') continue;
+        for (const lib of info.libs ?? []) libs[lib] = (await opts.stats.digest(lib)).digest;
+        // A pip install or upgrade changes these listings (new dist-info, replaced files).
+        if (info.path) folders.push(info.path, dirname(info.path));
       }
       const facts = { command: cmd.argv, ...probe, libDigests: libs };
-      return ok({ digest: sha256(canonicalJson(facts)), facts });
+      return ok({ digest: sha256(canonicalJson(facts)), facts, folders });
     } catch {
       // Not a Python we can ask: fall through to the executable's digest.
     }
   }
   const { digest } = await opts.stats.digest(exe);
-  return ok({ digest: sha256(canonicalJson({ command: cmd.argv, executable: digest })), facts: { command: cmd.argv, executable: exe, executableDigest: digest } });
+  return ok({ digest: sha256(canonicalJson({ command: cmd.argv, executable: digest })), facts: { command: cmd.argv, executable: exe, executableDigest: digest }, folders });
 }
 
-async function which(name: string, cwd: string, env: NodeJS.ProcessEnv): Promise<string | undefined> {
+/** Resolves a command like the shell; `searched` collects the folders looked in. */
+async function which(name: string, cwd: string, env: NodeJS.ProcessEnv, searched: string[] = []): Promise<string | undefined> {
   const candidates = name.includes('/') ? [isAbsolute(name) ? name : resolve(cwd, name)] : (env.PATH ?? '').split(delimiter).filter(Boolean).map((d) => join(d, name));
   for (const c of candidates) {
+    if (!name.includes('/')) searched.push(dirname(c));
     try {
       await access(c, constants.X_OK);
       return c;

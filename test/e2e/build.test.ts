@@ -316,3 +316,73 @@ describe('clean', () => {
     await expect(stat(p.path('.mlc-build'))).rejects.toThrow();
   });
 });
+
+describe('the no-op stamp (a plain build answered from stats)', () => {
+  const stampDir = (p: Project) => p.path('.xdg-cache/mlc-build/noop');
+  const webgpuAndCuda = MANIFEST.replace('targets: [cuda, android, webgpu]', 'targets: [cuda, webgpu]');
+
+  it('is written by a successful plain build and answers the next one', async () => {
+    const p = await Project.create(webgpuAndCuda, MODELS);
+    expect((await p.run()).code).toBe(0);
+    expect(await readdir(stampDir(p))).toHaveLength(1);
+    const r = await p.run();
+    expect(r.code).toBe(0);
+    expect(r.calls).toEqual([]);
+    expect(r.stderr).toMatch(/^mlc-build: nothing to do \(\d+ fresh\) in \d+ms\n$/);
+  });
+
+  it('does not hide any change a build reads', async () => {
+    const p = await Project.create(webgpuAndCuda, MODELS);
+    expect((await p.run()).code).toBe(0);
+    const subs = (r: { calls: { sub: string }[] }) => r.calls.map((c) => c.sub).sort();
+
+    // A weight file rewritten in place, same size.
+    const w = p.path('hf/redpajama/model.safetensors');
+    const bytes = await readFile(w);
+    bytes[0] = (bytes[0] as number) ^ 1;
+    await writeFile(w, bytes);
+    expect(subs(await p.run())).toEqual(['convert_weight', 'convert_weight']);
+    expect((await p.run()).calls).toEqual([]);
+
+    // A new file in a source folder (gen_config copies tokenizer files it finds).
+    await writeFile(p.path('hf/llama/added_tokens.json'), '{}');
+    expect(subs(await p.run())).toEqual(['gen_config', 'gen_config']);
+
+    // An environment variable a target reads.
+    expect(subs(await p.run([], { MLC_MULTI_ARCH: '80,90a' }))).toEqual(['compile', 'compile', 'compile', 'compile']);
+    expect((await p.run([], { MLC_MULTI_ARCH: '80,90a' })).calls).toEqual([]);
+
+    // The web runtime a webgpu compile links.
+    await writeFile(p.path('mlc-llm-src/web/dist/wasm/mlc_wasm_runtime.bc'), 'bitcode v9');
+    expect(subs(await p.run([], { MLC_MULTI_ARCH: '80,90a' }))).toEqual(['compile', 'compile', 'compile', 'compile']);
+
+    // An output removed from out/.
+    await rm(p.path('dist/libs/Llama-2-7b-q0f16-cuda.so'));
+    const restored = await p.run([], { MLC_MULTI_ARCH: '80,90a' });
+    expect(restored.calls).toEqual([]);
+    expect(restored.stderr).toContain('cached  compile:Llama-2-7b/q0f16/cuda');
+
+    // The toolchain's own file, changed at the same path.
+    const tool = join(DOUBLE, '..', `mlc_llm_stamp_${process.pid}.mjs`);
+    await copyFile(DOUBLE, tool);
+    await chmod(tool, 0o755);
+    try {
+      expect((await p.run([], { MLC_BUILD_MLC_LLM: tool })).calls.length).toBeGreaterThan(0);
+      expect((await p.run([], { MLC_BUILD_MLC_LLM: tool })).calls).toEqual([]);
+      await appendFile(tool, '\n// patched\n');
+      expect(count((await p.run([], { MLC_BUILD_MLC_LLM: tool })).calls, 'convert_weight')).toBe(4);
+    } finally {
+      await rm(tool, { force: true });
+    }
+  });
+
+  it('is not written by a failed build, so the next build retries', async () => {
+    const p = await Project.create(webgpuAndCuda, MODELS);
+    const failed = await p.run([], { MLC_DOUBLE_FAIL: 'compile .*cuda' });
+    expect(failed.code).toBe(1);
+    expect(await readdir(stampDir(p)).catch(() => [])).toEqual([]);
+    const again = await p.run();
+    expect(again.code).toBe(0);
+    expect(count(again.calls, 'compile')).toBeGreaterThan(0);
+  });
+});

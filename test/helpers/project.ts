@@ -25,7 +25,13 @@ export class Project {
     // webgpu compiles need the web runtime from an mlc_llm source checkout.
     await mkdir(join(dir, 'mlc-llm-src/web/dist/wasm'), { recursive: true });
     await writeFile(join(dir, 'mlc-llm-src/web/dist/wasm/mlc_wasm_runtime.bc'), 'bitcode v1');
-    return new Project(dir, { MLC_BUILD_MLC_LLM: DOUBLE, MLC_DOUBLE_LOG: join(dir, 'calls.log'), MLC_DOUBLE_SHARD_CAP: '65536', MLC_LLM_SOURCE_DIR: join(dir, 'mlc-llm-src') });
+    return new Project(dir, {
+      MLC_BUILD_MLC_LLM: DOUBLE,
+      MLC_DOUBLE_LOG: join(dir, 'calls.log'),
+      MLC_DOUBLE_SHARD_CAP: '65536',
+      MLC_LLM_SOURCE_DIR: join(dir, 'mlc-llm-src'),
+      XDG_CACHE_HOME: join(dir, '.xdg-cache'), // where no-op stamps go
+    });
   }
 
   path(...parts: string[]): string {

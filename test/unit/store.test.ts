@@ -45,8 +45,9 @@ describe('store', () => {
     expect((await stat(store.blobPath(sha('bytes')))).mode & 0o777).toBe(0o444);
     expect(await store.hasBlob(sha('bytes'))).toBe(true);
     expect(await store.getRecord('k')).toBeUndefined();
-    await store.putRecord({ key: 'k', node: 'n', outputs: tree, durationMs: 1, fields: {}, createdAt: 'now' });
+    await store.putRecord({ key: 'k', node: 'n', outputs: tree, durationMs: 1, createdAt: 'now' }, { step: 'x' });
     expect((await store.getRecord('k'))?.outputs).toEqual(tree);
+    expect(await store.getFields('k')).toEqual({ step: 'x' });
   });
 
   it('treats a blob whose bytes changed as missing, and replaces it on the next ingest', async () => {

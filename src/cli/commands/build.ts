@@ -1,6 +1,12 @@
+import { readdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { runBuild } from '../../exec/build.js';
+import { deleteStamp, envDigest, manifestDigest, writeStamp } from '../../exec/noop-stamp.js';
+import { projectStatePath } from '../../store/project-state.js';
+import { STAMPED_ARGV } from '../fast.js';
 import type { BuildEvent } from '../../exec/events.js';
 import { killAll } from '../../exec/run-process.js';
 import { blockedText, jsonLogger, plainLogger } from '../../report/build-log.js';
@@ -14,7 +20,14 @@ interface BuildFlags {
   verify?: boolean;
 }
 
-export function registerBuild(program: Command, setExit: (code: number) => void): void {
+/** mlc-build's own code and data: a no-op stamp is void once they change. */
+function codeFiles(): string[] {
+  const here = fileURLToPath(import.meta.url);
+  const recipes = fileURLToPath(new URL('../../recipes/', import.meta.url));
+  return [here, join(dirname(here), 'fast.bundle.mjs'), ...readdirSync(recipes).map((f) => join(recipes, f))];
+}
+
+export function registerBuild(program: Command, setExit: (code: number) => void, argv: readonly string[]): void {
   program
     .command('build', { isDefault: true })
     .description('build what changed (the default command)')
@@ -34,6 +47,8 @@ export function registerBuild(program: Command, setExit: (code: number) => void)
       if (!project) return setExit(EXIT.usage);
       const selected = select(project, selectors);
       if (!selected) return setExit(EXIT.usage);
+      const { manifest } = project;
+      deleteStamp(manifest.root, process.env); // this build decides anew; only its success may stamp
       const builder = await openBuilder(project, { readOnly: false, verify: flags.verify });
       const blocked = await builder.preflight(selected);
       if (blocked.size > 0) process.stderr.write(blockedText(blocked));
@@ -58,6 +73,16 @@ export function registerBuild(program: Command, setExit: (code: number) => void)
       try {
         const outcome = await runBuild(builder, selected, { jobs, keepGoing: flags.keepGoing ?? false, signal: controller.signal, blocked }, emit);
         emit({ event: 'summary', counts: outcome.counts, ms: outcome.ms });
+        const { counts } = outcome;
+        const complete = counts.failed + counts.skipped + counts.interrupted === 0 && !controller.signal.aborted;
+        if (complete && STAMPED_ARGV.some((a) => a.length === argv.length && a.every((w, i) => w === argv[i]))) {
+          writeStamp(
+            { argv: [...argv], root: manifest.root, manifest: manifestDigest(manifest.source.text), env: envDigest(process.env), fresh: counts.ran + counts.cached + counts.fresh },
+            [...builder.store.stats.observed, projectStatePath(manifest.cache, manifest.root), join(manifest.cache, 'stat-cache.json'), ...codeFiles()],
+            builder.observedDirs,
+            process.env,
+          );
+        }
         setExit(controller.signal.aborted ? EXIT.interrupted : outcome.counts.failed > 0 ? EXIT.stepFailed : EXIT.ok);
       } finally {
         process.off('SIGINT', onSignal);

@@ -2,6 +2,7 @@ import { readdir, rm, rmdir } from 'node:fs/promises';
 import { dirname, relative } from 'node:path';
 import type { Command } from 'commander';
 import { loadProjectState, projectStatePath } from '../../store/project-state.js';
+import { deleteStamp } from '../../exec/noop-stamp.js';
 import { hashFile } from '../../store/hash.js';
 import { EXIT } from '../exit-codes.js';
 import { load, type GlobalOptions } from '../context.js';
@@ -35,6 +36,7 @@ export function registerClean(program: Command, setExit: (code: number) => void)
         }
       }
       await rm(projectStatePath(manifest.cache, manifest.root), { force: true });
+      deleteStamp(manifest.root, process.env);
       if (opts.cache) await rm(manifest.cache, { recursive: true, force: true });
       process.stderr.write(`mlc-build: removed ${removed} files from ${relative(process.cwd(), manifest.out) || '.'}${kept ? `, kept ${kept} changed since they were placed` : ''}${opts.cache ? `, and the store ${manifest.cache}` : ''}\n`);
     });

@@ -41,8 +41,9 @@ export function registerExplain(program: Command, setExit: (code: number) => voi
             if (!last) lines.push('  no earlier build of this node is recorded');
             else if (last.key === d.key) lines.push('  same key as the last build');
             else {
-              lines.push('  changed since the last build:');
-              for (const l of diffFields(last.fields, d.fields)) lines.push(`    ${l}`);
+              const before = await builder.lastFields(node.id);
+              if (!before) lines.push('  the last build’s record is gone from the store (garbage-collected?): its fields cannot be compared');
+              else lines.push('  changed since the last build:', ...diffFields(before, d.fields).map((l) => `    ${l}`));
             }
           }
         }

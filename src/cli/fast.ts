@@ -1,0 +1,19 @@
+// The first thing bin/mlc-build.js runs: a plain `mlc-build` (or `mlc-build build`) in a folder
+// with mlc.build.yaml whose no-op stamp still holds is answered from stats alone, without loading
+// the build code (exec/noop-stamp.ts says what the stamp covers).
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { checkStamp } from '../exec/noop-stamp.js';
+
+export const STAMPED_ARGV: readonly (readonly string[])[] = [[], ['build']];
+
+export function tryNoop(argv: readonly string[], cwd: string, env: NodeJS.ProcessEnv): number | undefined {
+  if (!STAMPED_ARGV.some((a) => a.length === argv.length && a.every((w, i) => w === argv[i]))) return undefined;
+  const started = performance.now();
+  const manifest = join(cwd, 'mlc.build.yaml');
+  if (!existsSync(manifest)) return undefined;
+  const fresh = checkStamp(cwd, manifest, argv, env);
+  if (fresh === undefined) return undefined;
+  process.stderr.write(`mlc-build: nothing to do (${fresh} fresh) in ${Math.round(performance.now() - started)}ms\n`);
+  return 0;
+}
