@@ -4,6 +4,7 @@
 import { readdir, rm, rmdir } from 'node:fs/promises';
 import { dirname, relative } from 'node:path';
 import type { StepNode } from '../graph/nodes.js';
+import { updateLock } from '../sources/lock.js';
 import { saveProjectState } from '../store/project-state.js';
 import type { Builder, Files } from './builder.js';
 import type { Result } from '../result.js';
@@ -154,10 +155,27 @@ export async function runBuild(b: Builder, selected: ReadonlySet<string>, opts: 
     pump();
   });
 
-  if (!opts.signal.aborted) await sweep(b, done);
+  if (!opts.signal.aborted) {
+    await sweep(b, done);
+    await lockSources(b, done);
+  }
   if (b.stateChanged) await saveProjectState(b.store.root, b.state);
   await b.store.close();
   return { counts, ms: Date.now() - started };
+}
+
+/** Records in mlc.build.lock what each source this build read resolved to. */
+async function lockSources(b: Builder, done: ReadonlyMap<string, Files>): Promise<void> {
+  const kinds = new Map(b.manifest.models.map((m) => [m.source.text, m.source.kind]));
+  const resolved = new Map<string, { part: 'meta' | 'weights'; files: Record<string, string> }[]>();
+  for (const [id, files] of done) {
+    const node = b.graph.nodes.get(id);
+    if (node?.kind !== 'download') continue;
+    const source = b.manifest.models.find((m) => m.id === node.model)?.source.text as string;
+    const digests = Object.fromEntries(Object.entries(files).map(([n, f]) => [n, f.digest]));
+    resolved.set(source, [...(resolved.get(source) ?? []), { part: node.part, files: digests }]);
+  }
+  await updateLock(b.manifest.root, kinds, resolved);
 }
 
 /** At most `n` holders at a time, first come first served. */

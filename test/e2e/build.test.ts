@@ -386,3 +386,32 @@ describe('the no-op stamp (a plain build answered from stats)', () => {
     expect(count(again.calls, 'compile')).toBeGreaterThan(0);
   });
 });
+
+describe('mlc.build.lock', () => {
+  it('records what each source resolved to, sorted; rewritten only when that changes; drops sources the manifest no longer names', async () => {
+    const p = await Project.create(MANIFEST.replace('targets: [cuda, android, webgpu]', 'targets: [cuda]'), MODELS);
+    expect((await p.run()).code).toBe(0);
+    const lockPath = p.path('mlc.build.lock');
+    const lock = JSON.parse(await readFile(lockPath, 'utf8')) as { version: number; sources: Record<string, { kind: string; files: Record<string, string> }> };
+    expect(lock.version).toBe(1);
+    expect(Object.keys(lock.sources)).toEqual(['./hf/llama', './hf/redpajama']);
+    expect(lock.sources['./hf/redpajama']?.kind).toBe('local');
+    expect(Object.keys(lock.sources['./hf/redpajama']?.files ?? {})).toEqual(['config.json', 'generation_config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']);
+    expect(lock.sources['./hf/redpajama']?.files['model.safetensors']).toBe(`sha256:${await sha(p.path('hf/redpajama/model.safetensors'))}`);
+
+    const before = (await stat(lockPath)).mtimeMs;
+    await rm(p.path('dist/libs/Llama-2-7b-q4f16_1-cuda.so')); // a build that does something, with the same sources
+    expect((await p.run()).code).toBe(0);
+    expect((await stat(lockPath)).mtimeMs).toBe(before);
+
+    await appendFile(p.path('hf/llama/pytorch_model-00001-of-00002.bin'), 'x');
+    expect((await p.run()).code).toBe(0);
+    const changed = JSON.parse(await readFile(lockPath, 'utf8')) as typeof lock;
+    expect(changed.sources['./hf/llama']?.files['pytorch_model-00001-of-00002.bin']).toBe(`sha256:${await sha(p.path('hf/llama/pytorch_model-00001-of-00002.bin'))}`);
+    expect(changed.sources['./hf/redpajama']).toEqual(lock.sources['./hf/redpajama']);
+
+    await p.editManifest((y) => y.replace(/^ {2}Llama-2-7b:.*\n/m, ''));
+    expect((await p.run()).code).toBe(0);
+    expect(Object.keys((JSON.parse(await readFile(lockPath, 'utf8')) as typeof lock).sources)).toEqual(['./hf/redpajama']);
+  });
+});

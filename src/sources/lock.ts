@@ -1,0 +1,62 @@
+// mlc.build.lock: what each source string resolved to, so every machine builds from the same bytes
+// (users commit it, like a package lock). Sorted, rewritten only when a resolution changes, and
+// entries of sources the manifest no longer names are dropped. Per-machine facts (toolchain,
+// library digests) never go here.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { canonicalJson, writeFileAtomic } from '../store/atomic.js';
+import { isMetaFile } from './files.js';
+
+export const LOCK_FILE = 'mlc.build.lock';
+
+export interface LockEntry {
+  kind: 'local' | 'hf' | 'git';
+  /** Selected files (meta and weights) → "sha256:<hex>". */
+  files: Record<string, string>;
+}
+
+export interface Lock {
+  version: 1;
+  sources: Record<string, LockEntry>;
+}
+
+export async function readLock(root: string): Promise<Lock> {
+  try {
+    const lock = JSON.parse(await readFile(join(root, LOCK_FILE), 'utf8')) as Lock;
+    if (lock.version === 1 && lock.sources && typeof lock.sources === 'object') return lock;
+  } catch {
+    // none yet
+  }
+  return { version: 1, sources: {} };
+}
+
+/**
+ * Applies this build's resolutions (per source string and part) and writes the lock if it changed.
+ * A part not resolved this time keeps its files from the lock.
+ */
+export async function updateLock(
+  root: string,
+  sourcesInManifest: ReadonlyMap<string, LockEntry['kind']>,
+  resolved: ReadonlyMap<string, { part: 'meta' | 'weights'; files: Record<string, string> }[]>,
+): Promise<boolean> {
+  const before = await readLock(root);
+  const next: Lock = { version: 1, sources: {} };
+  for (const [source, kind] of sourcesInManifest) {
+    const old = before.sources[source];
+    const parts = resolved.get(source) ?? [];
+    if (parts.length === 0) {
+      if (old) next.sources[source] = old;
+      continue;
+    }
+    const files: Record<string, string> = {};
+    const done = new Set(parts.map((p) => p.part));
+    for (const [name, digest] of Object.entries(old?.files ?? {})) {
+      if (!done.has(isMetaFile(name) ? 'meta' : 'weights')) files[name] = digest;
+    }
+    for (const p of parts) for (const [name, digest] of Object.entries(p.files)) files[name] = `sha256:${digest}`;
+    next.sources[source] = { kind, files };
+  }
+  if (canonicalJson(next) === canonicalJson(before)) return false;
+  await writeFileAtomic(join(root, LOCK_FILE), JSON.stringify(JSON.parse(canonicalJson(next)), null, 2) + '\n');
+  return true;
+}
