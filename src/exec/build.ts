@@ -91,7 +91,11 @@ export async function runBuild(b: Builder, selected: ReadonlySet<string>, opts: 
               });
             if (!shared) inflight.set(d.key, { node: node.id, run });
             const r = await run;
-            if (r === 'not started') return finish(node, opts.signal.aborted ? 'interrupted' : 'skipped', t0, { reason: 'the build stopped after a failure' });
+            if (r === 'not started') {
+              return opts.signal.aborted
+                ? finish(node, 'interrupted', t0, { reason: 'the build was interrupted' })
+                : finish(node, 'skipped', t0, { reason: 'the build stopped after a failure' });
+            }
             if (!r.ok) {
               if (shared) return finish(node, 'skipped', t0, { reason: `the same step failed as ${shared.node}` });
               return finish(node, opts.signal.aborted ? 'interrupted' : 'failed', t0, { failure: r.error });
@@ -138,7 +142,8 @@ export async function runBuild(b: Builder, selected: ReadonlySet<string>, opts: 
           const status: FinishStatus = opts.signal.aborted ? 'interrupted' : 'skipped';
           statusOf.set(node.id, status);
           counts[status]++;
-          emit({ event: 'finish', node: node.id, kind: node.kind, status, ms: 0, reason: blocked ? `${blocked} ${statusOf.get(blocked)}` : 'the build stopped after a failure' });
+          const why = blocked ? `${blocked} ${statusOf.get(blocked)}` : opts.signal.aborted ? 'the build was interrupted' : 'the build stopped after a failure';
+          emit({ event: 'finish', node: node.id, kind: node.kind, status, ms: 0, reason: why });
           settle(node);
           continue;
         }

@@ -36,7 +36,10 @@ export class Store {
   ) {}
 
   static async open(root: string, opts: { readOnly?: boolean } = {}): Promise<Store> {
-    if (!opts.readOnly) await Promise.all(['cas', 'ac', 'tmp', 'logs', 'projects'].map((d) => mkdir(join(root, d), { recursive: true })));
+    if (!opts.readOnly) {
+      await Promise.all(['cas', 'ac', 'tmp', 'logs', 'projects'].map((d) => mkdir(join(root, d), { recursive: true })));
+      await removeDeadStaging(join(root, 'tmp'));
+    }
     return new Store(root, await StatCache.load(join(root, 'stat-cache.json')), opts.readOnly ?? false);
   }
 
@@ -110,8 +113,9 @@ export class Store {
     return true;
   }
 
+  /** A fresh staging folder, named after its owner's pid so a later build can clear it if it died. */
   async staging(name: string): Promise<string> {
-    return mkdtemp(join(this.root, 'tmp', `${name.replace(/[^\w.-]+/g, '_').slice(0, 80)}-`));
+    return mkdtemp(join(this.root, 'tmp', `${name.replace(/[^\w.-]+/g, '_').slice(0, 80)}@${process.pid}-`));
   }
 
   logPath(nodeId: string): string {
@@ -120,6 +124,24 @@ export class Store {
 
   async close(): Promise<void> {
     if (!this.readOnly || (await exists(this.root))) await this.stats.save();
+  }
+}
+
+/** Removes staging folders whose build process is gone (killed with -9, a crash, a power cut). */
+async function removeDeadStaging(tmp: string): Promise<void> {
+  for (const name of await readdir(tmp).catch(() => [] as string[])) {
+    const pid = Number(/@(\d+)-[^-]*$/.exec(name)?.[1]);
+    if (!pid || pid === process.pid || isAlive(pid)) continue;
+    await rm(join(tmp, name), { recursive: true, force: true });
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

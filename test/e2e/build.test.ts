@@ -415,3 +415,16 @@ describe('mlc.build.lock', () => {
     expect(Object.keys((JSON.parse(await readFile(lockPath, 'utf8')) as typeof lock).sources)).toEqual(['./hf/redpajama']);
   });
 });
+
+describe('leftovers of a killed build', () => {
+  it('removes staging folders whose build process is gone, and keeps those of live ones', async () => {
+    const p = await Project.create(MANIFEST.replace('targets: [cuda, android, webgpu]', 'targets: [cuda]'), MODELS);
+    expect((await p.run()).code).toBe(0);
+    const { mkdir } = await import('node:fs/promises');
+    await mkdir(p.path('.mlc-build/tmp/convert_A_q4f16_1@999999-a1b2c3/in'), { recursive: true });
+    await mkdir(p.path(`.mlc-build/tmp/compile_B@${process.pid}-d4e5f6`), { recursive: true });
+    await rm(p.path('dist/libs/RedPajama-3B-q0f16-cuda.so')); // so the build takes the full path
+    expect((await p.run()).code).toBe(0);
+    expect(await readdir(p.path('.mlc-build/tmp'))).toEqual([`compile_B@${process.pid}-d4e5f6`]);
+  });
+});
