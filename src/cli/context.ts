@@ -1,5 +1,6 @@
 // Shared by the commands: load the project, print diagnostics, parse selectors, open the store.
 import { Builder } from '../exec/builder.js';
+import { makePlan, type Plan } from '../exec/plan.js';
 import { parseSelectors, selectNodes } from '../graph/select.js';
 import { byPosition, renderDiagnostic, type Diagnostic } from '../manifest/diagnostic.js';
 import { loadProjectState } from '../store/project-state.js';
@@ -24,6 +25,21 @@ export function select(project: Project, selectors: readonly string[]): Set<stri
     return undefined;
   }
   return nodes.value;
+}
+
+/** The project and the selected nodes, or undefined after saying what is wrong (exit 2). */
+export async function loadSelected(opts: GlobalOptions, selectors: readonly string[]): Promise<{ project: Project; selected: Set<string> } | undefined> {
+  const project = await load(opts);
+  const selected = project && select(project, selectors);
+  return project && selected ? { project, selected } : undefined;
+}
+
+/** The plan of the selected nodes, read-only (plan and status create nothing on disk). */
+export async function readOnlyPlan(project: Project, selected: ReadonlySet<string>): Promise<Plan> {
+  const builder = await openBuilder(project, { readOnly: true });
+  const plan = await makePlan(builder, selected);
+  await builder.store.close();
+  return plan;
 }
 
 export async function openBuilder(project: Project, opts: { readOnly: boolean; verify?: boolean }): Promise<Builder> {

@@ -11,7 +11,7 @@ import type { BuildEvent } from '../../exec/events.js';
 import { killAll } from '../../exec/run-process.js';
 import { blockedText, jsonLogger, plainLogger } from '../../report/build-log.js';
 import { EXIT } from '../exit-codes.js';
-import { load, openBuilder, select, SELECTOR_HELP, type GlobalOptions } from '../context.js';
+import { loadSelected, openBuilder, SELECTOR_HELP, type GlobalOptions } from '../context.js';
 
 interface BuildFlags {
   jobs?: string;
@@ -43,10 +43,9 @@ export function registerBuild(program: Command, setExit: (code: number) => void,
         process.stderr.write(`mlc-build: --jobs must be a positive integer, got ${flags.jobs}\n`);
         return setExit(EXIT.usage);
       }
-      const project = await load(program.opts<GlobalOptions>());
-      if (!project) return setExit(EXIT.usage);
-      const selected = select(project, selectors);
-      if (!selected) return setExit(EXIT.usage);
+      const loaded = await loadSelected(program.opts<GlobalOptions>(), selectors);
+      if (!loaded) return setExit(EXIT.usage);
+      const { project, selected } = loaded;
       const { manifest } = project;
       deleteStamp(manifest.root, process.env); // this build decides anew; only its success may stamp
       const builder = await openBuilder(project, { readOnly: false, verify: flags.verify });

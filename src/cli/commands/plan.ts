@@ -1,9 +1,8 @@
 import { Option, type Command } from 'commander';
-import { makePlan } from '../../exec/plan.js';
 import { GRAPH_FORMATS, renderGraph, type GraphFormat } from '../../graph/render.js';
 import { planCommands, planJson, planTable } from '../../report/plan-text.js';
 import { EXIT } from '../exit-codes.js';
-import { load, openBuilder, select, SELECTOR_HELP, type GlobalOptions } from '../context.js';
+import { loadSelected, readOnlyPlan, SELECTOR_HELP, type GlobalOptions } from '../context.js';
 
 export function registerPlan(program: Command, setExit: (code: number) => void): void {
   program
@@ -14,13 +13,10 @@ export function registerPlan(program: Command, setExit: (code: number) => void):
     .option('--commands', 'the plan as shell lines (what you would type by hand)')
     .addHelpText('after', SELECTOR_HELP)
     .action(async (selectors: string[], opts: { json?: boolean; commands?: boolean }) => {
-      const project = await load(program.opts<GlobalOptions>());
-      if (!project) return setExit(EXIT.usage);
-      const selected = select(project, selectors);
-      if (!selected) return setExit(EXIT.usage);
-      const builder = await openBuilder(project, { readOnly: true });
-      const plan = await makePlan(builder, selected);
-      await builder.store.close();
+      const loaded = await loadSelected(program.opts<GlobalOptions>(), selectors);
+      if (!loaded) return setExit(EXIT.usage);
+      const { project, selected } = loaded;
+      const plan = await readOnlyPlan(project, selected);
       process.stdout.write(opts.json ? planJson(plan) : opts.commands ? planCommands(plan, process.cwd()) : planTable(plan));
     });
 
@@ -31,10 +27,8 @@ export function registerPlan(program: Command, setExit: (code: number) => void):
     .addOption(new Option('-f, --format <format>', 'output format').choices(GRAPH_FORMATS).default('dot'))
     .addHelpText('after', SELECTOR_HELP)
     .action(async (selectors: string[], opts: { format: GraphFormat }) => {
-      const project = await load(program.opts<GlobalOptions>());
-      if (!project) return setExit(EXIT.usage);
-      const selected = select(project, selectors);
-      if (!selected) return setExit(EXIT.usage);
-      process.stdout.write(renderGraph(project.graph, selected, opts.format));
+      const loaded = await loadSelected(program.opts<GlobalOptions>(), selectors);
+      if (!loaded) return setExit(EXIT.usage);
+      process.stdout.write(renderGraph(loaded.project.graph, loaded.selected, opts.format));
     });
 }

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { relative } from 'node:path';
-import { makePlan, type NodeState, type PlannedNode } from '../../exec/plan.js';
+import type { NodeState, PlannedNode } from '../../exec/plan.js';
 import { EXIT } from '../exit-codes.js';
-import { load, openBuilder, select, SELECTOR_HELP, type GlobalOptions } from '../context.js';
+import { loadSelected, readOnlyPlan, SELECTOR_HELP, type GlobalOptions } from '../context.js';
 
 const RANK: Record<NodeState, number> = { fresh: 0, cached: 1, stale: 2, missing: 3 };
 
@@ -14,13 +14,10 @@ export function registerStatus(program: Command, setExit: (code: number) => void
     .option('--json', 'a JSON array of {path, state, reason, nodes}')
     .addHelpText('after', SELECTOR_HELP)
     .action(async (selectors: string[], opts: { json?: boolean }) => {
-      const project = await load(program.opts<GlobalOptions>());
-      if (!project) return setExit(EXIT.usage);
-      const selected = select(project, selectors);
-      if (!selected) return setExit(EXIT.usage);
-      const builder = await openBuilder(project, { readOnly: true });
-      const plan = await makePlan(builder, selected);
-      await builder.store.close();
+      const loaded = await loadSelected(program.opts<GlobalOptions>(), selectors);
+      if (!loaded) return setExit(EXIT.usage);
+      const { project, selected } = loaded;
+      const plan = await readOnlyPlan(project, selected);
       const byId = new Map(plan.nodes.map((n) => [n.id, n]));
       // An artifact is as fresh as the least fresh step that writes it.
       const artifacts = new Map<string, PlannedNode[]>();
