@@ -3,12 +3,14 @@ import { Builder } from '../exec/builder.js';
 import { makePlan, type Plan } from '../exec/plan.js';
 import { parseSelectors, selectNodes } from '../graph/select.js';
 import { byPosition, renderDiagnostic, type Diagnostic } from '../manifest/diagnostic.js';
+import { readLock } from '../sources/lock.js';
 import { loadProjectState } from '../store/project-state.js';
 import { Store } from '../store/store.js';
 import { loadProject, type Project } from './project.js';
 
 export interface GlobalOptions {
   config?: string;
+  tokenFile?: string;
 }
 
 export async function load(opts: GlobalOptions): Promise<Project | undefined> {
@@ -42,11 +44,12 @@ export async function readOnlyPlan(project: Project, selected: ReadonlySet<strin
   return plan;
 }
 
-export async function openBuilder(project: Project, opts: { readOnly: boolean; verify?: boolean }): Promise<Builder> {
+export async function openBuilder(project: Project, opts: { readOnly: boolean; verify?: boolean; update?: boolean; tokenFile?: string }): Promise<Builder> {
   const { manifest } = project;
   const store = await Store.open(manifest.cache, { readOnly: opts.readOnly });
   const state = await loadProjectState(manifest.cache, manifest.root);
-  return new Builder(manifest, project.graph, store, project.toolchain, process.env, state, { verify: opts.verify ?? false });
+  const lock = await readLock(manifest.root);
+  return new Builder(manifest, project.graph, store, project.toolchain, process.env, state, { verify: opts.verify ?? false, update: opts.update, tokenFile: opts.tokenFile }, lock);
 }
 
 function report(diags: readonly Diagnostic[]): void {

@@ -15,6 +15,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   const program = new Command('mlc-build')
     .description('Build MLC LLM model libraries: models × quantizations × targets, incrementally.')
     .option('-c, --config <file>', 'manifest file (default: mlc.build.yaml, found from the current folder up)')
+    .option('--token-file <file>', 'a file holding the Hugging Face token (default: HF_TOKEN, HUGGING_FACE_HUB_TOKEN, then HF_HOME/token)')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) })
     .showHelpAfterError('(run mlc-build --help for usage)');

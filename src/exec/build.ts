@@ -62,7 +62,24 @@ export async function runBuild(b: Builder, selected: ReadonlySet<string>, opts: 
           throw new Error(`${node.id} started before ${d.deps.join(', ')}`);
         case 'unavailable':
           return finish(node, 'failed', t0, { failure: { message: d.detail ? `${d.reason}: ${d.detail}` : d.reason } });
+        case 'fetch': {
+          if (node.kind !== 'download') throw new Error(`${node.id}: only downloads fetch`);
+          let last = 0;
+          const r = await b.fetch(node, (bytes, total) => {
+            // At most one progress event per MiB (and the last one).
+            if (bytes - last >= 1 << 20 || bytes === total) {
+              last = bytes;
+              emit({ event: 'progress', node: node.id, bytes, total });
+            }
+          });
+          if (!r.ok) return finish(node, opts.signal.aborted ? 'interrupted' : 'failed', t0, { failure: { message: r.error } });
+          await b.place(node, b.placements(node, r.value.files));
+          done.set(node.id, r.value.files);
+          b.noteKey(node, r.value.key, r.value.fields);
+          return finish(node, 'ran', t0);
+        }
         case 'source': {
+          await b.place(node, b.placements(node, d.files));
           done.set(node.id, d.files);
           const fresh = b.state.nodes[node.id]?.key === d.key;
           b.noteKey(node, d.key, d.fields);
@@ -172,13 +189,14 @@ export async function runBuild(b: Builder, selected: ReadonlySet<string>, opts: 
 /** Records in mlc.build.lock what each source this build read resolved to. */
 async function lockSources(b: Builder, done: ReadonlyMap<string, Files>): Promise<void> {
   const kinds = new Map(b.manifest.models.map((m) => [m.source.text, m.source.kind]));
-  const resolved = new Map<string, { part: 'meta' | 'weights'; files: Record<string, string> }[]>();
+  const resolved = new Map<string, { part: 'meta' | 'weights'; files: Record<string, string>; commit?: string; revision?: string }[]>();
   for (const [id, files] of done) {
     const node = b.graph.nodes.get(id);
     if (node?.kind !== 'download') continue;
     const source = b.manifest.models.find((m) => m.id === node.model)?.source.text as string;
     const digests = Object.fromEntries(Object.entries(files).map(([n, f]) => [n, f.digest]));
-    resolved.set(source, [...(resolved.get(source) ?? []), { part: node.part, files: digests }]);
+    const pinned = b.resolvedCommits.get(source) ?? (b.lock.sources[source]?.commit ? { commit: b.lock.sources[source]?.commit, revision: b.lock.sources[source]?.revision } : undefined);
+    resolved.set(source, [...(resolved.get(source) ?? []), { part: node.part, files: digests, ...pinned }]);
   }
   await updateLock(b.manifest.root, kinds, resolved);
 }

@@ -1,12 +1,15 @@
 // Decides, runs and places one node at a time. A node is fresh when its key has a record and its
 // outputs are in place in out/, cached when the record's blobs only need placing, and otherwise runs.
-import { link, mkdir, readFile, rm, stat, symlink } from 'node:fs/promises';
+import { link, mkdir, readFile, realpath, rm, stat, symlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { BuildGraph } from '../graph/build.js';
 import type { StepNode } from '../graph/nodes.js';
 import type { Manifest, Model, Target } from '../manifest/types.js';
 import { recipes } from '../recipes/index.js';
-import type { Result } from '../result.js';
+import { err, ok, type Result } from '../result.js';
+import { isMetaFile } from '../sources/files.js';
+import { fetchFiles, hubCacheDir, hubEndpoint, hubToken, repoFolder, resolveRevision, selectFiles, writeRef, type HubFile } from '../sources/hf.js';
+import type { Lock } from '../sources/lock.js';
 import { hashLocalPart } from '../sources/local.js';
 import { place } from '../store/materialize.js';
 import type { ProjectState } from '../store/project-state.js';
@@ -26,6 +29,8 @@ export type Decision =
   /** Cannot be evaluated or produced here; `detail` says what to do about it. */
   | { kind: 'unavailable'; reason: string; detail?: string }
   | { kind: 'source'; files: Files; key: string; fields: KeyFields }
+  /** A hub source not yet in the HF cache at its pinned commit (or not pinned yet): fetch it. */
+  | { kind: 'fetch'; reason: string }
   | { kind: 'step'; key: string; fields: KeyFields; spec: StepSpec; record?: ActionRecord; placed: boolean };
 
 export interface Placement {
@@ -51,7 +56,9 @@ export class Builder {
     readonly toolchain: ToolchainCommand,
     readonly env: NodeJS.ProcessEnv,
     readonly state: ProjectState,
-    readonly opts: { verify: boolean },
+    readonly opts: { verify: boolean; update?: boolean; tokenFile?: string },
+    /** mlc.build.lock as it was when the build started: pinned commits and file digests. */
+    readonly lock: Lock = { version: 1, sources: {} },
   ) {
     this.models = new Map(manifest.models.map((m) => [m.id, m]));
     this.targets = new Map(manifest.targets.map((t) => [t.name, t]));
@@ -64,6 +71,11 @@ export class Builder {
     this.baseEnv = { ...env };
     for (const k of WITHHELD_ENV) delete this.baseEnv[k];
   }
+
+  /** Hub resolutions of this build by source string (meta and weights share one). */
+  private readonly resolutions = new Map<string, Promise<Result<{ commit: string; files: HubFile[] }, string>>>();
+  /** What each hub source resolved to in this build, for mlc.build.lock. */
+  readonly resolvedCommits = new Map<string, { commit: string; revision: string }>();
 
   /** Every folder of a model × quantization (base and variants): where its weights go. */
   private readonly weightsFolders = new Map<string, string[]>();
@@ -171,17 +183,29 @@ export class Builder {
         const fields = { source: 'local', part, files: Object.fromEntries(Object.entries(files.value).map(([n, f]) => [n, f.digest])) };
         return { kind: 'source', files: files.value, key: keyOf(fields), fields };
       }
-      case 'hf':
-        return {
-          kind: 'unavailable',
-          reason: `revision ${s.revision}, not yet resolved`,
-          detail: `this version of mlc-build builds from local folders only: download ${s.text} (e.g. git clone https://huggingface.co/${s.repo}) and set source: to that folder`,
-        };
+      case 'hf': {
+        // Pinned in mlc.build.lock and present in the HF cache: no network at all.
+        const entry = this.opts.update ? undefined : this.lock.sources[s.text];
+        if (!entry?.commit) return { kind: 'fetch', reason: `revision ${s.revision}, not yet resolved` };
+        const snapshot = join(repoFolder(hubCacheDir(this.env), s.repo), 'snapshots', entry.commit);
+        const wanted = Object.entries(entry.files).filter(([name]) => (part === 'meta') === isMetaFile(name));
+        const files: Files = {};
+        for (const [name, pinned] of wanted) {
+          // Through the snapshot's symlink to the blob itself: outputs are linked from real files.
+          const path = await realpath(join(snapshot, name)).catch(() => undefined);
+          const d = path && (await this.store.stats.digest(path, { verify: this.opts.verify }).catch(() => undefined));
+          if (!path || !d || `sha256:${d.digest}` !== pinned) return { kind: 'fetch', reason: `commit ${entry.commit.slice(0, 12)}, not yet downloaded` };
+          files[name] = { ...d, path };
+        }
+        if (wanted.length === 0) return { kind: 'fetch', reason: `commit ${entry.commit.slice(0, 12)}, not yet downloaded` };
+        const fields = { source: s.text, commit: entry.commit, part, files: digests(files) };
+        return { kind: 'source', files, key: keyOf(fields), fields };
+      }
       case 'git':
         return {
           kind: 'unavailable',
           reason: `${s.rev === undefined ? 'remote HEAD' : `revision ${s.rev}`}, not yet resolved`,
-          detail: `this version of mlc-build builds from local folders only: git clone ${s.url} and set source: to that folder`,
+          detail: `this version of mlc-build fetches hf:// and local sources only: git clone ${s.url} and set source: to that folder`,
         };
     }
   }
@@ -199,14 +223,66 @@ export class Builder {
         needsToolchain = true;
         continue;
       }
+      const source = this.models.get(node.model)?.source;
+      if (source?.kind !== 'git') continue;
       const d = await this.decideSource(node.part, this.models.get(node.model) as Model);
-      if (d.kind === 'unavailable' && this.models.get(node.model)?.source.kind !== 'local') blocked.set(id, d.detail ? `${d.reason}: ${d.detail}` : d.reason);
+      if (d.kind === 'unavailable') blocked.set(id, d.detail ? `${d.reason}: ${d.detail}` : d.reason);
     }
     if (needsToolchain) {
       const fp = await this.fingerprint();
       if (!fp.ok) for (const id of selected) if (this.graph.nodes.get(id)?.kind !== 'download') blocked.set(id, fp.error);
     }
     return blocked;
+  }
+
+  /** Downloads a hub source's part (resolving its revision unless pinned) into the HF cache. */
+  async fetch(node: StepNode & { kind: 'download' }, onProgress: (bytes: number, total: number) => void): Promise<Result<{ files: Files; key: string; fields: KeyFields }, string>> {
+    const model = this.models.get(node.model) as Model;
+    const s = model.source;
+    if (s.kind !== 'hf') return err(`${node.id}: not a hub source`);
+    const token = await hubToken(this.env, this.opts.tokenFile);
+    const hub = { endpoint: hubEndpoint(this.env), token, cacheDir: hubCacheDir(this.env), onProgress };
+    const pinned = this.opts.update ? undefined : this.lock.sources[s.text];
+    let resolution = this.resolutions.get(s.text);
+    if (!resolution) {
+      resolution = resolveRevision(s.repo, pinned?.commit ?? s.revision, hub);
+      this.resolutions.set(s.text, resolution);
+    }
+    const resolved = await resolution;
+    if (!resolved.ok) return resolved;
+    const { commit, files: listing } = resolved.value;
+    const digest = (p: string) => this.store.stats.digest(p);
+    let index: { weight_map?: Record<string, string> } | undefined;
+    if (node.part === 'weights') {
+      const idx = listing.find((f) => f.path === 'model.safetensors.index.json' || f.path === 'pytorch_model.bin.index.json');
+      const hasSafetensors = listing.some((f) => !f.path.includes('/') && f.path.endsWith('.safetensors'));
+      const want = listing.find((f) => f.path === (hasSafetensors ? 'model.safetensors.index.json' : 'pytorch_model.bin.index.json')) ?? (idx && !hasSafetensors ? idx : undefined);
+      if (want) {
+        const got = await fetchFiles(s.repo, commit, [want], hub, digest);
+        if (!got.ok) return got;
+        try {
+          index = JSON.parse(await readFile((got.value[want.path] as { path: string }).path, 'utf8')) as typeof index;
+        } catch (e) {
+          return err(`${s.repo}: ${want.path} is not valid JSON: ${(e as Error).message}`);
+        }
+      }
+    }
+    const selected = selectFiles(listing, node.part, index);
+    if (!selected.ok) return err(`${s.repo}@${commit.slice(0, 12)}: ${selected.error}`);
+    const fetched = await fetchFiles(s.repo, commit, selected.value, hub, digest);
+    if (!fetched.ok) return fetched;
+    await writeRef(hub.cacheDir, s.repo, s.revision, commit);
+    const files: Files = {};
+    for (const [name, f] of Object.entries(fetched.value)) {
+      const was = pinned?.commit === commit ? pinned.files[name] : undefined;
+      if (was !== undefined && was !== `sha256:${f.digest}`) {
+        return err(`${s.repo}@${commit.slice(0, 12)}: ${name} differs from what mlc.build.lock pinned; refused (run mlc-build build --update to re-pin)`);
+      }
+      files[name] = f;
+    }
+    this.resolvedCommits.set(s.text, { commit, revision: s.revision });
+    const fields = { source: s.text, commit, part: node.part, files: digests(files) };
+    return ok({ files, key: keyOf(fields), fields });
   }
 
   recordFiles(record: ActionRecord): Files {
@@ -218,7 +294,8 @@ export class Builder {
     const all = (dir: string) => Object.entries(files).map(([n, f]) => ({ dest: join(dir, n), digest: f.digest, src: f.path }));
     switch (node.kind) {
       case 'download':
-        return [];
+        // A hub snapshot also appears in out/models/<model>/ (the seed's layout); local folders stay put.
+        return this.models.get(node.model)?.source.kind === 'hf' ? all(this.graph.snapshotDirs.get(node.model) as string) : [];
       case 'convert':
         return (this.weightsFolders.get(`${node.model}/${node.quant}`) ?? []).flatMap(all);
       case 'config':

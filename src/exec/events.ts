@@ -16,6 +16,7 @@ export type BuildEvent =
       reason?: string;
       failure?: StepFailure;
     }
+  | { event: 'progress'; node: string; bytes: number; total: number }
   | { event: 'warning'; message: string }
   | { event: 'summary'; counts: Record<FinishStatus, number>; ms: number };
 

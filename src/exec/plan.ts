@@ -63,6 +63,7 @@ export async function makePlan(builder: Builder, selected: ReadonlySet<string>):
       case 'waits':
         return { state: 'stale', reason: `waits for ${d.deps.join(', ')}` };
       case 'unavailable':
+      case 'fetch':
         return { state: 'missing', reason: d.reason };
       case 'source': {
         available.set(node.id, d.files);

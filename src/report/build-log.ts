@@ -34,6 +34,8 @@ export function plainLogger(write: (s: string) => void): (e: BuildEvent) => void
           }
         }
         return;
+      case 'progress':
+        return; // the live view shows it; plain logs stay short
       case 'warning':
         return write(`warning: ${e.message}\n`);
       case 'summary':

@@ -11,6 +11,9 @@ export const LOCK_FILE = 'mlc.build.lock';
 
 export interface LockEntry {
   kind: 'local' | 'hf' | 'git';
+  /** For hub and git sources: the revision asked for and the commit it resolved to. */
+  revision?: string;
+  commit?: string;
   /** Selected files (meta and weights) → "sha256:<hex>". */
   files: Record<string, string>;
 }
@@ -37,7 +40,7 @@ export async function readLock(root: string): Promise<Lock> {
 export async function updateLock(
   root: string,
   sourcesInManifest: ReadonlyMap<string, LockEntry['kind']>,
-  resolved: ReadonlyMap<string, { part: 'meta' | 'weights'; files: Record<string, string> }[]>,
+  resolved: ReadonlyMap<string, { part: 'meta' | 'weights'; files: Record<string, string>; commit?: string; revision?: string }[]>,
 ): Promise<boolean> {
   const before = await readLock(root);
   const next: Lock = { version: 1, sources: {} };
@@ -50,11 +53,16 @@ export async function updateLock(
     }
     const files: Record<string, string> = {};
     const done = new Set(parts.map((p) => p.part));
-    for (const [name, digest] of Object.entries(old?.files ?? {})) {
-      if (!done.has(isMetaFile(name) ? 'meta' : 'weights')) files[name] = digest;
+    const commit = parts.find((p) => p.commit)?.commit ?? old?.commit;
+    // Files of a part not read this time stay, unless the commit moved (then they are stale).
+    if (commit === old?.commit) {
+      for (const [name, digest] of Object.entries(old?.files ?? {})) {
+        if (!done.has(isMetaFile(name) ? 'meta' : 'weights')) files[name] = digest;
+      }
     }
     for (const p of parts) for (const [name, digest] of Object.entries(p.files)) files[name] = `sha256:${digest}`;
-    next.sources[source] = { kind, files };
+    const revision = parts.find((p) => p.revision)?.revision ?? old?.revision;
+    next.sources[source] = { kind, ...(revision !== undefined ? { revision } : {}), ...(commit !== undefined ? { commit } : {}), files };
   }
   if (canonicalJson(next) === canonicalJson(before)) return false;
   await writeFileAtomic(join(root, LOCK_FILE), JSON.stringify(JSON.parse(canonicalJson(next)), null, 2) + '\n');

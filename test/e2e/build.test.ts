@@ -275,7 +275,7 @@ describe('what the machine cannot do', () => {
       `version: 1
 models:
   Local: { source: ./hf/redpajama, conv_template: redpajama_chat }
-  Hub: { source: hf://org/hub-model, conv_template: LM }
+  Remote: { source: "git+https://example.invalid/org/m", conv_template: LM }
 quantizations: [q4f16_1]
 targets: [cuda]
 `,
@@ -285,8 +285,8 @@ targets: [cuda]
     expect(noToolchain.code).toBe(1);
     expect(noToolchain.stderr).toContain('mlc-build: some steps cannot run on this machine:');
     expect(noToolchain.stderr).toContain('  - /nonexistent/mlc_llm not found (install mlc_llm, or point toolchain.mlc_llm or MLC_BUILD_MLC_LLM at it)');
-    expect(noToolchain.stderr).toContain('  - revision main, not yet resolved: this version of mlc-build builds from local folders only: download hf://org/hub-model');
-    // With the toolchain, the local model builds; the hub model is still explained.
+    expect(noToolchain.stderr).toContain('  - remote HEAD, not yet resolved: this version of mlc-build fetches hf:// and local sources only: git clone https://example.invalid/org/m');
+    // With the toolchain, the local model builds; the git model is still explained.
     const r = await p.run();
     expect(r.code).toBe(1);
     expect(await stat(p.path('dist/libs/Local-q4f16_1-cuda.so'))).toBeTruthy();

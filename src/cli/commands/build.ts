@@ -14,6 +14,7 @@ import { EXIT } from '../exit-codes.js';
 import { loadSelected, openBuilder, SELECTOR_HELP, type GlobalOptions } from '../context.js';
 
 interface BuildFlags {
+  update?: boolean;
   jobs?: string;
   keepGoing?: boolean;
   json?: boolean;
@@ -36,6 +37,7 @@ export function registerBuild(program: Command, setExit: (code: number) => void,
     .option('-k, --keep-going', 'after a failure, still build everything that does not depend on it')
     .option('--json', 'NDJSON events on stdout (start, finish, warning, summary)')
     .option('--verify', 're-hash every input, output and stored blob instead of trusting the stat cache')
+    .option('--update', 're-resolve hub revisions instead of using the commits pinned in mlc.build.lock')
     .addHelpText('after', SELECTOR_HELP)
     .action(async (selectors: string[], flags: BuildFlags) => {
       const jobs = flags.jobs === undefined ? availableParallelism() : Number(flags.jobs);
@@ -48,7 +50,8 @@ export function registerBuild(program: Command, setExit: (code: number) => void,
       const { project, selected } = loaded;
       const { manifest } = project;
       deleteStamp(manifest.root, process.env); // this build decides anew; only its success may stamp
-      const builder = await openBuilder(project, { readOnly: false, verify: flags.verify });
+      const global = program.opts<GlobalOptions>();
+      const builder = await openBuilder(project, { readOnly: false, verify: flags.verify, update: flags.update, tokenFile: global.tokenFile });
       const blocked = await builder.preflight(selected);
       if (blocked.size > 0) process.stderr.write(blockedText(blocked));
 

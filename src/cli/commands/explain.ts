@@ -34,6 +34,9 @@ export function registerExplain(program: Command, setExit: (code: number) => voi
           case 'unavailable':
             lines.push(`${id} cannot be evaluated here: ${d.reason}${d.detail ? `\n  ${d.detail}` : ''}`);
             break;
+          case 'fetch':
+            lines.push(`${id} must be downloaded: ${d.reason}`);
+            break;
           case 'source':
           case 'step': {
             const state = d.kind === 'source' ? (last?.key === d.key ? 'fresh' : 'changed') : d.record ? (d.placed ? 'fresh' : 'cached (in the store, not in out/)') : 'must run';
