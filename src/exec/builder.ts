@@ -10,6 +10,7 @@ import { err, ok, type Result } from '../result.js';
 import { isMetaFile } from '../sources/files.js';
 import { fetchFiles, hubCacheDir, hubEndpoint, hubToken, repoFolder, resolveRevision, selectFiles, writeRef, type HubFile } from '../sources/hf.js';
 import type { Lock } from '../sources/lock.js';
+import { fetchGitPart, gitCheckoutDir, resolveGitRev } from '../sources/git.js';
 import { hashLocalPart } from '../sources/local.js';
 import { place } from '../store/materialize.js';
 import type { ProjectState } from '../store/project-state.js';
@@ -201,45 +202,45 @@ export class Builder {
         const fields = { source: s.text, commit: entry.commit, part, files: digests(files) };
         return { kind: 'source', files, key: keyOf(fields), fields };
       }
-      case 'git':
-        return {
-          kind: 'unavailable',
-          reason: `${s.rev === undefined ? 'remote HEAD' : `revision ${s.rev}`}, not yet resolved`,
-          detail: `this version of mlc-build fetches hf:// and local sources only: git clone ${s.url} and set source: to that folder`,
-        };
+      case 'git': {
+        const entry = this.opts.update ? undefined : this.lock.sources[s.text];
+        const rev = s.rev ?? 'HEAD';
+        if (!entry?.commit) return { kind: 'fetch', reason: `${s.rev === undefined ? 'remote HEAD' : `revision ${rev}`}, not yet resolved` };
+        const dir = gitCheckoutDir(this.store.root, s.url, entry.commit);
+        const wanted = Object.entries(entry.files).filter(([name]) => (part === 'meta') === isMetaFile(name));
+        const files: Files = {};
+        for (const [name, pinned] of wanted) {
+          const path = join(dir, name);
+          const d = await this.store.stats.digest(path, { verify: this.opts.verify }).catch(() => undefined);
+          if (!d || `sha256:${d.digest}` !== pinned) return { kind: 'fetch', reason: `commit ${entry.commit.slice(0, 12)}, not yet fetched` };
+          files[name] = { ...d, path };
+        }
+        if (wanted.length === 0) return { kind: 'fetch', reason: `commit ${entry.commit.slice(0, 12)}, not yet fetched` };
+        const fields = { source: s.text, commit: entry.commit, part, files: digests(files) };
+        return { kind: 'source', files, key: keyOf(fields), fields };
+      }
     }
   }
 
   /**
-   * Nodes that cannot run on this machine whatever happens upstream (a source this version cannot
-   * fetch, a missing toolchain), with the reason: reported once, before anything runs.
+   * Nodes that cannot run on this machine whatever happens upstream (a missing toolchain), with the
+   * reason: reported once, before anything runs.
    */
   async preflight(selected: ReadonlySet<string>): Promise<Map<string, string>> {
     const blocked = new Map<string, string>();
-    let needsToolchain = false;
-    for (const id of selected) {
-      const node = this.graph.nodes.get(id) as StepNode;
-      if (node.kind !== 'download') {
-        needsToolchain = true;
-        continue;
-      }
-      const source = this.models.get(node.model)?.source;
-      if (source?.kind !== 'git') continue;
-      const d = await this.decideSource(node.part, this.models.get(node.model) as Model);
-      if (d.kind === 'unavailable') blocked.set(id, d.detail ? `${d.reason}: ${d.detail}` : d.reason);
-    }
-    if (needsToolchain) {
-      const fp = await this.fingerprint();
-      if (!fp.ok) for (const id of selected) if (this.graph.nodes.get(id)?.kind !== 'download') blocked.set(id, fp.error);
-    }
+    const steps = [...selected].filter((id) => this.graph.nodes.get(id)?.kind !== 'download');
+    if (steps.length === 0) return blocked;
+    const fp = await this.fingerprint();
+    if (!fp.ok) for (const id of steps) blocked.set(id, fp.error);
     return blocked;
   }
 
-  /** Downloads a hub source's part (resolving its revision unless pinned) into the HF cache. */
+  /** Downloads a hub or git source's part (resolving its revision unless pinned). */
   async fetch(node: StepNode & { kind: 'download' }, onProgress: (bytes: number, total: number) => void): Promise<Result<{ files: Files; key: string; fields: KeyFields }, string>> {
     const model = this.models.get(node.model) as Model;
     const s = model.source;
-    if (s.kind !== 'hf') return err(`${node.id}: not a hub source`);
+    if (s.kind === 'git') return this.serially(s.text, () => this.fetchGit(node));
+    if (s.kind !== 'hf') return err(`${node.id}: a local folder is not fetched`);
     const token = await hubToken(this.env, this.opts.tokenFile);
     const hub = { endpoint: hubEndpoint(this.env), token, cacheDir: hubCacheDir(this.env), onProgress };
     const pinned = this.opts.update ? undefined : this.lock.sources[s.text];
@@ -285,6 +286,34 @@ export class Builder {
     return ok({ files, key: keyOf(fields), fields });
   }
 
+  private readonly queues = new Map<string, Promise<unknown>>();
+
+  /** Runs `fn` after every earlier call for the same key (git commands on one checkout). */
+  private serially<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const next = (this.queues.get(key) ?? Promise.resolve()).then(fn, fn);
+    this.queues.set(key, next.catch(() => undefined));
+    return next;
+  }
+
+  private async fetchGit(node: StepNode & { kind: 'download' }): Promise<Result<{ files: Files; key: string; fields: KeyFields }, string>> {
+    const s = (this.models.get(node.model) as Model).source;
+    if (s.kind !== 'git') return err(`${node.id}: not a git source`);
+    const pinned = this.opts.update ? undefined : this.lock.sources[s.text];
+    const commit = pinned?.commit ? ok(pinned.commit) : await resolveGitRev(s.url, s.rev, this.env);
+    if (!commit.ok) return commit;
+    const dir = gitCheckoutDir(this.store.root, s.url, commit.value);
+    const got = await fetchGitPart(s.url, commit.value, s.rev, node.part, dir, this.env, (p) => this.store.stats.digest(p));
+    if (!got.ok) return got;
+    for (const [name, f] of Object.entries(got.value)) {
+      const was = pinned?.commit === commit.value ? pinned.files[name] : undefined;
+      if (was !== undefined && was !== `sha256:${f.digest}`) return err(`${s.url}@${commit.value.slice(0, 12)}: ${name} differs from what mlc.build.lock pinned; refused`);
+    }
+    this.resolvedCommits.set(s.text, { commit: commit.value, revision: s.rev ?? 'HEAD' });
+    const files: Files = got.value;
+    const fields = { source: s.text, commit: commit.value, part: node.part, files: digests(files) };
+    return ok({ files, key: keyOf(fields), fields });
+  }
+
   recordFiles(record: ActionRecord): Files {
     return Object.fromEntries(Object.entries(record.outputs).map(([n, f]) => [n, { ...f, path: this.store.blobPath(f.digest) }]));
   }
@@ -295,7 +324,7 @@ export class Builder {
     switch (node.kind) {
       case 'download':
         // A hub snapshot also appears in out/models/<model>/ (the seed's layout); local folders stay put.
-        return this.models.get(node.model)?.source.kind === 'hf' ? all(this.graph.snapshotDirs.get(node.model) as string) : [];
+        return this.models.get(node.model)?.source.kind !== 'local' ? all(this.graph.snapshotDirs.get(node.model) as string) : [];
       case 'convert':
         return (this.weightsFolders.get(`${node.model}/${node.quant}`) ?? []).flatMap(all);
       case 'config':
