@@ -179,9 +179,9 @@ export class Builder {
     switch (s.kind) {
       case 'local': {
         this.observedDirs.add(s.path);
-        const files = await hashLocalPart(s.path, part, (p) => this.store.stats.digest(p, { verify: this.opts.verify }));
+        const files = await hashLocalPart(s.path, part, (p) => this.store.stats.digest(p, { verify: this.opts.verify }), model.download);
         if (!files.ok) return { kind: 'unavailable', reason: files.error };
-        const fields = { source: 'local', part, files: Object.fromEntries(Object.entries(files.value).map(([n, f]) => [n, f.digest])) };
+        const fields = { source: 'local', part, rules: model.download, files: Object.fromEntries(Object.entries(files.value).map(([n, f]) => [n, f.digest])) };
         return { kind: 'source', files: files.value, key: keyOf(fields), fields };
       }
       case 'hf': {
@@ -199,7 +199,7 @@ export class Builder {
           files[name] = { ...d, path };
         }
         if (wanted.length === 0) return { kind: 'fetch', reason: `commit ${entry.commit.slice(0, 12)}, not yet downloaded` };
-        const fields = { source: s.text, commit: entry.commit, part, files: digests(files) };
+        const fields = { source: s.text, commit: entry.commit, part, rules: model.download, files: digests(files) };
         return { kind: 'source', files, key: keyOf(fields), fields };
       }
       case 'git': {
@@ -216,7 +216,7 @@ export class Builder {
           files[name] = { ...d, path };
         }
         if (wanted.length === 0) return { kind: 'fetch', reason: `commit ${entry.commit.slice(0, 12)}, not yet fetched` };
-        const fields = { source: s.text, commit: entry.commit, part, files: digests(files) };
+        const fields = { source: s.text, commit: entry.commit, part, rules: model.download, files: digests(files) };
         return { kind: 'source', files, key: keyOf(fields), fields };
       }
     }
@@ -268,7 +268,7 @@ export class Builder {
         }
       }
     }
-    const selected = selectFiles(listing, node.part, index);
+    const selected = selectFiles(listing, node.part, index, model.download);
     if (!selected.ok) return err(`${s.repo}@${commit.slice(0, 12)}: ${selected.error}`);
     const fetched = await fetchFiles(s.repo, commit, selected.value, hub, digest);
     if (!fetched.ok) return fetched;
@@ -282,7 +282,7 @@ export class Builder {
       files[name] = f;
     }
     this.resolvedCommits.set(s.text, { commit, revision: s.revision });
-    const fields = { source: s.text, commit, part: node.part, files: digests(files) };
+    const fields = { source: s.text, commit, part: node.part, rules: model.download, files: digests(files) };
     return ok({ files, key: keyOf(fields), fields });
   }
 
@@ -302,7 +302,8 @@ export class Builder {
     const commit = pinned?.commit ? ok(pinned.commit) : await resolveGitRev(s.url, s.rev, this.env);
     if (!commit.ok) return commit;
     const dir = gitCheckoutDir(this.store.root, s.url, commit.value);
-    const got = await fetchGitPart(s.url, commit.value, s.rev, node.part, dir, this.env, (p) => this.store.stats.digest(p));
+    const model = this.models.get(node.model) as Model;
+    const got = await fetchGitPart(s.url, commit.value, s.rev, node.part, dir, this.env, (p) => this.store.stats.digest(p), model.download);
     if (!got.ok) return got;
     for (const [name, f] of Object.entries(got.value)) {
       const was = pinned?.commit === commit.value ? pinned.files[name] : undefined;
@@ -310,7 +311,7 @@ export class Builder {
     }
     this.resolvedCommits.set(s.text, { commit: commit.value, revision: s.rev ?? 'HEAD' });
     const files: Files = got.value;
-    const fields = { source: s.text, commit: commit.value, part: node.part, files: digests(files) };
+    const fields = { source: s.text, commit: commit.value, part: node.part, rules: model.download, files: digests(files) };
     return ok({ files, key: keyOf(fields), fields });
   }
 

@@ -34,6 +34,12 @@ export const OverridesSchema = z.strictObject({
   disaggregation: z.boolean({ error: 'must be true or false' }).optional(),
 });
 
+/** Adjusts which files of a source are downloaded: globs over repository paths. */
+export const DownloadRulesSchema = z.strictObject({
+  include: z.array(nonEmpty('a glob'), { error: 'must be a list of globs' }).optional().describe('files to fetch besides the default selection'),
+  exclude: z.array(nonEmpty('a glob'), { error: 'must be a list of globs' }).optional().describe('files not to fetch'),
+});
+
 export const ModelSchema = z.strictObject({
   source: nonEmpty('a source: hf://org/name[@rev], git+URL[#rev] or a local folder').describe(
     'hf://org/name[@revision], git+URL[#rev], or a local folder (relative to this file)',
@@ -42,6 +48,7 @@ export const ModelSchema = z.strictObject({
   model_type: nonEmpty('a model type').optional().describe('passed as --model-type; inferred from config.json when unset'),
   source_format: nonEmpty('a source format').optional().describe('passed as --source-format; probed by mlc_llm when unset'),
   config: GenConfigSchema.optional(),
+  download: DownloadRulesSchema.optional(),
 });
 
 export const TargetObjectSchema = z.strictObject({
@@ -90,6 +97,7 @@ export const ManifestSchema = z.strictObject({
   }),
   targets: z.array(TargetSchema, { error: 'must be a list of targets' }).min(1, { error: 'must list at least one target' }),
   config: GenConfigSchema.optional(),
+  download: DownloadRulesSchema.optional(),
   matrix: z
     .strictObject({
       include: z.array(IncludeSchema, { error: 'must be a list' }).optional(),
@@ -122,4 +130,5 @@ export const KNOWN_KEYS = {
   include: Object.keys(IncludeSchema.shape),
   exclude: Object.keys(ExcludeSchema.shape),
   naming: ['weights', 'library'],
+  download: Object.keys(DownloadRulesSchema.shape),
 } as const;

@@ -60,6 +60,7 @@ function keyContext(path: Path, root: unknown): { noun: string; where: string; k
   if (path.length === 0) return { noun: 'top-level key', where: '', known: KNOWN_KEYS.top };
   if (last === 'config') return { noun: 'gen_config option', where: '', known: KNOWN_KEYS.config };
   if (last === 'overrides') return { noun: 'compile override', where: '', known: KNOWN_KEYS.overrides };
+  if (last === 'download') return key('download', KNOWN_KEYS.download);
   if (path[0] === 'toolchain') return key('toolchain', KNOWN_KEYS.toolchain);
   if (path[0] === 'naming') return key('naming', KNOWN_KEYS.naming);
   if (path[0] === 'models') return key(`model ${JSON.stringify(path[1])}`, KNOWN_KEYS.model);

@@ -29,6 +29,8 @@ export interface Model {
   /** Set by the user: passed to mlc_llm as --source-format. */
   sourceFormat?: string;
   config: GenLayer;
+  /** Top-level and model `download:` globs, merged. */
+  download: { include: string[]; exclude: string[] };
   path: Path;
 }
 

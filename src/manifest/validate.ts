@@ -49,6 +49,10 @@ export function checkModels(raw: RawManifest, src: ManifestSource, root: string,
       modelType: m.model_type,
       sourceFormat: m.source_format,
       config: (m.config ?? {}) as GenLayer,
+      download: {
+        include: [...(raw.download?.include ?? []), ...(m.download?.include ?? [])],
+        exclude: [...(raw.download?.exclude ?? []), ...(m.download?.exclude ?? [])],
+      },
       path,
     });
   }

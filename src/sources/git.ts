@@ -6,6 +6,7 @@ import { join, posix } from 'node:path';
 import { promisify } from 'node:util';
 import { sha256 } from '../store/hash.js';
 import { err, ok, type Result } from '../result.js';
+import type { FileRules } from './files.js';
 import { safeRepoPath, selectFiles, type HubFile } from './hf.js';
 
 const run = promisify(execFile);
@@ -61,6 +62,7 @@ export async function fetchGitPart(
   dir: string,
   env: NodeJS.ProcessEnv,
   digest: (path: string) => Promise<{ digest: string; size: number }>,
+  rules: FileRules = { include: [], exclude: [] },
 ): Promise<Result<Record<string, GitFile>, string>> {
   await mkdir(dir, { recursive: true });
   if (!(await stat(join(dir, '.git')).catch(() => undefined))) {
@@ -120,7 +122,7 @@ export async function fetchGitPart(
       }
     }
   }
-  const selected = selectFiles(files, part, index);
+  const selected = selectFiles(files, part, index, rules);
   if (!selected.ok) return err(`${url}@${commit.slice(0, 12)}: ${selected.error}`);
   const lfsWanted = selected.value.filter((f) => f.lfs).map((f) => f.path);
   if (lfsWanted.length > 0) {

@@ -3,12 +3,12 @@
 // share. @huggingface/hub resolves and lists; downloads are ours: it neither resumes nor verifies.
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat, symlink, writeFile, readlink } from 'node:fs/promises';
+import { mkdir, readFile, readlink, rename, rm, stat, statfs, symlink, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, normalize, posix, relative } from 'node:path';
 import { listFiles, modelInfo } from '@huggingface/hub';
 import { err, ok, type Result } from '../result.js';
-import { isMetaFile } from './files.js';
+import { applyRules, isMetaFile, type FileRules } from './files.js';
 
 export interface HubFile {
   path: string;
@@ -120,7 +120,21 @@ export async function resolveRevision(repo: string, revision: string, opts: HubO
 }
 
 /** Meta files, or the weights in one format (safetensors if present, else PyTorch .bin). */
-export function selectFiles(files: readonly HubFile[], part: 'meta' | 'weights', index?: { weight_map?: Record<string, string> }): Result<HubFile[], string> {
+export function selectFiles(
+  files: readonly HubFile[],
+  part: 'meta' | 'weights',
+  index?: { weight_map?: Record<string, string> },
+  rules: FileRules = { include: [], exclude: [] },
+): Result<HubFile[], string> {
+  const chosen = defaultSelection(files, part, index);
+  if (!chosen.ok) return chosen;
+  const byPath = new Map(files.map((f) => [f.path, f]));
+  const paths = applyRules([...byPath.keys()], part, chosen.value.map((f) => f.path), rules);
+  if (part === 'meta' && !paths.includes('config.json')) return err('config.json is excluded by download.exclude, but every step needs it');
+  return ok(paths.map((p) => byPath.get(p) as HubFile));
+}
+
+function defaultSelection(files: readonly HubFile[], part: 'meta' | 'weights', index?: { weight_map?: Record<string, string> }): Result<HubFile[], string> {
   const top = files.filter((f) => !f.path.includes('/'));
   if (part === 'meta') {
     const meta = top.filter((f) => isMetaFile(f.path));
@@ -161,26 +175,67 @@ export async function fetchFiles(
 ): Promise<Result<Record<string, { path: string; digest: string; size: number }>, string>> {
   const folder = repoFolder(opts.cacheDir, repo);
   const total = files.reduce((n, f) => n + f.size, 0);
-  let done = 0;
-  const out: Record<string, { path: string; digest: string; size: number }> = {};
+  const got = new Map<string, number>();
+  const report = () => opts.onProgress?.([...got.values()].reduce((a, b) => a + b, 0), total);
+  const present = new Map<string, string>();
   for (const file of files) {
-    const blob = join(folder, 'blobs', file.oid);
-    const snap = join(folder, 'snapshots', commit, normalize(file.path));
-    if (relative(join(folder, 'snapshots', commit), snap).startsWith('..')) return err(`refused file path ${JSON.stringify(file.path)}`);
-    let have = await verifiedBlob(blob, file, digest);
-    if (!have) {
-      const got = await download(repo, commit, file, blob, opts, (b) => opts.onProgress?.(done + b, total));
-      if (!got.ok) return got;
-      have = got.value;
-    }
-    done += file.size;
-    opts.onProgress?.(done, total);
-    await linkSnapshot(snap, blob);
-    // The blob itself, not the snapshot's symlink (a hardlink to a relative symlink breaks elsewhere).
-    out[file.path] = { path: blob, digest: have, size: file.size };
+    const have = await verifiedBlob(join(folder, 'blobs', file.oid), file, digest);
+    if (have) present.set(file.path, have);
   }
+  // The sizes are known before anything is fetched: say so now rather than fail half-way.
+  const needed = files.filter((f) => !present.has(f.path)).reduce((n, f) => n + f.size, 0);
+  const space = needed > 0 ? await freeBytes(folder) : undefined;
+  if (space !== undefined && space < needed) {
+    return err(`not enough disk space for ${repo}: ${gib(needed)} to download into ${opts.cacheDir}, ${gib(space)} free`);
+  }
+  const out: Record<string, { path: string; digest: string; size: number }> = {};
+  let failure: string | undefined;
+  const queue = [...files];
+  const worker = async () => {
+    for (let file = queue.shift(); file && !failure; file = queue.shift()) {
+      const blob = join(folder, 'blobs', file.oid);
+      const snap = join(folder, 'snapshots', commit, normalize(file.path));
+      if (relative(join(folder, 'snapshots', commit), snap).startsWith('..')) {
+        failure = `refused file path ${JSON.stringify(file.path)}`;
+        return;
+      }
+      let have = present.get(file.path);
+      if (!have) {
+        const f = file;
+        const r = await download(repo, commit, f, blob, opts, (b) => {
+          got.set(f.path, b);
+          report();
+        });
+        if (!r.ok) {
+          failure ??= r.error;
+          return;
+        }
+        have = r.value;
+      }
+      got.set(file.path, file.size);
+      report();
+      await linkSnapshot(snap, blob);
+      // The blob itself, not the snapshot's symlink (a hardlink to a relative symlink breaks elsewhere).
+      out[file.path] = { path: blob, digest: have, size: file.size };
+    }
+  };
+  // A few files at a time: large shards fill the link, small files don't wait behind them.
+  await Promise.all(Array.from({ length: Math.min(PARALLEL_FILES, files.length) }, worker));
+  if (failure) return err(failure);
   await mkdir(join(folder, 'refs'), { recursive: true });
   return ok(out);
+}
+
+const PARALLEL_FILES = 4;
+const gib = (n: number) => `${(n / 2 ** 30).toFixed(2)} GiB`;
+
+/** Free bytes on the filesystem that holds `path` (or its nearest existing parent). */
+async function freeBytes(path: string): Promise<number | undefined> {
+  for (let p = path; ; p = dirname(p)) {
+    const st = await statfs(p).catch(() => undefined);
+    if (st) return st.bavail * st.bsize;
+    if (dirname(p) === p) return undefined;
+  }
 }
 
 /** The blob's sha256 if it is present and matches its oid. */

@@ -2,7 +2,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { err, ok, type Result } from '../result.js';
-import { isMetaFile, isWeightFile } from './files.js';
+import { applyRules, isMetaFile, isWeightFile, type FileRules } from './files.js';
 
 /** Reads `<folder>/config.json` (mlc_llm requires it), or says what is wrong with the folder. */
 export async function readLocalConfig(folder: string): Promise<Result<unknown, string>> {
@@ -36,6 +36,7 @@ export async function hashLocalPart(
   folder: string,
   part: 'meta' | 'weights',
   digest: (path: string) => Promise<{ digest: string; size: number }>,
+  rules: FileRules = { include: [], exclude: [] },
 ): Promise<Result<Record<string, LocalFile>, string>> {
   let names: string[];
   try {
@@ -43,7 +44,7 @@ export async function hashLocalPart(
   } catch {
     return err(`source folder ${folder} does not exist`);
   }
-  const wanted = names.filter(part === 'meta' ? isMetaFile : isWeightFile);
+  const wanted = applyRules(names, part, names.filter(part === 'meta' ? isMetaFile : isWeightFile), rules);
   if (part === 'meta' && !wanted.includes('config.json')) return err(`source folder ${folder} has no config.json`);
   if (part === 'weights' && wanted.length === 0) return err(`source folder ${folder} has no weight files (*.safetensors or *.bin)`);
   const files: Record<string, LocalFile> = {};

@@ -153,6 +153,31 @@ describe('hf:// sources', () => {
     await expect(stat(join(p.dir, '..', 'escape.txt'))).rejects.toThrow();
   });
 
+  it('download.include and .exclude adjust the selection (and the lock follows)', async () => {
+    const { p, env } = await setup();
+    await p.editManifest((y) => y.replace('conv_template: llama-2 }', 'conv_template: llama-2, download: { include: ["README.md"], exclude: ["generation_config.json"] } }'));
+    const r = await p.run(['step=download'], env);
+    expect(r.code).toBe(0);
+    const fetched = resolves(server as HubServer);
+    expect(fetched).toContain('README.md');
+    expect(fetched).not.toContain('generation_config.json');
+    const lock = JSON.parse(await readFile(p.path('mlc.build.lock'), 'utf8')) as { sources: Record<string, { files: Record<string, string> }> };
+    expect(Object.keys(lock.sources['hf://org/tiny-llama']?.files ?? {})).toContain('README.md');
+  });
+
+  it('reports download progress as NDJSON events', async () => {
+    const repo = tinyRepo();
+    repo.files['model-00001-of-00002.safetensors'] = bytes(3 * 1024 * 1024, 1);
+    const { p, env } = await setup(repo);
+    (server as HubServer).faults.set('model-00001-of-00002.safetensors', 'slow');
+    const r = await p.run(['--json', 'step=download'], env);
+    expect(r.code).toBe(0);
+    const progress = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { event: string; node?: string; bytes?: number; total?: number }).filter((e) => e.event === 'progress' && e.node === 'download:Tiny/weights');
+    expect(progress.length).toBeGreaterThanOrEqual(3);
+    expect(progress.at(-1)?.bytes).toBe(progress.at(-1)?.total);
+    expect(progress.every((e, i) => i === 0 || (e.bytes as number) >= (progress[i - 1]?.bytes as number))).toBe(true);
+  });
+
   it('says when a repository or revision does not exist', async () => {
     const { p, env } = await setup();
     await p.editManifest((y) => y.replace('hf://org/tiny-llama', 'hf://org/tiny-llama@v9'));

@@ -79,8 +79,8 @@ describe('plan of the seed manifest', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(
       [
-        '# download:RedPajama-INCITE-Chat-3B-v1/meta: revision main, not yet resolved → dist/models/RedPajama-INCITE-Chat-3B-v1/',
-        '# download:RedPajama-INCITE-Chat-3B-v1/weights: revision main, not yet resolved → dist/models/RedPajama-INCITE-Chat-3B-v1/',
+        '# download:RedPajama-INCITE-Chat-3B-v1/meta: remote HEAD, not yet resolved → dist/models/RedPajama-INCITE-Chat-3B-v1/',
+        '# download:RedPajama-INCITE-Chat-3B-v1/weights: remote HEAD, not yet resolved → dist/models/RedPajama-INCITE-Chat-3B-v1/',
         'mlc_llm convert_weight ./dist/models/RedPajama-INCITE-Chat-3B-v1/ --quantization q4f16_1 -o dist/RedPajama-INCITE-Chat-3B-v1-q4f16_1-MLC',
         'mlc_llm gen_config ./dist/models/RedPajama-INCITE-Chat-3B-v1/ --quantization q4f16_1 --conv-template redpajama_chat -o dist/RedPajama-INCITE-Chat-3B-v1-q4f16_1-MLC/',
         'mkdir -p dist/libs',

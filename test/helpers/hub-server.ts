@@ -17,7 +17,7 @@ export interface HubRepo {
   extraListed?: string[];
 }
 
-export type Fault = 'reset-once' | '500-once' | 'corrupt-once' | 'corrupt-always';
+export type Fault = 'reset-once' | '500-once' | 'corrupt-once' | 'corrupt-always' | 'slow';
 
 export interface LoggedRequest {
   method: string;
@@ -128,6 +128,19 @@ export class HubServer {
       return;
     }
     log.bytes = slice.length;
+    if (fault === 'slow') {
+      // 16 KiB every 20 ms.
+      let off = 0;
+      const tick = () => {
+        if (res.destroyed) return;
+        const part = slice.subarray(off, off + 16384);
+        off += part.length;
+        if (off >= slice.length) res.end(part);
+        else res.write(part, () => setTimeout(tick, 20));
+      };
+      tick();
+      return;
+    }
     res.end(slice);
   }
 }
