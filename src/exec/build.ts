@@ -69,7 +69,8 @@ export async function runBuild(b: Builder, selected: ReadonlySet<string>, opts: 
             // At most one progress event per MiB (and the last one).
             if (bytes - last >= 1 << 20 || bytes === total) {
               last = bytes;
-              emit({ event: 'progress', node: node.id, bytes, total });
+              const seconds = Math.max(0.001, (Date.now() - t0) / 1000);
+              emit({ event: 'progress', node: node.id, bytes, total, rate: Math.round(bytes / seconds) });
             }
           });
           if (!r.ok) return finish(node, opts.signal.aborted ? 'interrupted' : 'failed', t0, { failure: { message: r.error } });

@@ -16,7 +16,8 @@ export type BuildEvent =
       reason?: string;
       failure?: StepFailure;
     }
-  | { event: 'progress'; node: string; bytes: number; total: number }
+  /** Download progress; `rate` in bytes per second since the download started. */
+  | { event: 'progress'; node: string; bytes: number; total: number; rate: number }
   | { event: 'warning'; message: string }
   | { event: 'summary'; counts: Record<FinishStatus, number>; ms: number };
 

@@ -428,3 +428,18 @@ describe('leftovers of a killed build', () => {
     expect(await readdir(p.path('.mlc-build/tmp'))).toEqual([`compile_B@${process.pid}-d4e5f6`]);
   });
 });
+
+describe('local folders', () => {
+  it('are keyed by content: moving a folder with the same content rebuilds nothing', async () => {
+    const p = await Project.create(MANIFEST.replace('targets: [cuda, android, webgpu]', 'targets: [cuda]'), MODELS);
+    expect((await p.run()).code).toBe(0);
+    const { rename } = await import('node:fs/promises');
+    await rename(p.path('hf/llama'), p.path('hf/llama-moved'));
+    await p.editManifest((y) => y.replace('./hf/llama', './hf/llama-moved'));
+    const r = await p.run();
+    expect(r.code).toBe(0);
+    expect(r.calls).toEqual([]);
+    const lock = JSON.parse(await readFile(p.path('mlc.build.lock'), 'utf8')) as { sources: Record<string, unknown> };
+    expect(Object.keys(lock.sources)).toEqual(['./hf/llama-moved', './hf/redpajama']);
+  });
+});

@@ -172,9 +172,10 @@ describe('hf:// sources', () => {
     (server as HubServer).faults.set('model-00001-of-00002.safetensors', 'slow');
     const r = await p.run(['--json', 'step=download'], env);
     expect(r.code).toBe(0);
-    const progress = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { event: string; node?: string; bytes?: number; total?: number }).filter((e) => e.event === 'progress' && e.node === 'download:Tiny/weights');
+    const progress = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { event: string; node?: string; bytes?: number; total?: number; rate?: number }).filter((e) => e.event === 'progress' && e.node === 'download:Tiny/weights');
     expect(progress.length).toBeGreaterThanOrEqual(3);
     expect(progress.at(-1)?.bytes).toBe(progress.at(-1)?.total);
+    expect(progress.every((e) => typeof e.rate === 'number' && e.rate > 0)).toBe(true);
     expect(progress.every((e, i) => i === 0 || (e.bytes as number) >= (progress[i - 1]?.bytes as number))).toBe(true);
   });
 
