@@ -443,3 +443,43 @@ describe('local folders', () => {
     expect(Object.keys(lock.sources)).toEqual(['./hf/llama-moved', './hf/redpajama']);
   });
 });
+
+describe('one build per project at a time', () => {
+  const lockPath = (p: Project) => p.path('.mlc-build/projects', `${createHash('sha256').update(p.dir).digest('hex').slice(0, 16)}.lock`);
+  const small = MANIFEST.replace('targets: [cuda, android, webgpu]', 'targets: [cuda]');
+
+  it('a second build waits, says for whom, then does its own build; each step runs once', async () => {
+    const p = await Project.create(small, MODELS);
+    const slow = { MLC_DOUBLE_SLEEP_MS: '300' };
+    const first = p.run([], slow);
+    await new Promise((r) => setTimeout(r, 400));
+    const { run } = await import('../helpers/cli.js');
+    const second = run([], { cwd: p.dir, env: { ...p.env, ...slow } });
+    const [a, b] = await Promise.all([first, second]);
+    expect(a.code).toBe(0);
+    expect(b.code).toBe(0);
+    expect(b.stderr).toMatch(/^mlc-build: waiting for the build lock held by pid \d+ since \d\d:\d\d:\d\d$/m);
+    expect(b.stderr).toMatch(/nothing to do \(\d+ fresh\)/);
+    const calls = a.calls.map((c) => c.args.join(' '));
+    expect(new Set(calls).size).toBe(calls.length); // no step ran twice
+    expect(count(a.calls, 'compile')).toBe(4);
+  });
+
+  it('takes over at once a lock whose process is dead, and --no-wait fails on a live one', async () => {
+    const p = await Project.create(small, MODELS);
+    const { mkdir } = await import('node:fs/promises');
+    const { hostname } = await import('node:os');
+    await mkdir(lockPath(p), { recursive: true });
+    await writeFile(join(lockPath(p), 'owner.json'), JSON.stringify({ pid: 999999, host: hostname(), started: new Date().toISOString() }));
+    const r = await p.run();
+    expect(r.code).toBe(0);
+    expect(r.stderr).not.toContain('waiting');
+
+    await mkdir(lockPath(p), { recursive: true });
+    await writeFile(join(lockPath(p), 'owner.json'), JSON.stringify({ pid: process.pid, host: hostname(), started: new Date().toISOString() }));
+    const busy = await p.run(['build', '--no-wait']);
+    expect(busy.code).toBe(1);
+    expect(busy.stderr).toMatch(/another build of this project is running \(pid \d+ since \d\d:\d\d:\d\d\); not waiting \(--no-wait\)/);
+    await rm(lockPath(p), { recursive: true, force: true });
+  });
+});

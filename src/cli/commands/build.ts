@@ -1,11 +1,14 @@
 import { readdirSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { runBuild } from '../../exec/build.js';
 import { deleteStamp, envDigest, manifestDigest, writeStamp } from '../../exec/noop-stamp.js';
+import type { Manifest } from '../../manifest/types.js';
+import { acquireProjectLock, type HeldLock, type LockOwner } from '../../store/project-lock.js';
 import { projectStatePath } from '../../store/project-state.js';
+import type { Project } from '../project.js';
 import { STAMPED_ARGV } from '../fast.js';
 import type { BuildEvent } from '../../exec/events.js';
 import { killAll } from '../../exec/run-process.js';
@@ -14,6 +17,7 @@ import { EXIT } from '../exit-codes.js';
 import { loadSelected, openBuilder, SELECTOR_HELP, type GlobalOptions } from '../context.js';
 
 interface BuildFlags {
+  wait: boolean;
   update?: boolean;
   jobs?: string;
   keepGoing?: boolean;
@@ -38,6 +42,7 @@ export function registerBuild(program: Command, setExit: (code: number) => void,
     .option('--json', 'NDJSON events on stdout (start, finish, warning, summary)')
     .option('--verify', 're-hash every input, output and stored blob instead of trusting the stat cache')
     .option('--update', 're-resolve hub revisions instead of using the commits pinned in mlc.build.lock')
+    .option('--no-wait', 'fail at once if another build of this project is running, instead of waiting for it')
     .addHelpText('after', SELECTOR_HELP)
     .action(async (selectors: string[], flags: BuildFlags) => {
       const jobs = flags.jobs === undefined ? availableParallelism() : Number(flags.jobs);
@@ -49,46 +54,69 @@ export function registerBuild(program: Command, setExit: (code: number) => void,
       if (!loaded) return setExit(EXIT.usage);
       const { project, selected } = loaded;
       const { manifest } = project;
-      deleteStamp(manifest.root, process.env); // this build decides anew; only its success may stamp
-      const global = program.opts<GlobalOptions>();
-      const builder = await openBuilder(project, { readOnly: false, verify: flags.verify, update: flags.update, tokenFile: global.tokenFile });
-      const blocked = await builder.preflight(selected);
-      if (blocked.size > 0) process.stderr.write(blockedText(blocked));
-
-      const log = flags.json ? jsonLogger((s) => process.stdout.write(s)) : plainLogger((s) => process.stderr.write(s));
-      const emit = (e: BuildEvent) => log(e);
-      const controller = new AbortController();
-      let interrupts = 0;
-      const onSignal = (signal: NodeJS.Signals) => {
-        interrupts++;
-        if (interrupts === 1) {
-          process.stderr.write(`\nmlc-build: ${signal}: stopping the running steps (again to kill them at once)\n`);
-          controller.abort();
-          killAll('SIGTERM');
-        } else {
-          killAll('SIGKILL');
-          process.exit(EXIT.interrupted);
-        }
-      };
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
+      const locked = await lockProject(manifest, flags.wait);
+      if (!locked) return setExit(EXIT.stepFailed);
       try {
-        const outcome = await runBuild(builder, selected, { jobs, keepGoing: flags.keepGoing ?? false, signal: controller.signal, blocked }, emit);
-        emit({ event: 'summary', counts: outcome.counts, ms: outcome.ms });
-        const { counts } = outcome;
-        const complete = counts.failed + counts.skipped + counts.interrupted === 0 && !controller.signal.aborted;
-        if (complete && STAMPED_ARGV.some((a) => a.length === argv.length && a.every((w, i) => w === argv[i]))) {
-          writeStamp(
-            { argv: [...argv], root: manifest.root, manifest: manifestDigest(manifest.source.text), env: envDigest(process.env), fresh: counts.ran + counts.cached + counts.fresh },
-            [...builder.store.stats.observed, projectStatePath(manifest.cache, manifest.root), join(manifest.cache, 'stat-cache.json'), ...codeFiles()],
-            builder.observedDirs,
-            process.env,
-          );
-        }
-        setExit(controller.signal.aborted ? EXIT.interrupted : outcome.counts.failed > 0 ? EXIT.stepFailed : EXIT.ok);
+        await build(project, selected, flags, jobs);
       } finally {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
+        await locked.release();
       }
     });
+
+  async function build(project: Project, selected: Set<string>, flags: BuildFlags, jobs: number): Promise<void> {
+    const { manifest } = project;
+    deleteStamp(manifest.root, process.env); // this build decides anew; only its success may stamp
+    const global = program.opts<GlobalOptions>();
+    const builder = await openBuilder(project, { readOnly: false, verify: flags.verify, update: flags.update, tokenFile: global.tokenFile });
+    const blocked = await builder.preflight(selected);
+    if (blocked.size > 0) process.stderr.write(blockedText(blocked));
+
+    const log = flags.json ? jsonLogger((s) => process.stdout.write(s)) : plainLogger((s) => process.stderr.write(s));
+    const emit = (e: BuildEvent) => log(e);
+    const controller = new AbortController();
+    let interrupts = 0;
+    const onSignal = (signal: NodeJS.Signals) => {
+      interrupts++;
+      if (interrupts === 1) {
+        process.stderr.write(`\nmlc-build: ${signal}: stopping the running steps (again to kill them at once)\n`);
+        controller.abort();
+        killAll('SIGTERM');
+      } else {
+        killAll('SIGKILL');
+        process.exit(EXIT.interrupted);
+      }
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    try {
+      const outcome = await runBuild(builder, selected, { jobs, keepGoing: flags.keepGoing ?? false, signal: controller.signal, blocked }, emit);
+      emit({ event: 'summary', counts: outcome.counts, ms: outcome.ms });
+      const { counts } = outcome;
+      const complete = counts.failed + counts.skipped + counts.interrupted === 0 && !controller.signal.aborted;
+      if (complete && STAMPED_ARGV.some((a) => a.length === argv.length && a.every((w, i) => w === argv[i]))) {
+        writeStamp(
+          { argv: [...argv], root: manifest.root, manifest: manifestDigest(manifest.source.text), env: envDigest(process.env), fresh: counts.ran + counts.cached + counts.fresh },
+          [...builder.store.stats.observed, projectStatePath(manifest.cache, manifest.root), join(manifest.cache, 'stat-cache.json'), ...codeFiles()],
+          builder.observedDirs,
+          process.env,
+        );
+      }
+      setExit(controller.signal.aborted ? EXIT.interrupted : outcome.counts.failed > 0 ? EXIT.stepFailed : EXIT.ok);
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+  }
+}
+
+/** Takes the project's build lock, waiting (and saying so) unless told not to. */
+export async function lockProject(manifest: Manifest, wait: boolean): Promise<HeldLock | undefined> {
+  const since = (o: LockOwner) => `pid ${o.pid}${o.host === hostname() ? '' : ` on ${o.host}`} since ${new Date(o.started).toTimeString().slice(0, 8)}`;
+  const r = await acquireProjectLock(manifest.cache, manifest.root, {
+    wait,
+    onWait: (o) => process.stderr.write(`mlc-build: waiting for the build lock held by ${since(o)}\n`),
+  });
+  if (r.ok) return r.lock;
+  process.stderr.write(`mlc-build: another build of this project is running (${since(r.owner)}); not waiting (--no-wait)\n`);
+  return undefined;
 }

@@ -4,7 +4,9 @@ import type { Command } from 'commander';
 import { loadProjectState, projectStatePath } from '../../store/project-state.js';
 import { deleteStamp } from '../../exec/noop-stamp.js';
 import { hashFile } from '../../store/hash.js';
+import type { Manifest } from '../../manifest/types.js';
 import { EXIT } from '../exit-codes.js';
+import { lockProject } from './build.js';
 import { load, type GlobalOptions } from '../context.js';
 
 export function registerClean(program: Command, setExit: (code: number) => void): void {
@@ -16,28 +18,38 @@ export function registerClean(program: Command, setExit: (code: number) => void)
       const project = await load(program.opts<GlobalOptions>());
       if (!project) return setExit(EXIT.usage);
       const { manifest } = project;
-      const state = await loadProjectState(manifest.cache, manifest.root);
-      let removed = 0;
-      let kept = 0;
-      for (const [path, p] of Object.entries(state.placed)) {
-        const now = await hashFile(path).catch(() => undefined);
-        if (!now) continue;
-        if (now.digest !== p.digest) {
-          kept++; // changed by someone else since: not ours to delete
-          continue;
-        }
-        await rm(path, { force: true });
-        removed++;
-        let dir = dirname(path);
-        while (!relative(manifest.out, dir).startsWith('..') && (await readdir(dir).catch(() => ['?'])).length === 0) {
-          await rmdir(dir).catch(() => undefined);
-          if (dir === manifest.out) break;
-          dir = dirname(dir);
-        }
+      const locked = await lockProject(manifest, true);
+      if (!locked) return setExit(EXIT.stepFailed);
+      try {
+        await clean(manifest, opts.cache ?? false);
+      } finally {
+        if (!opts.cache) await locked.release();
       }
-      await rm(projectStatePath(manifest.cache, manifest.root), { force: true });
-      deleteStamp(manifest.root, process.env);
-      if (opts.cache) await rm(manifest.cache, { recursive: true, force: true });
-      process.stderr.write(`mlc-build: removed ${removed} files from ${relative(process.cwd(), manifest.out) || '.'}${kept ? `, kept ${kept} changed since they were placed` : ''}${opts.cache ? `, and the store ${manifest.cache}` : ''}\n`);
     });
+}
+
+async function clean(manifest: Manifest, cache: boolean): Promise<void> {
+  const state = await loadProjectState(manifest.cache, manifest.root);
+  let removed = 0;
+  let kept = 0;
+  for (const [path, p] of Object.entries(state.placed)) {
+    const now = await hashFile(path).catch(() => undefined);
+    if (!now) continue;
+    if (now.digest !== p.digest) {
+      kept++; // changed by someone else since: not ours to delete
+      continue;
+    }
+    await rm(path, { force: true });
+    removed++;
+    let dir = dirname(path);
+    while (!relative(manifest.out, dir).startsWith('..') && (await readdir(dir).catch(() => ['?'])).length === 0) {
+      await rmdir(dir).catch(() => undefined);
+      if (dir === manifest.out) break;
+      dir = dirname(dir);
+    }
+  }
+  await rm(projectStatePath(manifest.cache, manifest.root), { force: true });
+  deleteStamp(manifest.root, process.env);
+  if (cache) await rm(manifest.cache, { recursive: true, force: true });
+  process.stderr.write(`mlc-build: removed ${removed} files from ${relative(process.cwd(), manifest.out) || '.'}${kept ? `, kept ${kept} changed since they were placed` : ''}${cache ? `, and the store ${manifest.cache}` : ''}\n`);
 }
