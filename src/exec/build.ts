@@ -2,7 +2,7 @@
 // order. Fail-fast by default (start nothing new, let running steps finish); keep-going builds every
 // node that does not depend on a failure.
 import { readdir, rm, rmdir } from 'node:fs/promises';
-import { dirname, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import type { StepNode } from '../graph/nodes.js';
 import { updateLock } from '../sources/lock.js';
 import { saveProjectState } from '../store/project-state.js';
@@ -236,6 +236,7 @@ async function sweep(b: Builder, done: ReadonlyMap<string, Files>): Promise<void
     const node = b.graph.nodes.get(id);
     if (node) for (const p of b.placements(node, files)) keep.add(p.dest);
   }
+  await removeDeadTemps(new Set([...keep, ...Object.keys(b.state.placed)].map((p) => dirname(p))));
   for (const [path, p] of Object.entries(b.state.placed)) {
     if (keep.has(path)) continue;
     delete b.state.placed[path];
@@ -245,6 +246,21 @@ async function sweep(b: Builder, done: ReadonlyMap<string, Files>): Promise<void
     await rm(path, { force: true });
     b.store.stats.forget(path);
     await removeEmptyDirs(dirname(path), b.manifest.out);
+  }
+}
+
+/** Temp files of placements (`<dest>.mlc-build-<pid>.tmp`) left by a build that was killed. */
+async function removeDeadTemps(dirs: ReadonlySet<string>): Promise<void> {
+  for (const dir of dirs) {
+    for (const name of await readdir(dir).catch(() => [] as string[])) {
+      const pid = Number(/\.mlc-build-(\d+)\.tmp$/.exec(name)?.[1]);
+      if (!pid || pid === process.pid) continue;
+      try {
+        process.kill(pid, 0);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ESRCH') await rm(join(dir, name), { force: true });
+      }
+    }
   }
 }
 
