@@ -1,5 +1,6 @@
 // Decides, runs and places one node at a time. A node is fresh when its key has a record and its
 // outputs are in place in out/, cached when the record's blobs only need placing, and otherwise runs.
+import { writeFileSync } from 'node:fs';
 import { link, mkdir, readFile, realpath, rm, stat, symlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { BuildGraph } from '../graph/build.js';
@@ -14,7 +15,7 @@ import { fetchGitPart, gitCheckoutDir, resolveGitRev } from '../sources/git.js';
 import { hashLocalPart } from '../sources/local.js';
 import { place } from '../store/materialize.js';
 import type { ProjectState } from '../store/project-state.js';
-import { exists, type ActionRecord, type Store, type Tree } from '../store/store.js';
+import { exists, STEP_PID_FILE, type ActionRecord, type Store, type Tree } from '../store/store.js';
 import type { ToolchainCommand } from '../toolchain/command.js';
 import { fingerprintToolchain, type Fingerprint } from '../toolchain/fingerprint.js';
 import type { StepFailure } from './events.js';
@@ -420,7 +421,9 @@ export class Builder {
       const target = node.kind === 'compile' ? this.targets.get(node.target) : undefined;
       const argv = [...this.toolchain.argv, ...spec.argv(view, spec.output === '' ? outDir : join(outDir, spec.output))];
       const started = Date.now();
-      const result = await runProcess(argv, { cwd: staging, env: this.stepEnv(target), log });
+      // The step's process group, so a later build can stop it if this one is killed (store.ts).
+      const onSpawn = (pid: number) => writeFileSync(join(staging, STEP_PID_FILE), String(pid));
+      const result = await runProcess(argv, { cwd: staging, env: this.stepEnv(target), log, onSpawn });
       const fail = async (message: string, extra: Partial<StepFailure> = {}) => ({ ok: false as const, error: { message, argv, log, tail: await tail(log, 20), ...extra } });
       if (result.spawnError) return fail(result.spawnError);
       if (result.code !== 0) return fail(result.signal ? `killed by ${result.signal}` : `exited with code ${result.code}`, { exitCode: result.code, signal: result.signal });

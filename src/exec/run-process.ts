@@ -12,12 +12,16 @@ export interface ProcessResult {
 /** Children still running, so an interrupt can stop their whole process groups. */
 export const running = new Set<ChildProcess>();
 
-export async function runProcess(argv: readonly string[], opts: { cwd: string; env: NodeJS.ProcessEnv; log: string }): Promise<ProcessResult> {
+export async function runProcess(
+  argv: readonly string[],
+  opts: { cwd: string; env: NodeJS.ProcessEnv; log: string; onSpawn?: (pid: number) => void },
+): Promise<ProcessResult> {
   const log = await open(opts.log, 'w');
   try {
     return await new Promise<ProcessResult>((resolve) => {
       const child = spawn(argv[0] as string, argv.slice(1), { cwd: opts.cwd, env: opts.env, stdio: ['ignore', log.fd, log.fd], detached: true });
       running.add(child);
+      if (child.pid !== undefined) opts.onSpawn?.(child.pid);
       child.on('error', (e) => {
         running.delete(child);
         const code = (e as NodeJS.ErrnoException).code;

@@ -1,7 +1,7 @@
 // The store (`cache:`): cas/ read-only blobs by sha256, ac/ action records by key, the stat cache,
 // logs and staging. Only a complete, hashed result is recorded, and the record is written last.
 import { readFileSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readdir, rename, rm, stat } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { writeFileAtomic } from './atomic.js';
 import { hashFile } from './hash.js';
@@ -127,12 +127,27 @@ export class Store {
   }
 }
 
-/** Removes staging folders whose build process is gone (killed with -9, a crash, a power cut). */
+/** Where a running step's process group id is kept, in its staging folder. */
+export const STEP_PID_FILE = 'step.pid';
+
+/**
+ * Clears what a build that died (kill -9, a crash, a power cut) left: it stops the step processes
+ * it had started (their own process groups outlive it), then removes their staging folders.
+ * Best effort: what cannot be removed now is tried again by the next build.
+ */
 async function removeDeadStaging(tmp: string): Promise<void> {
   for (const name of await readdir(tmp).catch(() => [] as string[])) {
     const pid = Number(/@(\d+)-[^-]*$/.exec(name)?.[1]);
     if (!pid || pid === process.pid || isAlive(pid)) continue;
-    await rm(join(tmp, name), { recursive: true, force: true });
+    const step = Number(await readFile(join(tmp, name, STEP_PID_FILE), 'utf8').catch(() => ''));
+    if (step > 0) {
+      try {
+        process.kill(-step, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    await rm(join(tmp, name), { recursive: true, force: true, maxRetries: 3, retryDelay: 50 }).catch(() => undefined);
   }
 }
 
