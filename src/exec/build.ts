@@ -5,6 +5,7 @@ import { readdir, rm, rmdir } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import type { StepNode } from '../graph/nodes.js';
 import { updateLock } from '../sources/lock.js';
+import { isAlive } from '../store/process-alive.js';
 import { saveProjectState } from '../store/project-state.js';
 import type { Builder, Files } from './builder.js';
 import type { Result } from '../result.js';
@@ -254,12 +255,7 @@ async function removeDeadTemps(dirs: ReadonlySet<string>): Promise<void> {
   for (const dir of dirs) {
     for (const name of await readdir(dir).catch(() => [] as string[])) {
       const pid = Number(/\.mlc-build-(\d+)\.tmp$/.exec(name)?.[1]);
-      if (!pid || pid === process.pid) continue;
-      try {
-        process.kill(pid, 0);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'ESRCH') await rm(join(dir, name), { force: true });
-      }
+      if (pid && pid !== process.pid && !isAlive(pid)) await rm(join(dir, name), { force: true });
     }
   }
 }

@@ -9,6 +9,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { sha256 } from './hash.js';
+import { isAlive } from './process-alive.js';
 
 export interface LockOwner {
   pid: number;
@@ -22,15 +23,6 @@ export interface HeldLock {
 
 export function lockDir(storeRoot: string, projectRoot: string): string {
   return join(storeRoot, 'projects', `${sha256(projectRoot).slice(0, 16)}.lock`);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 async function owner(dir: string): Promise<LockOwner | undefined> {
@@ -64,7 +56,7 @@ export async function acquireProjectLock(
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }
     const o = await owner(dir);
-    if (o && o.host === me.host && !alive(o.pid)) {
+    if (o && o.host === me.host && !isAlive(o.pid)) {
       await rm(dir, { recursive: true, force: true }); // its build died: take over at once
       continue;
     }

@@ -5,6 +5,7 @@ import { chmod, mkdir, mkdtemp, readdir, readFile, rename, rm, stat } from 'node
 import { join, relative, sep } from 'node:path';
 import { writeFileAtomic } from './atomic.js';
 import { hashFile } from './hash.js';
+import { isAlive } from './process-alive.js';
 import { StatCache } from './stat-cache.js';
 
 export interface StoredFile {
@@ -148,15 +149,6 @@ async function removeDeadStaging(tmp: string): Promise<void> {
       }
     }
     await rm(join(tmp, name), { recursive: true, force: true, maxRetries: 3, retryDelay: 50 }).catch(() => undefined);
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
