@@ -145,7 +145,7 @@ export class Builder {
           relevant = readFile(chat.path, 'utf8').then((text) => compileRelevantConfig(JSON.parse(text) as Record<string, unknown>));
           this.relevantConfigs.set(chat.digest, relevant);
         }
-        spec = compileStep(node, target, input(config, 'mlc-chat-config.json'), basename(node.library));
+        spec = compileStep(target, input(config, 'mlc-chat-config.json'), basename(node.library));
         fields = {
           step: 'compile',
           config: await relevant,

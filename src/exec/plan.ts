@@ -1,7 +1,6 @@
 // The plan: for each selected node, its state, why, the mlc_llm command it runs (paths in the out/
 // layout, as a user would type them) and its outputs. Planning reads no network and runs nothing.
 import { relative, sep } from 'node:path';
-import type { BuildGraph } from '../graph/build.js';
 import type { NodeKind, StepNode } from '../graph/nodes.js';
 import type { Model } from '../manifest/types.js';
 import type { Builder, Files } from './builder.js';

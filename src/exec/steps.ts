@@ -2,7 +2,7 @@
 // link the inputs into a view, run argv in a staging folder, check the outputs, record them.
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { CompileNode, ConfigNode, ConvertNode } from '../graph/nodes.js';
+import type { ConfigNode, ConvertNode } from '../graph/nodes.js';
 import type { Model, Target } from '../manifest/types.js';
 import { compileArgv, convertWeightArgv, genConfigArgv } from '../toolchain/argv.js';
 
@@ -59,7 +59,7 @@ export function genConfigStep(node: ConfigNode, model: Model, meta: InputFile[])
   };
 }
 
-export function compileStep(node: CompileNode, target: Target, chatConfig: InputFile, libraryName: string): StepSpec {
+export function compileStep(target: Target, chatConfig: InputFile, libraryName: string): StepSpec {
   return {
     inputs: [chatConfig],
     argv: (view, out) =>
