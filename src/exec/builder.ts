@@ -256,9 +256,9 @@ export class Builder {
     const digest = (p: string) => this.store.stats.digest(p);
     let index: { weight_map?: Record<string, string> } | undefined;
     if (node.part === 'weights') {
-      const idx = listing.find((f) => f.path === 'model.safetensors.index.json' || f.path === 'pytorch_model.bin.index.json');
+      // The index of the format that will be selected (safetensors when present), if the repository has it.
       const hasSafetensors = listing.some((f) => !f.path.includes('/') && f.path.endsWith('.safetensors'));
-      const want = listing.find((f) => f.path === (hasSafetensors ? 'model.safetensors.index.json' : 'pytorch_model.bin.index.json')) ?? (idx && !hasSafetensors ? idx : undefined);
+      const want = listing.find((f) => f.path === (hasSafetensors ? 'model.safetensors.index.json' : 'pytorch_model.bin.index.json'));
       if (want) {
         const got = await fetchFiles(s.repo, commit, [want], hub, digest);
         if (!got.ok) return got;
