@@ -10,11 +10,19 @@ if (done !== undefined) {
   process.exitCode = done;
 } else {
   const { main } = await import('../lib/cli/main.bundle.mjs');
+  // Until main settles: if the event loop ever empties first (a bug), that must not read as success.
+  let settled = false;
+  process.exitCode = 70;
+  process.on('exit', () => {
+    if (!settled) process.stderr.write('mlc-build: internal error: stopped with work unfinished\n');
+  });
   main(argv).then(
     (code) => {
+      settled = true;
       process.exitCode = code;
     },
     (e) => {
+      settled = true;
       // A bug, not a user error: say so plainly, with the stack for the report.
       process.stderr.write(`mlc-build: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
       process.exitCode = 70;

@@ -1,123 +1,177 @@
-// The build loop: nodes start when their dependencies are done, at most `jobs` at a time, in graph
-// order. Fail-fast by default (start nothing new, let running steps finish); keep-going builds every
-// node that does not depend on a failure.
+// The build loop: drives the scheduler (scheduler.ts) with real steps. A ready node is decided at
+// once (stat calls, no slot); only a node that must execute (a step run or a download) asks the
+// scheduler for its pool's slots. Fail-fast by default (start nothing new, let running steps
+// finish); keep-going builds every node that does not depend on a failure.
 import { readdir, rm, rmdir } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
-import type { StepNode } from '../graph/nodes.js';
+import type { NodeKind, StepNode } from '../graph/nodes.js';
 import { updateLock } from '../sources/lock.js';
+import { Durations } from '../store/durations.js';
 import { isAlive } from '../store/process-alive.js';
 import { saveProjectState } from '../store/project-state.js';
 import type { Builder, Files } from './builder.js';
+import { capacity, schedulerTasks, type Machine } from './resources.js';
+import { Scheduler, type Task, type TaskOutcome } from './scheduler.js';
 import type { Result } from '../result.js';
 import type { ActionRecord } from '../store/store.js';
-import type { Emit, FinishStatus, StepFailure } from './events.js';
+import type { Emit, FinishStatus, KindTotals, StepFailure } from './events.js';
 
 export interface BuildOptions {
   jobs: number;
   keepGoing: boolean;
   signal: AbortSignal;
+  machine: Machine;
   /** Nodes that cannot run here (from Builder.preflight): they fail without stopping the others. */
   blocked?: ReadonlyMap<string, string>;
 }
 
 export interface BuildOutcome {
   counts: Record<FinishStatus, number>;
+  kinds: Partial<Record<NodeKind, KindTotals>>;
   ms: number;
 }
 
 export async function runBuild(b: Builder, selected: ReadonlySet<string>, opts: BuildOptions, emit: Emit): Promise<BuildOutcome> {
   const started = Date.now();
   const order = [...b.graph.nodes.values()].filter((n) => selected.has(n.id));
+  const byId = new Map(order.map((n) => [n.id, n]));
   const done = new Map<string, Files>();
   const statusOf = new Map<string, FinishStatus>();
   const counts: Record<FinishStatus, number> = { ran: 0, cached: 0, fresh: 0, failed: 0, skipped: 0, interrupted: 0 };
-  const pending = new Set(order.map((n) => n.id));
-  let active = 0;
-  let stopping = false;
-  // -j bounds the steps that execute; deciding and restoring (stat calls, links) run alongside.
-  const slots = new Slots(opts.jobs);
+  const kinds: Partial<Record<NodeKind, KindTotals>> = {};
+  const durations = Durations.load(b.store.root);
+  const cap = capacity(b.manifest, opts.machine, opts.jobs);
+  const taskList = schedulerTasks(order, b.manifest, cap.pools, (n, fallback) => durations.expected(n.id, fallback));
+  const tasks = new Map<string, Task>(taskList.map((t) => [t.id, t]));
+  const sched = new Scheduler(taskList, cap, { keepGoing: opts.keepGoing });
+  // Drivers waiting for their resources, resolved true on a grant and false when the build stops.
+  const grants = new Map<string, (granted: boolean) => void>();
+  const lanes = new Lanes();
+  const laneOf = new Map<string, number>();
   // Runs under way by key: a node whose key is being built by another waits for that run.
   const inflight = new Map<string, { node: string; run: Promise<Result<ActionRecord, StepFailure> | 'not started'> }>();
+  let active = 0;
 
-  const finish = (node: StepNode, status: FinishStatus, t0: number, extra: { reason?: string; failure?: StepFailure } = {}) => {
+  const finish = (node: StepNode, status: FinishStatus, t0: number, extra: { reason?: string; failure?: StepFailure; ranMs?: number } = {}) => {
     statusOf.set(node.id, status);
     counts[status]++;
-    if (status === 'failed' && !opts.keepGoing) stopping = true;
-    emit({ event: 'finish', node: node.id, kind: node.kind, status, ms: Date.now() - t0, ...extra });
+    const k = (kinds[node.kind] ??= { ran: 0, cached: 0, fresh: 0, failed: 0, ms: 0 });
+    if (status === 'ran' || status === 'cached' || status === 'fresh' || status === 'failed') k[status]++;
+    k.ms += extra.ranMs ?? 0;
+    emit({ event: 'finish', node: node.id, kind: node.kind, status, ms: Date.now() - t0, ...(extra.reason ? { reason: extra.reason } : {}), ...(extra.failure ? { failure: extra.failure } : {}) });
   };
 
-  const process1 = async (node: StepNode): Promise<void> => {
+  /** Waits for the node's pool slots; false if the build stopped first (the scheduler reports it skipped). */
+  const acquire = (node: StepNode): Promise<number | undefined> =>
+    new Promise((resolve) => {
+      if (!sched.request(node.id)) return resolve(undefined);
+      grants.set(node.id, (granted) => {
+        if (!granted) return resolve(undefined);
+        const slot = lanes.take();
+        const task = tasks.get(node.id) as Task;
+        emit({ event: 'run', node: node.id, kind: node.kind, slot, pool: task.pool });
+        resolve(slot);
+      });
+      pump();
+    });
+
+  /** Runs `work` holding the node's slots; 'not started' if the build stopped before they were free. */
+  const execute = async <T>(node: StepNode, work: () => Promise<T>): Promise<{ value: T; ms: number } | 'not started'> => {
+    const slot = await acquire(node);
+    if (slot === undefined) return 'not started';
+    laneOf.set(node.id, slot); // held, like the pool's slots, until the node has finished
+    const t = Date.now();
+    return { value: await work(), ms: Date.now() - t };
+  };
+
+  // 'reported': the scheduler skipped the node while it waited for slots (and reports it itself).
+  const process1 = async (node: StepNode): Promise<TaskOutcome | 'reported'> => {
     const t0 = Date.now();
     const blocked = opts.blocked?.get(node.id);
     if (blocked !== undefined) {
-      statusOf.set(node.id, 'failed');
-      counts.failed++;
-      emit({ event: 'finish', node: node.id, kind: node.kind, status: 'failed', ms: 0, failure: { message: blocked, preflight: true } });
-      return;
+      finish(node, 'failed', t0, { failure: { message: blocked, preflight: true } });
+      return 'skipped'; // its dependents cannot run, but the others go on
     }
     emit({ event: 'start', node: node.id, kind: node.kind });
+    const failed = (message: string): TaskOutcome => {
+      finish(node, opts.signal.aborted ? 'interrupted' : 'failed', t0, { failure: { message } });
+      return opts.signal.aborted ? 'interrupted' : 'failed';
+    };
     try {
       const d = await b.decide(node, done);
       switch (d.kind) {
         case 'waits':
           throw new Error(`${node.id} started before ${d.deps.join(', ')}`);
         case 'unavailable':
-          return finish(node, 'failed', t0, { failure: { message: d.detail ? `${d.reason}: ${d.detail}` : d.reason } });
+          return failed(d.detail ? `${d.reason}: ${d.detail}` : d.reason);
         case 'fetch': {
           if (node.kind !== 'download') throw new Error(`${node.id}: only downloads fetch`);
           let last = 0;
-          const r = await b.fetch(node, (bytes, total) => {
-            // At most one progress event per MiB (and the last one).
-            if (bytes - last >= 1 << 20 || bytes === total) {
-              last = bytes;
-              const seconds = Math.max(0.001, (Date.now() - t0) / 1000);
-              emit({ event: 'progress', node: node.id, bytes, total, rate: Math.round(bytes / seconds) });
-            }
-          });
-          if (!r.ok) return finish(node, opts.signal.aborted ? 'interrupted' : 'failed', t0, { failure: { message: r.error } });
+          const ran = await execute(node, () =>
+            b.fetch(node, (bytes, total) => {
+              // At most one progress event per MiB (and the last one).
+              if (bytes - last >= 1 << 20 || bytes === total) {
+                last = bytes;
+                const seconds = Math.max(0.001, (Date.now() - t0) / 1000);
+                emit({ event: 'progress', node: node.id, bytes, total, rate: Math.round(bytes / seconds) });
+              }
+            }),
+          );
+          if (ran === 'not started') return 'reported';
+          const r = ran.value;
+          if (!r.ok) return failed(r.error);
           await b.place(node, b.placements(node, r.value.files));
           done.set(node.id, r.value.files);
           b.noteKey(node, r.value.key, r.value.fields);
-          return finish(node, 'ran', t0);
+          durations.learn(node.id, ran.ms);
+          finish(node, 'ran', t0, { ranMs: ran.ms });
+          return 'ok';
         }
         case 'source': {
           await b.place(node, b.placements(node, d.files));
           done.set(node.id, d.files);
           const fresh = b.state.nodes[node.id]?.key === d.key;
           b.noteKey(node, d.key, d.fields);
-          return finish(node, fresh ? 'fresh' : 'ran', t0);
+          finish(node, fresh ? 'fresh' : 'ran', t0);
+          return 'ok';
         }
         case 'step': {
           if (d.record && d.placed) {
             done.set(node.id, b.recordFiles(d.record));
             b.noteKey(node, d.key, d.fields, d.record.outputs);
             b.notePlaced(node, b.placements(node, b.recordFiles(d.record)));
-            return finish(node, 'fresh', t0);
+            finish(node, 'fresh', t0);
+            return 'ok';
           }
           let record = d.record;
           let status: FinishStatus = 'cached';
+          let ranMs = 0;
           if (!record) {
             const shared = inflight.get(d.key);
             const run =
               shared?.run ??
-              slots.use(async () => {
-                // Decided before a slot was free: the build may have stopped since.
-                if (stopping || opts.signal.aborted) return 'not started' as const;
-                const r = await b.run(node, d.key, d.fields, d.spec);
-                // Before the slot passes on, so the next waiter sees that the build stops.
-                if (!r.ok && !opts.keepGoing) stopping = true;
-                return r;
+              execute(node, () => b.run(node, d.key, d.fields, d.spec)).then((r) => {
+                if (r === 'not started') return r;
+                if (r.value.ok) {
+                  ranMs = r.value.value.durationMs;
+                  durations.learn(node.id, ranMs);
+                }
+                return r.value;
               });
             if (!shared) inflight.set(d.key, { node: node.id, run });
             const r = await run;
             if (r === 'not started') {
-              return opts.signal.aborted
-                ? finish(node, 'interrupted', t0, { reason: 'the build was interrupted' })
-                : finish(node, 'skipped', t0, { reason: 'the build stopped after a failure' });
+              if (!shared) return 'reported';
+              finish(node, opts.signal.aborted ? 'interrupted' : 'skipped', t0, { reason: `the same step was not started as ${shared.node}` });
+              return 'skipped';
             }
             if (!r.ok) {
-              if (shared) return finish(node, 'skipped', t0, { reason: `the same step failed as ${shared.node}` });
-              return finish(node, opts.signal.aborted ? 'interrupted' : 'failed', t0, { failure: r.error });
+              if (shared) {
+                finish(node, 'skipped', t0, { reason: `the same step failed as ${shared.node}` });
+                return 'skipped';
+              }
+              finish(node, opts.signal.aborted ? 'interrupted' : 'failed', t0, { failure: r.error });
+              return opts.signal.aborted ? 'interrupted' : 'failed';
             }
             record = r.value;
             status = shared ? 'cached' : 'ran';
@@ -126,66 +180,80 @@ export async function runBuild(b: Builder, selected: ReadonlySet<string>, opts: 
           await b.place(node, b.placements(node, files));
           done.set(node.id, files);
           b.noteKey(node, d.key, d.fields, record.outputs);
-          return finish(node, status, t0);
+          finish(node, status, t0, { ranMs });
+          return 'ok';
         }
       }
     } catch (e) {
-      finish(node, 'failed', t0, { failure: { message: (e as Error).message } });
+      return failed((e as Error).message);
     }
   };
 
-  // Ready-counting: each node waits for its unfinished dependencies; a finish wakes its dependents.
-  const waitingOn = new Map(order.map((n) => [n.id, n.deps.length]));
-  const dependents = new Map<string, StepNode[]>();
-  for (const n of order) for (const d of n.deps) dependents.set(d, [...(dependents.get(d) ?? []), n]);
-  const ready: StepNode[] = order.filter((n) => n.deps.length === 0);
-
-  await new Promise<void>((resolve) => {
-    const settle = (node: StepNode) => {
-      for (const dep of dependents.get(node.id) ?? []) {
-        const left = (waitingOn.get(dep.id) ?? 0) - 1;
-        waitingOn.set(dep.id, left);
-        if (left === 0) ready.push(dep);
-      }
-    };
-    const pump = () => {
-      while (ready.length > 0) {
-        const node = ready.shift() as StepNode;
-        pending.delete(node.id);
-        const blocked = node.deps.find((dep) => {
-          const s = statusOf.get(dep);
-          return s === 'failed' || s === 'skipped' || s === 'interrupted';
-        });
-        if (blocked || stopping || opts.signal.aborted) {
-          // It can no longer start: a dependency failed, or the build is stopping.
-          const status: FinishStatus = opts.signal.aborted ? 'interrupted' : 'skipped';
-          statusOf.set(node.id, status);
-          counts[status]++;
-          const why = blocked ? `${blocked} ${statusOf.get(blocked)}` : opts.signal.aborted ? 'the build was interrupted' : 'the build stopped after a failure';
-          emit({ event: 'finish', node: node.id, kind: node.kind, status, ms: 0, reason: why });
-          settle(node);
-          continue;
-        }
-        active++;
-        void process1(node).finally(() => {
-          active--;
-          settle(node);
-          pump();
-        });
-      }
-      if (pending.size === 0 && active === 0) resolve();
-    };
-    opts.signal.addEventListener('abort', pump, { once: true });
-    pump();
-  });
+  let allDone = () => {};
+  const finished = new Promise<void>((resolve) => (allDone = resolve));
+  function pump(): void {
+    // Nodes that can no longer start: a dependency did not finish, or the build stopped.
+    for (const skip of sched.takeSkipped()) {
+      const node = byId.get(skip.id) as StepNode;
+      const waiting = grants.get(skip.id);
+      grants.delete(skip.id);
+      const status: FinishStatus = opts.signal.aborted ? 'interrupted' : 'skipped';
+      const why = skip.because ? `${skip.because} ${statusOf.get(skip.because) ?? 'skipped'}` : opts.signal.aborted ? 'the build was interrupted' : 'the build stopped after a failure';
+      finish(node, status, Date.now(), { reason: why });
+      waiting?.(false);
+    }
+    for (const task of sched.takeReady()) {
+      const node = byId.get(task.id) as StepNode;
+      active++;
+      void process1(node).then((outcome) => {
+        active--;
+        const lane = laneOf.get(node.id);
+        if (lane !== undefined) lanes.give(lane);
+        if (outcome !== 'reported') sched.finish(node.id, outcome);
+        pump();
+      });
+    }
+    for (const task of sched.grant()) {
+      const go = grants.get(task.id);
+      grants.delete(task.id);
+      go?.(true);
+    }
+    if (sched.finished && active === 0) allDone();
+  }
+  opts.signal.addEventListener(
+    'abort',
+    () => {
+      sched.stop();
+      pump();
+    },
+    { once: true },
+  );
+  pump();
+  await finished;
 
   if (!opts.signal.aborted) {
     await sweep(b, done);
     await lockSources(b, done);
   }
   if (b.stateChanged) await saveProjectState(b.store.root, b.state);
+  await durations.save();
+  await b.store.touch([...done.keys()].filter((id) => byId.get(id)?.kind !== 'download').map((id) => b.state.nodes[id]?.key as string));
   await b.store.close();
-  return { counts, ms: Date.now() - started };
+  return { counts, kinds, ms: Date.now() - started };
+}
+
+/** Numbered lanes for running steps (the tracks of --profile): the lowest free number is taken. */
+class Lanes {
+  private readonly used = new Set<number>();
+  take(): number {
+    let n = 1;
+    while (this.used.has(n)) n++;
+    this.used.add(n);
+    return n;
+  }
+  give(n: number): void {
+    this.used.delete(n);
+  }
 }
 
 /** Records in mlc.build.lock what each source this build read resolved to. */
@@ -201,26 +269,6 @@ async function lockSources(b: Builder, done: ReadonlyMap<string, Files>): Promis
     resolved.set(source, [...(resolved.get(source) ?? []), { part: node.part, files: digests, ...pinned }]);
   }
   await updateLock(b.manifest.root, kinds, resolved);
-}
-
-/** At most `n` holders at a time, first come first served. */
-class Slots {
-  private free: number;
-  private readonly waiting: (() => void)[] = [];
-  constructor(n: number) {
-    this.free = n;
-  }
-  async use<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.free > 0) this.free--;
-    else await new Promise<void>((resolve) => this.waiting.push(resolve));
-    try {
-      return await fn();
-    } finally {
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.free++;
-    }
-  }
 }
 
 /**

@@ -1,11 +1,25 @@
 // One event stream: the executor emits these; every output format (plain lines, NDJSON, the live
 // view) is an observer of it.
 import type { NodeKind } from '../graph/nodes.js';
+import type { PoolName } from '../recipes/index.js';
 
 export type FinishStatus = 'ran' | 'cached' | 'fresh' | 'failed' | 'skipped' | 'interrupted';
 
+/** Per step kind: how many ran, were restored or already in place, failed, and the time they ran. */
+export interface KindTotals {
+  ran: number;
+  cached: number;
+  fresh: number;
+  failed: number;
+  /** Milliseconds spent executing (steps and downloads), summed over the kind's nodes. */
+  ms: number;
+}
+
 export type BuildEvent =
+  /** A node is being decided (fresh, cached or must run). */
   | { event: 'start'; node: string; kind: NodeKind }
+  /** A node got its pool's slots and executes now; `slot` numbers the lane it runs in (from 1). */
+  | { event: 'run'; node: string; kind: NodeKind; slot: number; pool: PoolName }
   | {
       event: 'finish';
       node: string;
@@ -19,7 +33,7 @@ export type BuildEvent =
   /** Download progress; `rate` in bytes per second since the download started. */
   | { event: 'progress'; node: string; bytes: number; total: number; rate: number }
   | { event: 'warning'; message: string }
-  | { event: 'summary'; counts: Record<FinishStatus, number>; ms: number };
+  | { event: 'summary'; counts: Record<FinishStatus, number>; kinds: Partial<Record<NodeKind, KindTotals>>; ms: number };
 
 export interface StepFailure {
   message: string;

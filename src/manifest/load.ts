@@ -7,9 +7,10 @@ import { layer } from './layers.js';
 import { cellKey, expandMatrix } from './matrix.js';
 import { checkShape } from './shape.js';
 import { ManifestSource } from './source.js';
+import { resourcesOf } from './resources.js';
 import { resolveTargets } from './targets.js';
 import type { Cell, Manifest } from './types.js';
-import { checkMatrixRules, checkModels, checkNaming, checkQuantizations } from './validate.js';
+import { checkCacheLimits, checkMatrixRules, checkModels, checkNaming, checkQuantizations } from './validate.js';
 
 export const SEARCH_PLACES = [
   'mlc.build.yaml',
@@ -87,6 +88,7 @@ export function resolveManifest(src: ManifestSource): Result<Loaded, Diagnostic[
   const targets = resolveTargets(raw, src, diags);
   const rules = checkMatrixRules(raw, src, targets, diags);
   const naming = checkNaming(raw, src, diags);
+  const cacheLimits = checkCacheLimits(raw, src, diags);
   if (diags.some((d) => d.severity === 'error')) return err(diags);
 
   const cells = expandMatrix(
@@ -120,7 +122,9 @@ export function resolveManifest(src: ManifestSource): Result<Loaded, Diagnostic[
       file: src.file,
       root,
       out: resolve(root, raw.out ?? 'dist'),
-      cache: resolve(root, raw.cache ?? '.mlc-build'),
+      cache: resolve(root, (typeof raw.cache === 'string' ? raw.cache : raw.cache?.path) ?? '.mlc-build'),
+      cacheLimits,
+      resources: resourcesOf(raw),
       toolchain: { mlcLlm: raw.toolchain?.mlc_llm, fingerprint: raw.toolchain?.fingerprint },
       models,
       quantizations,

@@ -51,6 +51,39 @@ export const ModelSchema = z.strictObject({
   download: DownloadRulesSchema.optional(),
 });
 
+const PoolNameSchema = z.enum(['net', 'cpu', 'gpu'], { error: 'must be net, cpu or gpu' });
+
+/** Which pool a step takes, and how many of its slots. */
+export const StepResourcesSchema = z.strictObject({
+  pool: PoolNameSchema.optional().describe('net, cpu or gpu'),
+  slots: positiveInt.optional().describe('slots of the pool (and of -j) one step takes'),
+});
+
+/** Pool sizes, and per step kind which pool it takes (defaults in recipes/pools.json). */
+export const ResourcesSchema = z.strictObject({
+  net: positiveInt.optional().describe('concurrent downloads (default 4)'),
+  cpu: positiveInt.optional().describe('CPU-bound steps at once (default: the number of CPUs)'),
+  gpu: z
+    .number({ error: 'must be a whole number' })
+    .int({ error: 'must be a whole number' })
+    .min(0, { error: 'must be 0 or more' })
+    .optional()
+    .describe('GPU jobs at once (default: the GPUs found; 0 puts GPU work on the cpu pool)'),
+  download: StepResourcesSchema.optional(),
+  convert: StepResourcesSchema.optional(),
+  config: StepResourcesSchema.optional(),
+  compile: StepResourcesSchema.optional(),
+});
+
+export const CacheSchema = z.union([
+  nonEmpty('a folder'),
+  z.strictObject({
+    path: nonEmpty('a folder').optional().describe('local store (default .mlc-build)'),
+    max_size: z.union([str(), z.number()], { error: 'must be a size like "50GB"' }).optional().describe('gc and a warning beyond this size, e.g. "50GB", "200GiB"'),
+    max_age: str('an age like "30d"').optional().describe('gc removes results unused for longer, e.g. "30d", "12h"'),
+  }),
+]);
+
 export const TargetObjectSchema = z.strictObject({
   name: nonEmpty('a target name'),
   preset: nonEmpty('a target preset name').optional().describe('a preset from recipes/targets.json to start from'),
@@ -63,6 +96,7 @@ export const TargetObjectSchema = z.strictObject({
   overrides: OverridesSchema.optional().describe('compile --overrides'),
   config: GenConfigSchema.optional(),
   env: z.record(z.string(), str()).optional().describe('environment variables for this target\'s compile'),
+  resources: StepResourcesSchema.optional().describe('the pool and slots of this target\'s compile steps'),
 });
 
 export const TargetSchema = z.union([nonEmpty('a target preset name'), TargetObjectSchema]);
@@ -82,7 +116,8 @@ export const ManifestSchema = z.strictObject({
   $schema: z.string().optional(),
   version: z.literal(1, { error: 'must be 1' }),
   out: nonEmpty('a folder').optional().describe('artifacts folder (default dist)'),
-  cache: nonEmpty('a folder').optional().describe('local store (default .mlc-build)'),
+  cache: CacheSchema.optional().describe('local store: a folder (default .mlc-build), or { path, max_size, max_age }'),
+  resources: ResourcesSchema.optional(),
   toolchain: z
     .strictObject({
       mlc_llm: nonEmpty('a command').optional().describe('"mlc_llm", "python -m mlc_llm" or a path; env MLC_BUILD_MLC_LLM overrides'),

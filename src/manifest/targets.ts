@@ -118,6 +118,7 @@ function fromObject(o: RawTargetObject, path: Path, src: ManifestSource, diags: 
     envReads: base?.envReads ?? [],
     buildsOn: base?.buildsOn ?? { needs: [] },
     runner: base?.runner ?? 'ubuntu-latest',
+    ...(o.resources ? { resources: o.resources } : {}),
     path,
   };
 }

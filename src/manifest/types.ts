@@ -1,5 +1,5 @@
 // The validated manifest: what every later layer consumes.
-import type { BuildsOn } from '../recipes/index.js';
+import type { BuildsOn, PoolName } from '../recipes/index.js';
 import type { ManifestSource, Path } from './source.js';
 import type { SourceSpec } from './source-spec.js';
 
@@ -51,6 +51,8 @@ export interface Target {
   envReads: string[];
   buildsOn: BuildsOn;
   runner: string | string[];
+  /** The pool and slots of this target's compile steps, when the target object sets them. */
+  resources?: StepResources;
   /** Where it is declared; undefined for a preset that only a matrix.include names. */
   path?: Path;
 }
@@ -72,11 +74,30 @@ export interface Naming {
   library: string;
 }
 
+export interface StepResources {
+  pool?: PoolName;
+  slots?: number;
+}
+
+/** The manifest's `resources:`: pool sizes and per step kind assignments (over recipes/pools.json). */
+export interface Resources {
+  pools: Partial<Record<PoolName, number>>;
+  steps: Partial<Record<'download' | 'convert' | 'config' | 'compile', StepResources>>;
+}
+
+/** `cache.max_size` (bytes) and `cache.max_age` (ms): what gc keeps, and when a build warns. */
+export interface CacheLimits {
+  maxSize?: number;
+  maxAge?: number;
+}
+
 export interface Manifest {
   file: string;
   root: string;
   out: string;
   cache: string;
+  cacheLimits: CacheLimits;
+  resources: Resources;
   toolchain: { mlcLlm?: string; fingerprint?: string };
   models: Model[];
   quantizations: string[];

@@ -9,7 +9,8 @@ import type { ManifestSource, Path } from './source.js';
 import { parseSource } from './source-spec.js';
 import { didYouMean } from './suggest.js';
 import { presetTarget } from './targets.js';
-import type { GenLayer, Model, Naming, Target } from './types.js';
+import type { CacheLimits, GenLayer, Model, Naming, Target } from './types.js';
+import { parseAge, parseSize } from './units.js';
 
 export const DEFAULT_NAMING: Naming = {
   weights: '{model}-{quant}{-tag}-MLC',
@@ -153,4 +154,20 @@ export function checkNaming(raw: RawManifest, src: ManifestSource, diags: Diagno
     if (/[/\\]/.test(naming[kind].replace(/\{[^}]*\}/g, ''))) diags.push(error(`naming.${kind} must name a file, not a path (no "/")`, src.locate(['naming', kind])));
   }
   return naming;
+}
+
+/** `cache.max_size` and `cache.max_age`, parsed; a value that does not parse is an error at it. */
+export function checkCacheLimits(raw: RawManifest, src: ManifestSource, diags: Diagnostic[]): CacheLimits {
+  if (raw.cache === undefined || typeof raw.cache === 'string') return {};
+  const limits: CacheLimits = {};
+  const { max_size: size, max_age: age } = raw.cache;
+  if (size !== undefined) {
+    limits.maxSize = parseSize(size);
+    if (limits.maxSize === undefined) diags.push(error(`max_size ${JSON.stringify(size)} is not a size (write it like "50GB", "200GiB" or a number of bytes)`, src.locate(['cache', 'max_size'])));
+  }
+  if (age !== undefined) {
+    limits.maxAge = parseAge(age);
+    if (limits.maxAge === undefined) diags.push(error(`max_age ${JSON.stringify(age)} is not an age (write it like "30d", "12h", "2w")`, src.locate(['cache', 'max_age'])));
+  }
+  return limits;
 }

@@ -50,6 +50,22 @@ export interface GenConfigOption {
   compile_override: boolean;
 }
 
+export type PoolName = 'net' | 'cpu' | 'gpu';
+export const POOL_NAMES: readonly PoolName[] = ['net', 'cpu', 'gpu'];
+
+export interface PoolRecipe {
+  /** A number, or the CPUs / GPUs of this machine. */
+  size: number | 'cores' | 'gpus';
+  what: string;
+}
+
+export interface StepPoolRecipe {
+  /** Preference order: the first pool whose size is not 0. */
+  pool: PoolName[];
+  slots: number;
+  expected_ms: number;
+}
+
 export interface Recipes {
   quantizations: Quantization[];
   convTemplates: { registered: string[]; cli_only: string[] };
@@ -63,6 +79,8 @@ export interface Recipes {
   opt: { presets: string[]; knobs: Record<string, string[]> };
   sourceFormats: string[];
   compileIgnoredFields: string[];
+  pools: Record<PoolName, PoolRecipe>;
+  stepPools: Record<'download' | 'convert' | 'config' | 'compile', StepPoolRecipe>;
 }
 
 function readRecipe<T>(name: string): T {
@@ -88,6 +106,7 @@ export function recipes(): Recipes {
     source_formats: string[];
   }>('gen-config-options.json');
   const d = readRecipe<{ fields: string[] }>('compile-ignored-fields.json');
+  const p = readRecipe<{ pools: Recipes['pools']; steps: Recipes['stepPools'] }>('pools.json');
   cached = {
     quantizations: q.quantizations,
     convTemplates: c,
@@ -101,6 +120,8 @@ export function recipes(): Recipes {
     opt: g.opt,
     sourceFormats: g.source_formats,
     compileIgnoredFields: d.fields,
+    pools: p.pools,
+    stepPools: p.steps,
   };
   return cached;
 }

@@ -1,6 +1,7 @@
 // Plain build output for people and CI logs (stderr): what ran or was restored, failures in full,
 // then a summary. Fresh steps are counted, not listed.
-import type { BuildEvent, FinishStatus } from '../exec/events.js';
+import type { BuildEvent, FinishStatus, KindTotals } from '../exec/events.js';
+import { NODE_KINDS, type NodeKind } from '../graph/nodes.js';
 import { shellLine } from '../toolchain/argv.js';
 
 export function plainLogger(write: (s: string) => void): (e: BuildEvent) => void {
@@ -10,6 +11,7 @@ export function plainLogger(write: (s: string) => void): (e: BuildEvent) => void
   return (e) => {
     switch (e.event) {
       case 'start':
+      case 'run':
         return;
       case 'finish':
         switch (e.status) {
@@ -39,7 +41,7 @@ export function plainLogger(write: (s: string) => void): (e: BuildEvent) => void
       case 'warning':
         return write(`warning: ${e.message}\n`);
       case 'summary':
-        return write(`mlc-build: ${summaryText(e.counts)} in ${seconds(e.ms)}\n`);
+        return write(`mlc-build: ${summaryText(e.counts)} in ${seconds(e.ms)}\n${kindsText(e.kinds)}`);
     }
   };
 }
@@ -51,6 +53,22 @@ export function blockedText(blocked: ReadonlyMap<string, string>): string {
   const lines = ['mlc-build: some steps cannot run on this machine:'];
   for (const [reason, ids] of byReason) lines.push(`  - ${reason}`, `    (${ids.length === 1 ? ids[0] : `${ids.length} steps: ${ids.slice(0, 3).join(', ')}${ids.length > 3 ? ', …' : ''}`})`);
   return lines.join('\n') + '\n';
+}
+
+/** Per step kind, what ran (and the time it took) and what was restored from the store. */
+export function kindsText(kinds: Partial<Record<NodeKind, KindTotals>>): string {
+  const lines: string[] = [];
+  for (const kind of NODE_KINDS) {
+    const k = kinds[kind];
+    if (!k || k.ran + k.cached + k.failed === 0) continue;
+    const parts: string[] = [];
+    if (k.ran > 0) parts.push(`${k.ran} ran (${seconds(k.ms)})`);
+    if (k.cached > 0) parts.push(`${k.cached} cached`);
+    if (k.failed > 0) parts.push(`${k.failed} failed`);
+    if (k.fresh > 0) parts.push(`${k.fresh} fresh`);
+    lines.push(`  ${kind.padEnd(9)} ${parts.join(', ')}\n`);
+  }
+  return lines.join('');
 }
 
 export function summaryText(counts: Record<FinishStatus, number>): string {

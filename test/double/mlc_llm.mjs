@@ -10,6 +10,9 @@
 //   MLC_DOUBLE_LOG         append one JSON line per call: {sub, args, cwd, pid, start, end, status}
 //   MLC_DOUBLE_FAIL        a regex; a call whose "sub args…" matches fails (exit 1, a traceback)
 //   MLC_DOUBLE_SLEEP_MS    sleep before writing outputs: "500" or "compile=200,convert_weight=1000"
+//   MLC_DOUBLE_SLEEP_FILE  a JSON file {regex: ms}: the first regex matching "<cwd name> <sub> <args…>" sets the sleep
+//                          (benchmarks give each step its own duration; the cwd is named after the step)
+//   MLC_DOUBLE_IGNORE_TERM ignore SIGTERM (a step that will not stop when asked)
 //   MLC_DOUBLE_SHARD_CAP   shard size cap in bytes (mlc_llm: 32 MiB)
 //   MLC_DOUBLE_LIB_BYTES   library size in bytes (default 8192)
 import { createHash } from 'node:crypto';
@@ -187,6 +190,12 @@ function deterministicBytes(seed, size) {
 }
 
 function sleepFor(sub) {
+  if (process.env.MLC_DOUBLE_SLEEP_FILE) {
+    const table = JSON.parse(readFileSync(process.env.MLC_DOUBLE_SLEEP_FILE, 'utf8'));
+    const line = `${basename(process.cwd())} ${sub} ${process.argv.slice(3).join(' ')}`;
+    const hit = Object.entries(table).find(([re]) => new RegExp(re).test(line));
+    if (hit) return void Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Number(hit[1]));
+  }
   const spec = process.env.MLC_DOUBLE_SLEEP_MS;
   if (!spec) return;
   const ms = /^\d+$/.test(spec) ? Number(spec) : Number(Object.fromEntries(spec.split(',').map((kv) => kv.split('=')))[sub] ?? 0);
@@ -382,6 +391,7 @@ function callLog(entry) {
   closeSync(fd);
 }
 
+if (process.env.MLC_DOUBLE_IGNORE_TERM) process.on('SIGTERM', () => {});
 const [sub, ...rest] = process.argv.slice(2);
 const start = Date.now();
 let status = 0;

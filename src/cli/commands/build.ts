@@ -1,20 +1,29 @@
 import { readdirSync } from 'node:fs';
-import { availableParallelism, hostname } from 'node:os';
-import { dirname, join } from 'node:path';
+import { hostname } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { runBuild } from '../../exec/build.js';
+import { poolSizes } from '../../exec/resources.js';
+import { formatBytes } from '../../manifest/units.js';
+import { storeSize } from '../../store/gc.js';
+import { cpuCount, detectGpus, gpuCount } from '../../toolchain/host.js';
 import { deleteStamp, envDigest, manifestDigest, writeStamp } from '../../exec/noop-stamp.js';
 import type { Manifest } from '../../manifest/types.js';
 import { acquireProjectLock, type HeldLock, type LockOwner } from '../../store/project-lock.js';
 import { projectStatePath } from '../../store/project-state.js';
 import type { Project } from '../project.js';
 import { STAMPED_ARGV } from '../fast.js';
-import type { BuildEvent } from '../../exec/events.js';
+import type { Emit } from '../../exec/events.js';
+import { LiveView } from '../../report/live-view.js';
+import { Profile } from '../../report/profile.js';
 import { killAll } from '../../exec/run-process.js';
 import { blockedText, jsonLogger, plainLogger } from '../../report/build-log.js';
 import { EXIT } from '../exit-codes.js';
 import { loadSelected, openBuilder, SELECTOR_HELP, type GlobalOptions } from '../context.js';
+
+/** How long steps get to exit after SIGTERM before they are killed. */
+const STOP_GRACE_MS = 10_000;
 
 interface BuildFlags {
   wait: boolean;
@@ -23,6 +32,7 @@ interface BuildFlags {
   keepGoing?: boolean;
   json?: boolean;
   verify?: boolean;
+  profile?: string;
 }
 
 /** mlc-build's own code and data: a no-op stamp is void once they change. */
@@ -37,16 +47,17 @@ export function registerBuild(program: Command, setExit: (code: number) => void,
     .command('build', { isDefault: true })
     .description('build what changed (the default command)')
     .argument('[selectors...]', 'model=, quant=, target=, step= or node ids')
-    .option('-j, --jobs <n>', 'run at most N steps at once (default: the number of CPUs)')
+    .option('-j, --jobs <n>', 'run at most N steps at once, over all pools (default: no cap beyond the pools)')
     .option('-k, --keep-going', 'after a failure, still build everything that does not depend on it')
     .option('--json', 'NDJSON events on stdout (start, finish, warning, summary)')
     .option('--verify', 're-hash every input, output and stored blob instead of trusting the stat cache')
     .option('--update', 're-resolve hub revisions instead of using the commits pinned in mlc.build.lock')
+    .option('--profile <file>', 'write a Chrome trace-event file of the build (open it in ui.perfetto.dev)')
     .option('--no-wait', 'fail at once if another build of this project is running, instead of waiting for it')
     .addHelpText('after', SELECTOR_HELP)
     .action(async (selectors: string[], flags: BuildFlags) => {
-      const jobs = flags.jobs === undefined ? availableParallelism() : Number(flags.jobs);
-      if (!Number.isInteger(jobs) || jobs < 1) {
+      const jobs = flags.jobs === undefined ? undefined : Number(flags.jobs);
+      if (jobs !== undefined && (!Number.isInteger(jobs) || jobs < 1)) {
         process.stderr.write(`mlc-build: --jobs must be a positive integer, got ${flags.jobs}\n`);
         return setExit(EXIT.usage);
       }
@@ -63,7 +74,7 @@ export function registerBuild(program: Command, setExit: (code: number) => void,
       }
     });
 
-  async function build(project: Project, selected: Set<string>, flags: BuildFlags, jobs: number): Promise<void> {
+  async function build(project: Project, selected: Set<string>, flags: BuildFlags, jobsFlag: number | undefined): Promise<void> {
     const { manifest } = project;
     deleteStamp(manifest.root, process.env); // this build decides anew; only its success may stamp
     const global = program.opts<GlobalOptions>();
@@ -71,8 +82,16 @@ export function registerBuild(program: Command, setExit: (code: number) => void,
     const blocked = await builder.preflight(selected);
     if (blocked.size > 0) process.stderr.write(blockedText(blocked));
 
-    const log = flags.json ? jsonLogger((s) => process.stdout.write(s)) : plainLogger((s) => process.stderr.write(s));
-    const emit = (e: BuildEvent) => log(e);
+    // Observers of one event stream: the log (NDJSON, the live view or plain lines) and the profile.
+    const observers: Emit[] = [];
+    if (flags.json) observers.push(jsonLogger((s) => process.stdout.write(s)));
+    else if (process.stderr.isTTY && process.env.TERM !== 'dumb' && !process.env.CI) observers.push(new LiveView(process.stderr, selected.size).observe);
+    else observers.push(plainLogger((s) => process.stderr.write(s)));
+    const profile = flags.profile === undefined ? undefined : new Profile();
+    if (profile) observers.push(profile.observe);
+    const emit: Emit = (e) => {
+      for (const o of observers) o(e);
+    };
     const controller = new AbortController();
     let interrupts = 0;
     const onSignal = (signal: NodeJS.Signals) => {
@@ -81,6 +100,8 @@ export function registerBuild(program: Command, setExit: (code: number) => void,
         process.stderr.write(`\nmlc-build: ${signal}: stopping the running steps (again to kill them at once)\n`);
         controller.abort();
         killAll('SIGTERM');
+        // A step that ignores SIGTERM is killed after a grace period, as `docker stop` does.
+        setTimeout(() => killAll('SIGKILL'), STOP_GRACE_MS).unref();
       } else {
         killAll('SIGKILL');
         process.exit(EXIT.interrupted);
@@ -89,8 +110,21 @@ export function registerBuild(program: Command, setExit: (code: number) => void,
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
     try {
-      const outcome = await runBuild(builder, selected, { jobs, keepGoing: flags.keepGoing ?? false, signal: controller.signal, blocked }, emit);
-      emit({ event: 'summary', counts: outcome.counts, ms: outcome.ms });
+      const machine = { cpus: cpuCount(), gpus: gpuCount(detectGpus()) };
+      // Without -j the pools alone bound what runs at once.
+      const jobs = jobsFlag ?? Object.values(poolSizes(manifest, machine)).reduce((a, n) => a + Math.max(1, n), 0);
+      const outcome = await runBuild(builder, selected, { jobs, machine, keepGoing: flags.keepGoing ?? false, signal: controller.signal, blocked }, emit);
+      const limit = manifest.cacheLimits.maxSize;
+      if (limit !== undefined) {
+        const size = await storeSize(manifest.cache);
+        if (size > limit) emit({ event: 'warning', message: `the store ${manifest.cache} holds ${formatBytes(size)}, over cache.max_size ${formatBytes(limit)}: run mlc-build gc` });
+      }
+      emit({ event: 'summary', counts: outcome.counts, kinds: outcome.kinds, ms: outcome.ms });
+      if (profile && flags.profile) {
+        const file = resolve(flags.profile);
+        await profile.write(file);
+        process.stderr.write(`mlc-build: profile written to ${file}\n`);
+      }
       const { counts } = outcome;
       const complete = counts.failed + counts.skipped + counts.interrupted === 0 && !controller.signal.aborted;
       if (complete && STAMPED_ARGV.some((a) => a.length === argv.length && a.every((w, i) => w === argv[i]))) {

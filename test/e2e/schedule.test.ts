@@ -1,0 +1,161 @@
+// Scheduling through the real CLI: -j and pools bound what runs at once (checked on the double's
+// call log: when each mlc_llm process started and ended), --profile writes trace events, and Ctrl-C
+// stops the build with nothing left running.
+import { spawn, spawnSync } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
+import { describe, expect, it } from 'vitest';
+import { BIN } from '../helpers/cli.js';
+import { Project, type Call } from '../helpers/project.js';
+
+const MODELS = { r: { preset: 'redpajama_3b_v1', weights: 'safetensors' as const }, l: { preset: 'llama2_7b', weights: 'safetensors' as const } };
+const manifest = (extra = '') => `version: 1
+models:
+  A: { source: ./hf/r, conv_template: redpajama_chat }
+  B: { source: ./hf/l, conv_template: llama-2 }
+quantizations: [q4f16_1]
+targets: [cuda, android]
+${extra}`;
+
+type Timed = Call & { start: number; end: number };
+
+/** The most mlc_llm processes alive at the same moment. */
+function peakOverlap(calls: Call[]): number {
+  const points = (calls as Timed[]).flatMap((c) => [
+    { t: c.start, d: 1 },
+    { t: c.end, d: -1 },
+  ]);
+  points.sort((a, b) => a.t - b.t || a.d - b.d); // an end before a start at the same instant
+  let now = 0;
+  let peak = 0;
+  for (const p of points) peak = Math.max(peak, (now += p.d));
+  return peak;
+}
+
+describe('scheduling', () => {
+  it('-j 1 never runs two steps at once; with room, steps do run side by side', async () => {
+    const p = await Project.create(manifest('resources: { cpu: 4 }\n'), MODELS);
+    const one = await p.run(['-j', '1'], { MLC_DOUBLE_SLEEP_MS: '150' });
+    expect(one.code).toBe(0);
+    expect(one.calls.length).toBe(2 + 4 + 4); // convert, gen_config (base + ctx768), compile per model
+    expect(peakOverlap(one.calls)).toBe(1);
+
+    const q = await Project.create(manifest('resources: { cpu: 4 }\n'), MODELS);
+    const wide = await q.run([], { MLC_DOUBLE_SLEEP_MS: '150' });
+    expect(wide.code).toBe(0);
+    expect(peakOverlap(wide.calls)).toBeGreaterThan(1);
+    expect(peakOverlap(wide.calls)).toBeLessThanOrEqual(4);
+  });
+
+  it('a pool of one (manifest resources:) runs its steps one at a time', async () => {
+    // No GPU here, so convert_weight falls back to the cpu pool with every other step.
+    const p = await Project.create(manifest('resources: { cpu: 1 }\n'), MODELS);
+    const r = await p.run([], { MLC_DOUBLE_SLEEP_MS: '100' });
+    expect(r.code).toBe(0);
+    expect(peakOverlap(r.calls)).toBe(1);
+  });
+
+  it('rejects a pool name it does not know, where it is written', async () => {
+    const p = await Project.create(manifest('resources:\n  compile: { pool: tpu }\n'), MODELS);
+    const r = await p.run();
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('mlc.build.yaml:8:20');
+    expect(r.stderr).toContain('must be net, cpu or gpu');
+  });
+
+  it('--profile writes Chrome trace events: one X event per step that ran, on named slot tracks that never overlap', async () => {
+    const p = await Project.create(manifest(), MODELS);
+    const r = await p.run(['--profile', 'trace.json', '--json']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('profile written to');
+    const trace = JSON.parse(await readFile(p.path('trace.json'), 'utf8')) as { traceEvents: { name: string; ph: string; ts?: number; dur?: number; pid: number; tid: number; args?: { name?: string; status?: string } }[] };
+    const spans = trace.traceEvents.filter((e) => e.ph === 'X');
+    const runs = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { event: string; node: string; slot?: number })
+      .filter((e) => e.event === 'run');
+    expect(spans.map((s) => s.name).sort()).toEqual(runs.map((e) => e.node).sort());
+    expect(spans.length).toBe(r.calls.length); // every mlc_llm call is a span (local sources are not fetched)
+    const named = new Set(trace.traceEvents.filter((e) => e.ph === 'M' && e.name === 'thread_name').map((e) => e.tid));
+    for (const s of spans) {
+      expect(typeof s.ts).toBe('number');
+      expect(s.dur).toBeGreaterThan(0);
+      expect(named.has(s.tid)).toBe(true);
+      expect(s.args?.status).toBe('ran');
+    }
+    for (const tid of new Set(spans.map((s) => s.tid))) {
+      const lane = spans.filter((s) => s.tid === tid).sort((a, b) => (a.ts as number) - (b.ts as number));
+      for (let i = 1; i < lane.length; i++) expect(lane[i]?.ts).toBeGreaterThanOrEqual((lane[i - 1]?.ts as number) + (lane[i - 1]?.dur as number));
+    }
+  });
+
+  it('prints the time per step kind and what was restored', async () => {
+    const p = await Project.create(manifest(), MODELS);
+    const r = await p.run();
+    expect(r.stderr).toMatch(/\n {2}convert +2 ran \(\d/);
+    expect(r.stderr).toMatch(/\n {2}compile +4 ran \(\d/);
+    await p.run(['clean']);
+    const again = await p.run();
+    expect(again.stderr).toMatch(/\n {2}compile +4 cached\n/);
+  });
+});
+
+/** Starts a build whose steps sleep; resolves once the first step runs, with the child. */
+async function startSlowBuild(p: Project, env: Record<string, string>) {
+  const child = spawn(process.execPath, [BIN, '--json'], { cwd: p.dir, env: { ...process.env, ...p.env, MLC_DOUBLE_SLEEP_MS: '20000', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const closed = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  await new Promise<void>((resolve) => {
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      if (stdout.includes('"event":"run"') && stdout.includes('"kind":"convert"')) resolve();
+    });
+  });
+  // The step's process is up once its staging folder has its pid file.
+  for (let i = 0; i < 100 && !(await stepRunning(p)); i++) await new Promise((r) => setTimeout(r, 50));
+  return { child, closed, out: () => ({ stdout, stderr }) };
+}
+
+async function stepRunning(p: Project): Promise<boolean> {
+  for (const d of await readdir(p.path('.mlc-build/tmp')).catch(() => [] as string[])) {
+    if ((await readdir(p.path('.mlc-build/tmp', d)).catch(() => [] as string[])).includes('step.pid')) return true;
+  }
+  return false;
+}
+
+const stepProcesses = (p: Project) => spawnSync('pgrep', ['-f', p.path('.mlc-build/tmp')], { encoding: 'utf8' }).stdout.trim();
+
+describe('Ctrl-C', () => {
+  it('stops the running steps, exits 130, leaves no step process or staging folder, and the next build finishes', async () => {
+    const p = await Project.create(manifest(), MODELS);
+    const { child, closed, out } = await startSlowBuild(p, {});
+    expect(stepProcesses(p)).not.toBe('');
+    const t = Date.now();
+    child.kill('SIGINT');
+    expect(await closed).toBe(130);
+    expect(Date.now() - t).toBeLessThan(10_000); // the steps would sleep 20 s
+    expect(out().stderr).toContain('SIGINT: stopping the running steps');
+    expect(out().stdout).toContain('"status":"interrupted"');
+    expect(stepProcesses(p)).toBe('');
+    expect(await readdir(p.path('.mlc-build/tmp'))).toEqual([]);
+    const next = await p.run();
+    expect(next.code).toBe(0);
+  });
+
+  it('a second Ctrl-C kills steps that ignore SIGTERM at once', async () => {
+    const p = await Project.create(manifest(), MODELS);
+    const { child, closed } = await startSlowBuild(p, { MLC_DOUBLE_IGNORE_TERM: '1' });
+    await new Promise((r) => setTimeout(r, 1000)); // past the double's start-up, where it starts ignoring SIGTERM
+    child.kill('SIGINT');
+    await new Promise((r) => setTimeout(r, 500));
+    expect(child.exitCode).toBe(null); // still waiting for the step that ignores SIGTERM
+    const t = Date.now();
+    child.kill('SIGINT');
+    expect(await closed).toBe(130);
+    expect(Date.now() - t).toBeLessThan(3000);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(stepProcesses(p)).toBe('');
+  });
+});
