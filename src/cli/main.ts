@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { registerBuild } from './commands/build.js';
 import { registerClean } from './commands/clean.js';
 import { registerExplain } from './commands/explain.js';
+import { registerGc } from './commands/gc.js';
 import { registerPlan } from './commands/plan.js';
 import { registerStatus } from './commands/status.js';
 import { EXIT } from './exit-codes.js';
@@ -24,6 +25,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   registerStatus(program, setExit);
   registerExplain(program, setExit);
   registerClean(program, setExit);
+  registerGc(program, setExit);
 
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -1,7 +1,7 @@
 // The store (`cache:`): cas/ read-only blobs by sha256, ac/ action records by key, the stat cache,
 // logs and staging. Only a complete, hashed result is recorded, and the record is written last.
 import { readFileSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, utimes } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { writeFileAtomic } from './atomic.js';
 import { hashFile } from './hash.js';
@@ -98,6 +98,12 @@ export class Store {
   async putRecord(record: ActionRecord, fields: KeyFieldsRecord): Promise<void> {
     await writeFileAtomic(this.recordPath(record.key, '.fields'), JSON.stringify(fields));
     await writeFileAtomic(this.recordPath(record.key), JSON.stringify(record));
+  }
+
+  /** Marks records as used now (their mtime): gc removes the least recently used first. */
+  async touch(keys: Iterable<string>): Promise<void> {
+    const now = new Date();
+    await Promise.all([...keys].map((k) => utimes(this.recordPath(k), now, now).catch(() => undefined)));
   }
 
   async getFields(key: string): Promise<KeyFieldsRecord | undefined> {
