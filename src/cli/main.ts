@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerBuild } from './commands/build.js';
 import { registerClean } from './commands/clean.js';
+import { registerDoctor } from './commands/doctor.js';
 import { registerExplain } from './commands/explain.js';
 import { registerGc } from './commands/gc.js';
 import { registerPlan } from './commands/plan.js';
@@ -26,6 +27,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   registerExplain(program, setExit);
   registerClean(program, setExit);
   registerGc(program, setExit);
+  registerDoctor(program, setExit);
 
   try {
     await program.parseAsync(argv, { from: 'user' });
