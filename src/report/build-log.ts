@@ -62,7 +62,7 @@ export function kindsText(kinds: Partial<Record<NodeKind, KindTotals>>): string 
     const k = kinds[kind];
     if (!k || k.ran + k.cached + k.failed === 0) continue;
     const parts: string[] = [];
-    if (k.ran > 0) parts.push(`${k.ran} ran (${seconds(k.ms)})`);
+    if (k.ran > 0) parts.push(k.ms > 0 ? `${k.ran} ran (${seconds(k.ms)})` : `${k.ran} ran`);
     if (k.cached > 0) parts.push(`${k.cached} cached`);
     if (k.failed > 0) parts.push(`${k.failed} failed`);
     if (k.fresh > 0) parts.push(`${k.fresh} fresh`);

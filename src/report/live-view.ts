@@ -49,6 +49,7 @@ export class LiveView {
   private readonly running = new Map<string, Running>();
   private readonly counts: Record<FinishStatus, number> = { ran: 0, cached: 0, fresh: 0, failed: 0, skipped: 0, interrupted: 0 };
   private drawn = 0;
+  private lastDraw = -Infinity;
   private readonly timer: NodeJS.Timeout;
   private pending = '';
   private readonly plain = plainLogger((s) => {
@@ -91,7 +92,8 @@ export class LiveView {
         break;
     }
     this.plain(e);
-    if (this.pending !== '' || e.event !== 'progress') this.draw();
+    // Lines to print go out at once; a changed block at most ten times a second (the timer catches up).
+    if (this.pending !== '' || this.now() - this.lastDraw >= 100) this.draw();
   };
 
   /** Removes the block for good (the summary line stays). */
@@ -106,9 +108,10 @@ export class LiveView {
     if (this.drawn < 0) return this.flush();
     this.erase();
     this.flush();
-    const lines = renderLive({ running: this.running, counts: this.counts, total: this.total }, this.now(), this.out.columns ?? 100);
+    const lines = renderLive({ running: this.running, counts: this.counts, total: this.total }, this.now(), this.out.columns || 100);
     this.out.write(lines.join('\n') + '\n');
     this.drawn = lines.length;
+    this.lastDraw = this.now();
   }
 
   private erase(): void {

@@ -28,8 +28,9 @@ describe('live view', () => {
     let t = 0;
     const view = new LiveView({ write: (s: string) => (out += s), columns: 80 }, 1, () => t);
     view.observe({ event: 'start', node: 'compile:a', kind: 'compile' });
+    t = 500;
     view.observe({ event: 'run', node: 'compile:a', kind: 'compile', slot: 1, pool: 'cpu' });
-    t = 2000;
+    t = 2500;
     view.observe({ event: 'finish', node: 'compile:a', kind: 'compile', status: 'ran', ms: 2000 });
     view.observe({ event: 'summary', counts: { ...zero, ran: 1 }, kinds: {}, ms: 2000 });
     expect(screen(out)).toEqual(['  ran     compile:a (2.0s)', 'mlc-build: 1 ran in 2.0s']);
