@@ -107,16 +107,18 @@ export async function runBuild(b: Builder, selected: ReadonlySet<string>, opts: 
         case 'fetch': {
           if (node.kind !== 'download') throw new Error(`${node.id}: only downloads fetch`);
           let last = 0;
-          const ran = await execute(node, () =>
-            b.fetch(node, (bytes, total) => {
+          let fetching = t0;
+          const ran = await execute(node, () => {
+            fetching = Date.now(); // the rate counts from the download's start, not its wait for a net slot
+            return b.fetch(node, (bytes, total) => {
               // At most one progress event per MiB (and the last one).
               if (bytes - last >= 1 << 20 || bytes === total) {
                 last = bytes;
-                const seconds = Math.max(0.001, (Date.now() - t0) / 1000);
+                const seconds = Math.max(0.001, (Date.now() - fetching) / 1000);
                 emit({ event: 'progress', node: node.id, bytes, total, rate: Math.round(bytes / seconds) });
               }
-            }),
-          );
+            });
+          });
           if (ran === 'not started') return 'reported';
           const r = ran.value;
           if (!r.ok) return failed(r.error);

@@ -138,6 +138,15 @@ describe('scheduler', () => {
     expect(s2.get('late')).toBe(35);
   });
 
+  it('pools are separate: a download runs beside a compile while the cpu pool is full', () => {
+    const tasks = [task('compile', [], 10, 'cpu'), task('compile2', [], 10, 'cpu'), task('download', [], 10, 'net')];
+    const res = simulate(tasks, { pools: { cpu: 1, net: 1, gpu: 0 }, jobs: 8 });
+    const start = new Map(res.runs.map((x) => [x.id, x.start]));
+    expect(start.get('download')).toBe(0);
+    expect([start.get('compile'), start.get('compile2')].sort()).toEqual([0, 10]);
+    expect(res.makespan).toBe(20);
+  });
+
   it('clamps demands to what a pool or -j can hold, so no request waits forever', () => {
     const res = simulate([task('huge', [], 5, 'cpu', 16), task('gpu-on-cpu-only-machine', [], 5, 'gpu', 1)], { pools: { net: 1, cpu: 2, gpu: 0 }, jobs: 3 });
     expect(res.runs).toHaveLength(2);
