@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import type { Project } from '../project.js';
 import { formatBytes, parseAge, parseSize } from '../../manifest/units.js';
@@ -7,7 +8,6 @@ import { StatCache } from '../../store/stat-cache.js';
 import { EXIT } from '../exit-codes.js';
 import { load, type GlobalOptions } from '../context.js';
 import { lockProject } from './build.js';
-import { join } from 'node:path';
 
 interface GcFlags {
   maxSize?: string;
@@ -58,9 +58,11 @@ async function gc(project: Project, opts: { maxSize?: number; maxAge?: number; a
   if (opts.dryRun) for (const r of plan.records) process.stderr.write(`  ${r.node} (last used ${new Date(r.lastUsed).toISOString().slice(0, 16).replace('T', ' ')})\n`);
   if (!opts.dryRun) {
     const removed = await applyGc(manifest.cache, plan);
-    const stats = await StatCache.load(join(manifest.cache, 'stat-cache.json'));
-    for (const p of removed) stats.forget(p);
-    await stats.save();
+    if (removed.length > 0) {
+      const stats = await StatCache.load(join(manifest.cache, 'stat-cache.json'));
+      for (const p of removed) stats.forget(p);
+      await stats.save();
+    }
   }
   process.stderr.write(`mlc-build: gc ${verb} ${plan.records.length} results and ${plan.blobs.length} blobs: ${summary(plan, opts.dryRun)}\n`);
   if (plan.overLimit && opts.maxSize !== undefined) {
