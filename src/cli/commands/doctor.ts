@@ -122,8 +122,13 @@ async function diskCheck(manifest: Manifest, lock: Lock, converts: string[]): Pr
   return {
     what,
     ok: need <= free,
-    detail: `${formatBytes(free)} free; this plan writes about ${formatBytes(need)} of converted weights (${converts.length} conversion${converts.length === 1 ? '' : 's'} to run)${unknownText}`,
+    detail: `${formatBytes(free)} free; this plan writes about ${formatBytes(need)} of converted weights (${sized(converts.length, unknown.length)})${unknownText}`,
   };
+}
+
+function sized(conversions: number, unknown: number): string {
+  const n = `${conversions} conversion${conversions === 1 ? '' : 's'} to run`;
+  return unknown === 0 ? n : `${conversions - unknown} of ${n} sized`;
 }
 
 /** Where a model's source files are on this machine, if they are. */
