@@ -7,7 +7,7 @@ import { dirname, join, relative } from 'node:path';
 import type { NodeKind, StepNode } from '../graph/nodes.js';
 import { updateLock } from '../sources/lock.js';
 import { Durations } from '../store/durations.js';
-import { isAlive } from '../store/process-alive.js';
+import { leftByDeadProcess } from '../store/process-alive.js';
 import { saveProjectState } from '../store/project-state.js';
 import type { Builder, Files } from './builder.js';
 import { capacity, schedulerTasks, type Machine } from './resources.js';
@@ -304,8 +304,7 @@ async function sweep(b: Builder, done: ReadonlyMap<string, Files>): Promise<void
 async function removeDeadTemps(dirs: ReadonlySet<string>): Promise<void> {
   for (const dir of dirs) {
     for (const name of await readdir(dir).catch(() => [] as string[])) {
-      const pid = Number(/\.mlc-build-(\d+)\.tmp$/.exec(name)?.[1]);
-      if (pid && pid !== process.pid && !isAlive(pid)) await rm(join(dir, name), { force: true });
+      if (leftByDeadProcess(name, /\.mlc-build-(\d+)\.tmp$/)) await rm(join(dir, name), { force: true });
     }
   }
 }

@@ -3,7 +3,7 @@
 // The plan is pure (planGc) so its rules are tested apart from the disk.
 import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isAlive } from './process-alive.js';
+import { leftByDeadProcess } from './process-alive.js';
 import type { ActionRecord } from './store.js';
 
 export interface RecordInfo {
@@ -141,8 +141,7 @@ export async function applyGc(root: string, plan: GcPlan): Promise<string[]> {
 /** Temp files of atomic writes (`<file>.<pid>.<hex>.tmp`) whose writer died before renaming them. */
 async function removeDeadTemps(dir: string): Promise<void> {
   for (const file of await filesIn(dir)) {
-    const pid = Number(/\.(\d+)\.[0-9a-f]+\.tmp$/.exec(file)?.[1]);
-    if (pid && pid !== process.pid && !isAlive(pid)) await rm(file, { force: true });
+    if (leftByDeadProcess(file, /\.(\d+)\.[0-9a-f]+\.tmp$/)) await rm(file, { force: true });
   }
 }
 

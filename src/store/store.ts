@@ -5,7 +5,7 @@ import { chmod, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, utimes } fr
 import { join, relative, sep } from 'node:path';
 import { writeFileAtomic } from './atomic.js';
 import { hashFile } from './hash.js';
-import { isAlive } from './process-alive.js';
+import { leftByDeadProcess } from './process-alive.js';
 import { StatCache } from './stat-cache.js';
 
 export interface StoredFile {
@@ -144,8 +144,7 @@ export const STEP_PID_FILE = 'step.pid';
  */
 async function removeDeadStaging(tmp: string): Promise<void> {
   for (const name of await readdir(tmp).catch(() => [] as string[])) {
-    const pid = Number(/@(\d+)-[^-]*$/.exec(name)?.[1]);
-    if (!pid || pid === process.pid || isAlive(pid)) continue;
+    if (!leftByDeadProcess(name, /@(\d+)-[^-]*$/)) continue;
     const step = Number(await readFile(join(tmp, name, STEP_PID_FILE), 'utf8').catch(() => ''));
     if (step > 0) {
       try {

@@ -90,7 +90,7 @@ export async function fingerprintToolchain(cmd: ToolchainCommand, opts: { finger
 }
 
 /** Resolves a command like the shell; `searched` collects the folders looked in. */
-async function which(name: string, cwd: string, env: NodeJS.ProcessEnv, searched: string[] = []): Promise<string | undefined> {
+export async function which(name: string, cwd: string, env: NodeJS.ProcessEnv, searched: string[] = []): Promise<string | undefined> {
   const candidates = name.includes('/') ? [isAbsolute(name) ? name : resolve(cwd, name)] : (env.PATH ?? '').split(delimiter).filter(Boolean).map((d) => join(d, name));
   for (const c of candidates) {
     if (!name.includes('/')) searched.push(dirname(c));

@@ -3,12 +3,15 @@
 import type { Target } from '../manifest/types.js';
 import type { HostGpus } from './host.js';
 
+/** The commands the checks look for on PATH. */
+export const HOST_COMMANDS = ['xcrun', 'emcc'] as const;
+
 export interface HostFacts {
   platform: NodeJS.Platform;
   gpus: HostGpus;
   env: NodeJS.ProcessEnv;
   /** True if the command is on PATH. */
-  onPath(cmd: string): boolean;
+  onPath(cmd: (typeof HOST_COMMANDS)[number]): boolean;
   exists(path: string): boolean;
 }
 

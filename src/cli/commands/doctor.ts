@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { statfs } from 'node:fs/promises';
-import { delimiter, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
 import { makePlan } from '../../exec/plan.js';
 import type { Manifest, Model } from '../../manifest/types.js';
@@ -11,7 +11,8 @@ import { gitCheckoutDir } from '../../sources/git.js';
 import { hubCacheDir, repoFolder } from '../../sources/hf.js';
 import { isWeightFile } from '../../sources/files.js';
 import { readLock, type Lock } from '../../sources/lock.js';
-import { convertedBytes, gitChecks, targetChecks, type Check, type HostFacts } from '../../toolchain/host-checks.js';
+import { convertedBytes, gitChecks, HOST_COMMANDS, targetChecks, type Check, type HostFacts } from '../../toolchain/host-checks.js';
+import { which } from '../../toolchain/fingerprint.js';
 import { detectGpus } from '../../toolchain/host.js';
 import { EXIT } from '../exit-codes.js';
 import { load, openBuilder, type GlobalOptions } from '../context.js';
@@ -38,7 +39,7 @@ export function registerDoctor(program: Command, setExit: (code: number) => void
         ],
       ]);
 
-      const host = hostFacts();
+      const host = await hostFacts(manifest.root);
       const used = new Set(manifest.cells.map((c) => c.target));
       sections.push(['targets', manifest.targets.filter((t) => used.has(t.name)).flatMap((t) => targetChecks(t, host))]);
 
@@ -72,23 +73,11 @@ function describeFacts(facts: Record<string, unknown>): string {
   return parts.length > 0 ? ` (${parts.join(', ')})` : '';
 }
 
-function hostFacts(): HostFacts {
-  const path = (process.env.PATH ?? '').split(delimiter).filter(Boolean);
-  return {
-    platform: process.platform,
-    gpus: detectGpus(),
-    env: process.env,
-    onPath: (cmd) =>
-      path.some((dir) => {
-        try {
-          accessSync(join(dir, cmd), constants.X_OK);
-          return true;
-        } catch {
-          return false;
-        }
-      }),
-    exists: existsSync,
-  };
+/** Facts about this machine; the commands the checks ask about are looked up on PATH first. */
+async function hostFacts(cwd: string): Promise<HostFacts> {
+  const found = new Set<string>();
+  for (const cmd of HOST_COMMANDS) if (await which(cmd, cwd, process.env)) found.add(cmd);
+  return { platform: process.platform, gpus: detectGpus(), env: process.env, onPath: (cmd) => found.has(cmd), exists: existsSync };
 }
 
 function gitVersions(): { git?: string; lfs?: string } {
