@@ -13,11 +13,16 @@
 //   MLC_DOUBLE_SLEEP_FILE  a JSON file {regex: ms}: the first regex matching "<cwd name> <sub> <args…>" sets the sleep
 //                          (benchmarks give each step its own duration; the cwd is named after the step)
 //   MLC_DOUBLE_IGNORE_TERM ignore SIGTERM (a step that will not stop when asked)
+//   MLC_DOUBLE_CHILDREN    a file: start a long-lived child process (as a compile starts compilers), in the
+//                          step's process group, and append "<double pid> <child pid>" to the file
+//   MLC_DOUBLE_CHILD_IGNORE_TERM  that child ignores SIGTERM
+//   MLC_DOUBLE_ENV_DUMP    a file: append the environment the step sees, as one JSON line
 //   MLC_DOUBLE_SHARD_CAP   shard size cap in bytes (mlc_llm: 32 MiB)
 //   MLC_DOUBLE_LIB_BYTES   library size in bytes (default 8192)
 import { createHash } from 'node:crypto';
 import { appendFileSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
+import { spawn } from 'node:child_process';
 
 const here = dirname(new URL(import.meta.url).pathname);
 const recipes = (name) => JSON.parse(readFileSync(join(here, '../../recipes', name), 'utf8'));
@@ -392,6 +397,13 @@ function callLog(entry) {
 }
 
 if (process.env.MLC_DOUBLE_IGNORE_TERM) process.on('SIGTERM', () => {});
+if (process.env.MLC_DOUBLE_ENV_DUMP) appendFileSync(process.env.MLC_DOUBLE_ENV_DUMP, JSON.stringify(process.env) + '\n');
+if (process.env.MLC_DOUBLE_CHILDREN) {
+  const body = `${process.env.MLC_DOUBLE_CHILD_IGNORE_TERM ? "process.on('SIGTERM', () => {});" : ''} setInterval(() => {}, 1000);`;
+  const child = spawn(process.execPath, ['-e', body], { stdio: 'ignore' });
+  child.unref();
+  appendFileSync(process.env.MLC_DOUBLE_CHILDREN, `${process.pid} ${child.pid}\n`);
+}
 const [sub, ...rest] = process.argv.slice(2);
 const start = Date.now();
 let status = 0;

@@ -485,3 +485,95 @@ describe('one build per project at a time', () => {
     await rm(lockPath(p), { recursive: true, force: true });
   });
 });
+
+describe('what a rebuild must and must not touch', () => {
+  const twoCudas = (fast = '', slow = '') => `version: 1
+models:
+  RedPajama-3B: { source: ./hf/redpajama, conv_template: redpajama_chat }
+quantizations: [q4f16_1]
+targets:
+  - { name: fast, preset: cuda${fast} }
+  - { name: slow, preset: cuda${slow} }
+`;
+  const compiled = (calls: { sub: string; args: string[] }[]) => calls.filter((c) => c.sub === 'compile').map((c) => c.args.find((a) => a.endsWith('.so'))?.split('/').pop());
+
+  it("changing a target's opt: or overrides: rebuilds that target's library, and only that one", async () => {
+    const p = await Project.create(twoCudas(), { redpajama: MODELS.redpajama });
+    expect((await p.run()).code).toBe(0);
+    const before = await sha(p.path('dist/libs/RedPajama-3B-q4f16_1-slow.so'));
+    await writeFile(p.path('mlc.build.yaml'), twoCudas(', opt: O3'));
+    const opt = await p.run();
+    expect(opt.code).toBe(0);
+    expect(compiled(opt.calls)).toEqual(['RedPajama-3B-q4f16_1-fast.so']);
+    expect(opt.calls[0]?.args).toContain('O3');
+    await writeFile(p.path('mlc.build.yaml'), twoCudas(', opt: O3', ', overrides: { tensor_parallel_shards: 2 }'));
+    const overrides = await p.run();
+    expect(overrides.code).toBe(0);
+    expect(compiled(overrides.calls)).toEqual(['RedPajama-3B-q4f16_1-slow.so']);
+    expect(overrides.calls[0]?.args).toContain('tensor_parallel_shards=2');
+    expect(await sha(p.path('dist/libs/RedPajama-3B-q4f16_1-slow.so'))).not.toBe(before);
+  });
+
+  it('after a target or model leaves the manifest, outputs the user edited or replaced stay in out/', async () => {
+    const p = await Project.create(MANIFEST.replace('targets: [cuda, android, webgpu]', 'targets: [cuda, android]'), MODELS);
+    expect((await p.run()).code).toBe(0);
+    const replaced = p.path('dist/libs/Llama-2-7b-q4f16_1-android.tar');
+    await rm(replaced);
+    await writeFile(replaced, 'my own build');
+    const edited = p.path('dist/libs/RedPajama-3B-q0f16-android.tar');
+    await writeFile(edited, 'edited in place'); // through the link: the stored blob no longer matches either
+    const config = p.path('dist/RedPajama-3B-q4f16_1-MLC/mlc-chat-config.json');
+    const text = await readFile(config, 'utf8');
+    await rm(config);
+    await writeFile(config, text.replace('"redpajama_chat"', '"mine"'));
+    const untouched = p.path('dist/libs/Llama-2-7b-q0f16-android.tar');
+    await p.editManifest((y) => y.replace('targets: [cuda, android]', 'targets: [cuda]').replace(/^ {2}RedPajama-3B:.*\n/m, ''));
+    const r = await p.run();
+    expect(r.code).toBe(0);
+    expect(await readFile(replaced, 'utf8')).toBe('my own build');
+    expect(await readFile(edited, 'utf8')).toBe('edited in place');
+    expect(await readFile(config, 'utf8')).toContain('"mine"');
+    await expect(stat(untouched)).rejects.toThrow(); // what mlc-build placed and nobody changed is removed
+    await expect(stat(p.path('dist/RedPajama-3B-q4f16_1-MLC/params_shard_0.bin'))).rejects.toThrow();
+  });
+
+  it('build --verify catches a corrupted blob whose size and mtime are unchanged', async () => {
+    const p = await Project.create(MANIFEST.replace('targets: [cuda, android, webgpu]', 'targets: [cuda]'), MODELS);
+    expect((await p.run()).code).toBe(0);
+    const lib = p.path('dist/libs/Llama-2-7b-q4f16_1-cuda.so');
+    const digest = await sha(lib);
+    const blob = p.path('.mlc-build/cas', digest.slice(0, 2), digest);
+    const { execFileSync } = await import('node:child_process');
+    const { open } = await import('node:fs/promises');
+    const before = await stat(blob, { bigint: true });
+    const fh = await open(blob, 'r+');
+    await fh.write(Buffer.from([0x5a ^ (await readFile(blob))[10]!]), 0, 1, 10);
+    await fh.close();
+    // Back to the very same mtime, to the nanosecond (GNU touch takes @seconds.nanoseconds).
+    const ns = before.mtimeNs;
+    execFileSync('touch', ['-m', '-d', `@${ns / 1_000_000_000n}.${String(ns % 1_000_000_000n).padStart(9, '0')}`, blob]);
+    const after = await stat(blob, { bigint: true });
+    expect([after.size, after.mtimeNs]).toEqual([before.size, before.mtimeNs]);
+    expect(await sha(blob)).not.toBe(digest);
+    const trusting = await p.run(['build']);
+    expect(trusting.calls).toEqual([]); // a plain build trusts the stat cache
+    const verified = await p.run(['build', '--verify']);
+    expect(verified.code).toBe(0);
+    expect(verified.calls.map((c) => c.sub)).toEqual(['compile']);
+    expect(await sha(lib)).toBe(digest);
+  });
+
+  it('build --json: the summary counts equal the finish events, on success and after a failure', async () => {
+    const p = await Project.create(MANIFEST, MODELS);
+    for (const env of [{ MLC_DOUBLE_FAIL: 'compile .*android' }, {}]) {
+      const r = await p.run(['build', '--json', '-j', '1'], env);
+      const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { event: string; status?: string; counts?: Record<string, number> });
+      const finishes: Record<string, number> = { ran: 0, cached: 0, fresh: 0, failed: 0, skipped: 0, interrupted: 0 };
+      for (const e of events) if (e.event === 'finish') finishes[e.status as string]!++;
+      const summary = events.filter((e) => e.event === 'summary');
+      expect(summary).toHaveLength(1);
+      expect(summary[0]?.counts).toEqual(finishes);
+      expect(Object.values(finishes).reduce((a, b) => a + b, 0)).toBe(28);
+    }
+  });
+});

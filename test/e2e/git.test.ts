@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FIXTURES } from '../helpers/cli.js';
 import { Project } from '../helpers/project.js';
+import { lacks } from '../helpers/tools.js';
 
 const hasLfs = (() => {
   try {
@@ -41,7 +42,7 @@ quantizations: [q4f16_1]
 targets: [android]
 `;
 
-describe.skipIf(!hasLfs)('git+ sources (git and git-lfs)', () => {
+describe.skipIf(lacks('git-lfs', hasLfs))('git+ sources (git and git-lfs)', () => {
   it('fetches the pinned commit shallowly, pulls only the LFS objects it needs, pins it, then works without the remote', async () => {
     const p = await Project.create('version: 1\nmodels: {}\nquantizations: [q4f16_1]\ntargets: [cuda]\n', {});
     const origin = p.path('origin');

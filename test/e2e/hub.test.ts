@@ -148,8 +148,13 @@ describe('hf:// sources', () => {
     const r = await p.run(['step=download', '-k'], env);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('the repository lists a file path that leaves it: "../../escape.txt"; refused');
+    // Where "../../escape.txt" would land: beside the snapshot folders in the HF cache, and in out/
+    // (from out/models/Tiny/); and anywhere else in the project, or beside it.
     const { stat } = await import('node:fs/promises');
-    await expect(stat(join(p.dir, 'escape.txt'))).rejects.toThrow();
+    await expect(stat(p.path('hf-cache/models--org--tiny-llama/escape.txt'))).rejects.toThrow();
+    await expect(stat(p.path('dist/escape.txt'))).rejects.toThrow();
+    const { spawnSync } = await import('node:child_process');
+    expect(spawnSync('find', [p.dir, '-name', 'escape.txt'], { encoding: 'utf8' }).stdout).toBe('');
     await expect(stat(join(p.dir, '..', 'escape.txt'))).rejects.toThrow();
   });
 
@@ -185,5 +190,57 @@ describe('hf:// sources', () => {
     const r = await p.run(['step=download', '-k'], env);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('resolving org/tiny-llama@v9: HTTP 404: repository or revision not found: org/tiny-llama');
+  });
+});
+
+describe('hub tokens', () => {
+  const token = 'secret-token-0815';
+  const cases: [string, (p: Project) => Promise<{ args: string[]; env: Record<string, string> }>][] = [
+    ['HF_TOKEN', async () => ({ args: [], env: { HF_TOKEN: token } })],
+    ['HUGGING_FACE_HUB_TOKEN', async () => ({ args: [], env: { HUGGING_FACE_HUB_TOKEN: token } })],
+    [
+      '--token-file',
+      async (p) => {
+        await writeFile(p.path('my-token'), `${token}\n`);
+        return { args: ['--token-file', p.path('my-token')], env: {} };
+      },
+    ],
+  ];
+  for (const [name, how] of cases) {
+    it(`${name} is sent to the hub and never reaches mlc_llm's environment`, async () => {
+      const { p, env } = await setup(tinyRepo({ token }));
+      const { args, env: extra } = await how(p);
+      const dump = p.path('step-env.ndjson');
+      const r = await p.run(args, { ...env, ...extra, MLC_DOUBLE_ENV_DUMP: dump });
+      expect(r.code).toBe(0);
+      expect((server as HubServer).requests.filter((q) => q.path.includes('/resolve/')).every((q) => q.auth === `Bearer ${token}`)).toBe(true);
+      const steps = (await readFile(dump, 'utf8')).trim().split('\n');
+      expect(steps.length).toBe(r.calls.length);
+      expect(steps.length).toBeGreaterThan(0);
+      for (const line of steps) expect(line).not.toContain(token);
+    });
+  }
+});
+
+describe('build --update', () => {
+  it('re-resolves a revision that moved, re-pins it and rebuilds what the new files change', async () => {
+    const repo = tinyRepo();
+    const { p, env } = await setup(repo);
+    expect((await p.run([], env)).code).toBe(0);
+    const lockOf = async () => (JSON.parse(await readFile(p.path('mlc.build.lock'), 'utf8')) as { sources: Record<string, { commit: string; files: Record<string, string> }> }).sources['hf://org/tiny-llama'];
+    expect((await lockOf())?.commit).toBe(COMMIT);
+    // The branch moves: a new commit with another generation config.
+    const moved = 'b'.repeat(40);
+    repo.refs.main = moved;
+    repo.files['generation_config.json'] = Buffer.from('{"temperature": 0.1}');
+    const pinned = await p.run([], env);
+    expect(pinned.code).toBe(0);
+    expect(pinned.calls).toEqual([]); // pinned: the move is not seen without --update
+    const updated = await p.run(['build', '--update'], env);
+    expect(updated.code).toBe(0);
+    expect((await lockOf())?.commit).toBe(moved);
+    expect((await lockOf())?.files['generation_config.json']).toBe(`sha256:${sha256(Buffer.from('{"temperature": 0.1}'))}`);
+    expect(updated.calls.map((c) => c.sub)).toEqual(['gen_config']);
+    expect(JSON.parse(await readFile(p.path('dist/Tiny-q4f16_1-MLC/mlc-chat-config.json'), 'utf8'))).toMatchObject({ temperature: 0.1 });
   });
 });

@@ -2,6 +2,7 @@
 // call log: when each mlc_llm process started and ended), --profile writes trace events, and Ctrl-C
 // stops the build with nothing left running.
 import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { BIN } from '../helpers/cli.js';
@@ -158,4 +159,38 @@ describe('Ctrl-C', () => {
     await new Promise((r) => setTimeout(r, 200));
     expect(stepProcesses(p)).toBe('');
   });
+});
+
+/** True while the process exists and is not a zombie waiting to be reaped. */
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+describe('stopping a build stops everything its steps started', () => {
+  const cases: [string, NodeJS.Signals, Record<string, string>][] = [
+    ['Ctrl-C', 'SIGINT', {}],
+    ['kill', 'SIGTERM', {}],
+    ['Ctrl-C, with children that ignore SIGTERM', 'SIGINT', { MLC_DOUBLE_CHILD_IGNORE_TERM: '1' }],
+  ];
+  for (const [name, signal, env] of cases) {
+    it(`${name}: no process of a step's group is left, grandchildren included`, async () => {
+      const p = await Project.create(manifest(), MODELS);
+      const children = p.path('children.txt');
+      const { child, closed } = await startSlowBuild(p, { MLC_DOUBLE_CHILDREN: children, ...env });
+      for (let i = 0; i < 100 && !existsSync(children); i++) await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 300)); // the double is past its start-up
+      const pids = readFileSync(children, 'utf8').trim().split(/\s+/).map(Number);
+      expect(pids.length).toBeGreaterThanOrEqual(2);
+      expect(pids.every(alive)).toBe(true);
+      child.kill(signal);
+      expect(await closed).toBe(130);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(pids.filter(alive)).toEqual([]);
+    });
+  }
 });

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { StatCache } from '../../src/store/stat-cache.js';
 import { fingerprintToolchain } from '../../src/toolchain/fingerprint.js';
 import { DOUBLE } from '../helpers/project.js';
+import { lacks } from '../helpers/tools.js';
 
 const python = (() => {
   try {
@@ -15,6 +16,7 @@ const python = (() => {
     return undefined;
   }
 })();
+const noPython = lacks('python3 (with importlib.metadata)', python !== undefined);
 
 async function fakeInstall(version: string, libBytes: string): Promise<{ bin: string; env: NodeJS.ProcessEnv; dir: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'mlc-build-fp-'));
@@ -42,7 +44,7 @@ const fp = async (argv: string[], env: NodeJS.ProcessEnv, fingerprintCmd?: strin
 };
 
 describe('toolchain fingerprint', () => {
-  it.skipIf(!python)('asks the console script’s Python for mlc_llm and TVM versions and native library digests', async () => {
+  it.skipIf(noPython)('asks the console script’s Python for mlc_llm and TVM versions and native library digests', async () => {
     const a = await fakeInstall('0.20.dev1', 'libtvm v1');
     const f = await fp([a.bin], a.env);
     const facts = f.facts as { mlc_llm: { dists: Record<string, { version: string }> }; tvm: { libs: string[] }; libDigests: Record<string, string> };
@@ -51,7 +53,7 @@ describe('toolchain fingerprint', () => {
     expect(Object.keys(facts.libDigests)).toHaveLength(1);
   });
 
-  it.skipIf(!python)('changes with a pip upgrade even when the console script does not', async () => {
+  it.skipIf(noPython)('changes with a pip upgrade even when the console script does not', async () => {
     const a = await fakeInstall('0.20.dev1', 'libtvm v1');
     const before = await fp([a.bin], a.env);
     await writeFile(join(a.dir, 'site-packages/tvm/libtvm.so'), 'libtvm v2, same version string');
@@ -62,7 +64,7 @@ describe('toolchain fingerprint', () => {
     expect((await fp([a.bin], a.env)).digest).toBe(rebuilt.digest);
   });
 
-  it.skipIf(!python)('takes the interpreter of `python -m mlc_llm`', async () => {
+  it.skipIf(noPython)('takes the interpreter of `python -m mlc_llm`', async () => {
     const a = await fakeInstall('0.20.dev1', 'libtvm v1');
     const f = await fp(['python3', '-m', 'mlc_llm'], a.env);
     expect((f.facts as { mlc_llm: { path: string } }).mlc_llm.path).toBe(join(a.dir, 'site-packages/mlc_llm'));
