@@ -4,6 +4,15 @@
 // everything else loads the CLI.
 import { tryNoop } from '../lib/cli/fast.bundle.mjs';
 
+// A closed stdout or stderr (`mlc-build --json | head -1`) is no reason to stop: the build goes on
+// without printing, completes and records its results; nothing prints a stack trace for it.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e) => {
+    if (e.code === 'EPIPE' || e.code === 'ERR_STREAM_DESTROYED') return;
+    throw e;
+  });
+}
+
 const argv = process.argv.slice(2);
 const done = tryNoop(argv, process.cwd(), process.env);
 if (done !== undefined) {

@@ -1,5 +1,5 @@
 // Shared by the commands: load the project, print diagnostics, parse selectors, open the store.
-import { Builder } from '../exec/builder.js';
+import { BuildContext } from '../exec/context.js';
 import { makePlan, type Plan } from '../exec/plan.js';
 import { parseSelectors, selectNodes } from '../graph/select.js';
 import { byPosition, renderDiagnostic, type Diagnostic } from '../manifest/diagnostic.js';
@@ -38,18 +38,18 @@ export async function loadSelected(opts: GlobalOptions, selectors: readonly stri
 
 /** The plan of the selected nodes, read-only (plan and status create nothing on disk). */
 export async function readOnlyPlan(project: Project, selected: ReadonlySet<string>): Promise<Plan> {
-  const builder = await openBuilder(project, { readOnly: true });
-  const plan = await makePlan(builder, selected);
-  await builder.store.close();
+  const ctx = await openContext(project, { readOnly: true });
+  const plan = await makePlan(ctx, selected);
+  await ctx.store.close();
   return plan;
 }
 
-export async function openBuilder(project: Project, opts: { readOnly: boolean; verify?: boolean; update?: boolean; tokenFile?: string }): Promise<Builder> {
+export async function openContext(project: Project, opts: { readOnly: boolean; verify?: boolean; update?: boolean; tokenFile?: string }): Promise<BuildContext> {
   const { manifest } = project;
   const store = await Store.open(manifest.cache, { readOnly: opts.readOnly });
   const state = await loadProjectState(manifest.cache, manifest.root);
   const lock = await readLock(manifest.root);
-  return new Builder(manifest, project.graph, store, project.toolchain, process.env, state, { verify: opts.verify ?? false, update: opts.update, tokenFile: opts.tokenFile }, lock);
+  return new BuildContext(manifest, project.graph, store, project.toolchain, process.env, state, { verify: opts.verify ?? false, update: opts.update, tokenFile: opts.tokenFile }, lock);
 }
 
 function report(diags: readonly Diagnostic[]): void {

@@ -1,207 +1,291 @@
-// The build loop: drives the scheduler (scheduler.ts) with real steps. A ready node is decided at
-// once (stat calls, no slot); only a node that must execute (a step run or a download) asks the
+// The build loop: drives the scheduler (scheduler.ts) with real steps. A ready node is evaluated
+// at once (stat calls, no slot); only a node that must execute (a step run or a download) asks the
 // scheduler for its pool's slots. Fail-fast by default (start nothing new, let running steps
-// finish); keep-going builds every node that does not depend on a failure.
-import { readdir, rm, rmdir } from 'node:fs/promises';
-import { dirname, join, relative } from 'node:path';
-import type { NodeKind, StepNode } from '../graph/nodes.js';
-import { updateLock } from '../sources/lock.js';
-import { Durations } from '../store/durations.js';
-import { leftByDeadProcess } from '../store/process-alive.js';
-import { saveProjectState } from '../store/project-state.js';
-import type { Builder, Files } from './builder.js';
-import { capacity, schedulerTasks, type Machine } from './resources.js';
-import { Scheduler, type Task, type TaskOutcome } from './scheduler.js';
+// finish); keep-going builds every node that does not depend on a failure. Each executing node has
+// its own stop signal, so one can be cancelled and the others left alone.
+import { relative, sep } from 'node:path';
+import type { StepNode } from '../graph/nodes.js';
+import type { NodeKind } from '../recipes/index.js';
 import type { Result } from '../result.js';
-import type { ActionRecord } from '../store/store.js';
-import type { Emit, FinishStatus, KindTotals, StepFailure } from './events.js';
+import { updateLock } from '../sources/lock.js';
+import type { Pin } from '../sources/source.js';
+import { kindOf } from '../steps/index.js';
+import { Durations } from '../store/durations.js';
+import { sweep } from '../store/outputs.js';
+import { saveProjectState } from '../store/project-state.js';
+import type { ActionRecord, Files } from '../store/store.js';
+import type { BuildContext } from './context.js';
+import { evaluate } from './evaluate.js';
+import type { Emit, FinishStatus, KindTotals, OutputFile, StepFailure } from './events.js';
+import { capacity, schedulerTasks, type Machine } from './resources.js';
+import { runStep } from './run-step.js';
+import { Scheduler, type Task, type TaskOutcome } from './scheduler.js';
 
 export interface BuildOptions {
   jobs: number;
   keepGoing: boolean;
+  /** Stops the build: nothing new starts, running steps get SIGTERM. */
   signal: AbortSignal;
+  /** Kills running steps at once (a second Ctrl-C). */
+  kill?: AbortSignal;
   machine: Machine;
-  /** Nodes that cannot run here (from Builder.preflight): they fail without stopping the others. */
+  /** Nodes that cannot run here (from BuildContext.preflight): they fail without stopping the others. */
   blocked?: ReadonlyMap<string, string>;
+}
+
+/** What became of one node. */
+export interface NodeResult {
+  node: string;
+  kind: NodeKind;
+  status: FinishStatus;
+  key?: string;
+  /** For nodes that ran or were restored: their outputs, paths relative to out/. */
+  outputs?: OutputFile[];
+  /** The work's own time: the step's run, the download, the restore (never the wait for a slot). */
+  ms: number;
+  log?: string;
+  reason?: string;
+  failure?: StepFailure;
+  /** Where a restored result came from. */
+  source?: string;
 }
 
 export interface BuildOutcome {
   counts: Record<FinishStatus, number>;
   kinds: Partial<Record<NodeKind, KindTotals>>;
   ms: number;
+  results: Map<string, NodeResult>;
+  /** A bug inside the engine happened (reported as an internal error, naming the node). */
+  internalErrors: number;
 }
 
-export async function runBuild(b: Builder, selected: ReadonlySet<string>, opts: BuildOptions, emit: Emit): Promise<BuildOutcome> {
+export interface BuildHandle {
+  done: Promise<BuildOutcome>;
+  /** Stops one executing node (its process group, its staging); the others go on. False if it is not executing. */
+  cancel(node: string): boolean;
+}
+
+type Outcome = TaskOutcome | 'reported';
+
+export function runBuild(ctx: BuildContext, selected: ReadonlySet<string>, opts: BuildOptions, emit: Emit): Promise<BuildOutcome> {
+  return startBuild(ctx, selected, opts, emit).done;
+}
+
+export function startBuild(ctx: BuildContext, selected: ReadonlySet<string>, opts: BuildOptions, emit: Emit): BuildHandle {
   const started = Date.now();
-  const order = [...b.graph.nodes.values()].filter((n) => selected.has(n.id));
+  const order = [...ctx.graph.nodes.values()].filter((n) => selected.has(n.id));
   const byId = new Map(order.map((n) => [n.id, n]));
   const done = new Map<string, Files>();
-  const statusOf = new Map<string, FinishStatus>();
+  const results = new Map<string, NodeResult>();
+  const pins = new Map<string, Pin[]>();
+  const recordKeys = new Set<string>();
   const counts: Record<FinishStatus, number> = { ran: 0, cached: 0, fresh: 0, failed: 0, skipped: 0, interrupted: 0 };
   const kinds: Partial<Record<NodeKind, KindTotals>> = {};
-  const durations = Durations.load(b.store.root);
-  const cap = capacity(b.manifest, opts.machine, opts.jobs);
-  const taskList = schedulerTasks(order, b.manifest, cap.pools, (n, fallback) => durations.expected(n.id, fallback));
+  let internalErrors = 0;
+  const durations = Durations.load(ctx.store.root);
+  const cap = capacity(ctx.manifest, opts.machine, opts.jobs);
+  const taskList = schedulerTasks(order, ctx.manifest, cap.pools, (n, fallback) => durations.expected(n.id, fallback));
   const tasks = new Map<string, Task>(taskList.map((t) => [t.id, t]));
   const sched = new Scheduler(taskList, cap, { keepGoing: opts.keepGoing });
   // Drivers waiting for their resources, resolved true on a grant and false when the build stops.
   const grants = new Map<string, (granted: boolean) => void>();
   const lanes = new Lanes();
   const laneOf = new Map<string, number>();
+  /** Stop signals of the nodes executing now. */
+  const executing = new Map<string, AbortController>();
   // Runs under way by key: a node whose key is being built by another waits for that run.
-  const inflight = new Map<string, { node: string; run: Promise<Result<ActionRecord, StepFailure> | 'not started'> }>();
+  const inflight = new Map<string, { node: string; run: Promise<{ value: Result<ActionRecord, StepFailure>; ms: number } | 'not started'> }>();
+  /** Nodes cancelled through the handle. */
+  const cancelled = new Set<string>();
+  /** True if the node's own stop signal fired (cancelled, or the build stopped). */
+  const executingStopped = (node: StepNode) => cancelled.has(node.id) || opts.signal.aborted;
+  const out = ctx.manifest.out;
+  const relOut = (p: string) => relative(out, p).split(sep).join('/');
   let active = 0;
 
-  const finish = (node: StepNode, status: FinishStatus, t0: number, extra: { reason?: string; failure?: StepFailure; ranMs?: number } = {}) => {
-    statusOf.set(node.id, status);
+  const finish = (node: StepNode, status: FinishStatus, ms: number, extra: Omit<NodeResult, 'node' | 'kind' | 'status' | 'ms'> = {}): void => {
     counts[status]++;
     const k = (kinds[node.kind] ??= { ran: 0, cached: 0, fresh: 0, failed: 0, ms: 0 });
     if (status === 'ran' || status === 'cached' || status === 'fresh' || status === 'failed') k[status]++;
-    k.ms += extra.ranMs ?? 0;
-    emit({ event: 'finish', node: node.id, kind: node.kind, status, ms: Date.now() - t0, ...(extra.reason ? { reason: extra.reason } : {}), ...(extra.failure ? { failure: extra.failure } : {}) });
+    if (status === 'ran' || status === 'failed') k.ms += ms;
+    const result: NodeResult = { node: node.id, kind: node.kind, status, ms, ...extra };
+    results.set(node.id, result);
+    emit({ event: 'finish', ...result });
   };
 
-  /** Waits for the node's pool slots; false if the build stopped first (the scheduler reports it skipped). */
+  /** The node's outputs as placed in out/. */
+  const placedOutputs = (node: StepNode, files: Files): OutputFile[] => {
+    const sizes = new Map(Object.values(files).map((f) => [f.digest, f.size]));
+    return kindOf(node)
+      .placements(node, ctx, files)
+      .map((p) => ({ path: relOut(p.dest), digest: p.digest, size: sizes.get(p.digest) ?? 0 }));
+  };
+
+  /** Waits for the node's pool slots; undefined if the build stopped first (the scheduler reports it skipped). */
   const acquire = (node: StepNode): Promise<number | undefined> =>
     new Promise((resolve) => {
       if (!sched.request(node.id)) return resolve(undefined);
       grants.set(node.id, (granted) => {
         if (!granted) return resolve(undefined);
         const slot = lanes.take();
-        const task = tasks.get(node.id) as Task;
-        emit({ event: 'run', node: node.id, kind: node.kind, slot, pool: task.pool });
+        emit({ event: 'run', node: node.id, kind: node.kind, slot, pool: (tasks.get(node.id) as Task).pool });
         resolve(slot);
       });
       pump();
     });
 
-  /** Runs `work` holding the node's slots; 'not started' if the build stopped before they were free. */
-  const execute = async <T>(node: StepNode, work: () => Promise<T>): Promise<{ value: T; ms: number } | 'not started'> => {
+  /** Runs `work` holding the node's slots and its own stop signal; the time is the work's alone. */
+  const execute = async <T>(node: StepNode, work: (signal: AbortSignal) => Promise<T>): Promise<{ value: T; ms: number } | 'not started'> => {
     const slot = await acquire(node);
     if (slot === undefined) return 'not started';
     laneOf.set(node.id, slot); // held, like the pool's slots, until the node has finished
+    const stop = new AbortController();
+    executing.set(node.id, stop);
+    const onBuildStop = () => stop.abort();
+    if (opts.signal.aborted) stop.abort();
+    opts.signal.addEventListener('abort', onBuildStop, { once: true });
     const t = Date.now();
-    return { value: await work(), ms: Date.now() - t };
+    try {
+      return { value: await work(stop.signal), ms: Date.now() - t };
+    } finally {
+      opts.signal.removeEventListener('abort', onBuildStop);
+      executing.delete(node.id);
+    }
   };
 
   // 'reported': the scheduler skipped the node while it waited for slots (and reports it itself).
-  const process1 = async (node: StepNode): Promise<TaskOutcome | 'reported'> => {
+  const process1 = async (node: StepNode): Promise<Outcome> => {
     const t0 = Date.now();
+    const kind = kindOf(node);
     const blocked = opts.blocked?.get(node.id);
     if (blocked !== undefined) {
-      finish(node, 'failed', t0, { failure: { message: blocked, preflight: true } });
+      finish(node, 'failed', 0, { failure: { message: blocked, preflight: true } });
       return 'skipped'; // its dependents cannot run, but the others go on
     }
     emit({ event: 'start', node: node.id, kind: node.kind });
-    const failed = (message: string): TaskOutcome => {
-      finish(node, opts.signal.aborted ? 'interrupted' : 'failed', t0, { failure: { message } });
-      return opts.signal.aborted ? 'interrupted' : 'failed';
+    const failed = (failure: StepFailure, ms: number, key?: string): TaskOutcome => {
+      const stopped = failure.stopped === true || (opts.signal.aborted && !failure.internal);
+      finish(node, stopped ? 'interrupted' : 'failed', ms, { failure, ...(key ? { key } : {}), ...(failure.log ? { log: failure.log } : {}), ...(stopped && !opts.signal.aborted ? { reason: 'cancelled' } : {}) });
+      return stopped ? 'interrupted' : 'failed';
     };
     try {
-      const d = await b.decide(node, done);
-      switch (d.kind) {
+      const ev = await evaluate(ctx, node, done);
+      switch (ev.kind) {
         case 'waits':
-          throw new Error(`${node.id} started before ${d.deps.join(', ')}`);
+          throw new Error(`${node.id} started before ${ev.deps.join(', ')}`);
         case 'unavailable':
-          return failed(d.detail ? `${d.reason}: ${d.detail}` : d.reason);
+          return failed({ message: ev.reason }, Date.now() - t0);
         case 'fetch': {
-          if (node.kind !== 'download') throw new Error(`${node.id}: only downloads fetch`);
+          if (!kind.fetch) throw new Error(`${node.id}: its kind cannot fetch`);
+          const fetchFn = kind.fetch.bind(kind);
           let last = 0;
           let fetching = t0;
-          const ran = await execute(node, () => {
+          const ran = await execute(node, (signal) => {
             fetching = Date.now(); // the rate counts from the download's start, not its wait for a net slot
-            return b.fetch(node, (bytes, total) => {
-              // At most one progress event per MiB (and the last one).
-              if (bytes - last >= 1 << 20 || bytes === total) {
-                last = bytes;
-                const seconds = Math.max(0.001, (Date.now() - fetching) / 1000);
-                emit({ event: 'progress', node: node.id, bytes, total, rate: Math.round(bytes / seconds) });
-              }
+            return fetchFn(node, ctx, {
+              signal,
+              onProgress: (bytes, total) => {
+                // At most one progress event per MiB (and the last one).
+                if (bytes - last >= 1 << 20 || bytes === total) {
+                  last = bytes;
+                  const seconds = Math.max(0.001, (Date.now() - fetching) / 1000);
+                  emit({ event: 'progress', node: node.id, bytes, total, rate: Math.round(bytes / seconds) });
+                }
+              },
             });
           });
           if (ran === 'not started') return 'reported';
           const r = ran.value;
-          if (!r.ok) return failed(r.error);
-          await b.place(node, b.placements(node, r.value.files));
+          if (!r.ok) return failed({ message: r.error, ...(executingStopped(node) ? { stopped: true } : {}) }, ran.ms);
+          await ctx.place(node, kind.placements(node, ctx, r.value.files));
           done.set(node.id, r.value.files);
-          b.noteKey(node, r.value.key, r.value.fields);
+          ctx.noteKey(node, r.value.key, { fields: r.value.fields });
+          pins.set(ctx.model(node.model).source.text, [...(pins.get(ctx.model(node.model).source.text) ?? []), r.value.pin]);
           durations.learn(node.id, ran.ms);
-          finish(node, 'ran', t0, { ranMs: ran.ms });
+          finish(node, 'ran', ran.ms, { key: r.value.key, outputs: placedOutputs(node, r.value.files) });
           return 'ok';
         }
         case 'source': {
-          await b.place(node, b.placements(node, d.files));
-          done.set(node.id, d.files);
-          const fresh = b.state.nodes[node.id]?.key === d.key;
-          b.noteKey(node, d.key, d.fields);
-          finish(node, fresh ? 'fresh' : 'ran', t0);
+          const t = Date.now();
+          const { files, key, fields, pin } = ev.found;
+          await ctx.place(node, kind.placements(node, ctx, files));
+          done.set(node.id, files);
+          ctx.noteKey(node, key, { fields });
+          pins.set(ctx.model(node.model).source.text, [...(pins.get(ctx.model(node.model).source.text) ?? []), pin]);
+          finish(node, ev.fresh ? 'fresh' : 'ran', Date.now() - t, { key, ...(ev.fresh ? {} : { outputs: placedOutputs(node, files) }) });
           return 'ok';
         }
         case 'step': {
-          if (d.record && d.placed) {
-            done.set(node.id, b.recordFiles(d.record));
-            b.noteKey(node, d.key, d.fields, d.record.outputs);
-            b.notePlaced(node, b.placements(node, b.recordFiles(d.record)));
-            finish(node, 'fresh', t0);
+          recordKeys.add(ev.key);
+          if (ev.hit?.local && ev.placed) {
+            done.set(node.id, ev.hit.local);
+            ctx.noteKey(node, ev.key, { outputs: ev.hit.record.outputs });
+            ctx.notePlaced(node, kind.placements(node, ctx, ev.hit.local));
+            finish(node, 'fresh', Date.now() - t0, { key: ev.key });
             return 'ok';
           }
-          let record = d.record;
-          let status: FinishStatus = 'cached';
-          let ranMs = 0;
-          if (!record) {
-            const shared = inflight.get(d.key);
-            const run =
-              shared?.run ??
-              execute(node, () => b.run(node, d.key, d.fields, d.spec)).then((r) => {
-                if (r === 'not started') return r;
-                if (r.value.ok) {
-                  ranMs = r.value.value.durationMs;
-                  durations.learn(node.id, ranMs);
-                }
-                return r.value;
-              });
-            if (!shared) inflight.set(d.key, { node: node.id, run });
-            const r = await run;
-            if (r === 'not started') {
-              if (!shared) return 'reported';
-              finish(node, opts.signal.aborted ? 'interrupted' : 'skipped', t0, { reason: `the same step was not started as ${shared.node}` });
+          if (ev.hit) {
+            const t = Date.now();
+            const restored = await ev.hit.restore();
+            if (restored.ok) {
+              await ctx.place(node, kind.placements(node, ctx, restored.value));
+              done.set(node.id, restored.value);
+              ctx.noteKey(node, ev.key, { outputs: ev.hit.record.outputs });
+              finish(node, 'cached', Date.now() - t, { key: ev.key, outputs: placedOutputs(node, restored.value), source: ev.hit.from });
+              return 'ok';
+            }
+            emit({ event: 'warning', message: `${node.id}: could not restore from ${ev.hit.from} (${restored.error}); running it` });
+          }
+          const shared = inflight.get(ev.key);
+          const run =
+            shared?.run ??
+            execute(node, (signal) => runStep(ctx, node, ev.key, ev.fields, ev.action, { signal, kill: opts.kill })).then((r) => {
+              if (r !== 'not started' && r.value.ok) durations.learn(node.id, r.value.value.durationMs);
+              return r;
+            });
+          if (!shared) inflight.set(ev.key, { node: node.id, run });
+          const r = await run;
+          if (r === 'not started') {
+            if (!shared) return 'reported';
+            finish(node, 'skipped', 0, { key: ev.key, reason: `the same step was not started as ${shared.node}` });
+            return 'skipped';
+          }
+          if (!r.value.ok) {
+            if (shared) {
+              finish(node, 'skipped', 0, { key: ev.key, reason: `the same step failed as ${shared.node}` });
               return 'skipped';
             }
-            if (!r.ok) {
-              if (shared) {
-                finish(node, 'skipped', t0, { reason: `the same step failed as ${shared.node}` });
-                return 'skipped';
-              }
-              finish(node, opts.signal.aborted ? 'interrupted' : 'failed', t0, { failure: r.error });
-              return opts.signal.aborted ? 'interrupted' : 'failed';
-            }
-            record = r.value;
-            status = shared ? 'cached' : 'ran';
+            return failed(r.value.error, r.ms, ev.key);
           }
-          const files = b.recordFiles(record);
-          await b.place(node, b.placements(node, files));
+          const record = r.value.value;
+          const t = Date.now();
+          const files = ctx.store.filesOf(record);
+          await ctx.place(node, kind.placements(node, ctx, files));
           done.set(node.id, files);
-          b.noteKey(node, d.key, d.fields, record.outputs);
-          finish(node, status, t0, { ranMs });
+          ctx.noteKey(node, ev.key, { outputs: record.outputs });
+          // The node that ran it reports the run's time; one that shared the run, its placing.
+          finish(node, shared ? 'cached' : 'ran', shared ? Date.now() - t : record.durationMs, { key: ev.key, outputs: placedOutputs(node, files), log: ctx.store.logPath(node.id), ...(shared ? { source: 'local' } : {}) });
           return 'ok';
         }
       }
     } catch (e) {
-      return failed((e as Error).message);
+      // A bug in mlc-build, not a failure of the step: say so, with the node and the stack.
+      internalErrors++;
+      return failed({ message: `internal error while building ${node.id}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`, internal: true }, Date.now() - t0);
     }
   };
 
   let allDone = () => {};
   const finished = new Promise<void>((resolve) => (allDone = resolve));
   function pump(): void {
-    // Nodes that can no longer start: a dependency did not finish, or the build stopped.
+    // Nodes that can no longer start: a dependency did not finish, or the build stopped. Never
+    // started, so skipped (interrupted is only for what was running).
     for (const skip of sched.takeSkipped()) {
       const node = byId.get(skip.id) as StepNode;
       const waiting = grants.get(skip.id);
       grants.delete(skip.id);
-      const status: FinishStatus = opts.signal.aborted ? 'interrupted' : 'skipped';
-      const why = skip.because ? `${skip.because} ${statusOf.get(skip.because) ?? 'skipped'}` : opts.signal.aborted ? 'the build was interrupted' : 'the build stopped after a failure';
-      finish(node, status, Date.now(), { reason: why });
+      const why = skip.because ? `${skip.because} ${results.get(skip.because)?.status ?? 'skipped'}` : opts.signal.aborted ? 'the build was interrupted' : 'the build stopped after a failure';
+      finish(node, 'skipped', 0, { reason: why });
       waiting?.(false);
     }
     for (const task of sched.takeReady()) {
@@ -230,18 +314,38 @@ export async function runBuild(b: Builder, selected: ReadonlySet<string>, opts: 
     },
     { once: true },
   );
-  pump();
-  await finished;
 
-  if (!opts.signal.aborted) {
-    await sweep(b, done);
-    await lockSources(b, done);
-  }
-  if (b.stateChanged) await saveProjectState(b.store.root, b.state);
-  await durations.save();
-  await b.store.touch([...done.keys()].filter((id) => byId.get(id)?.kind !== 'download').map((id) => b.state.nodes[id]?.key as string));
-  await b.store.close();
-  return { counts, kinds, ms: Date.now() - started };
+  const run = async (): Promise<BuildOutcome> => {
+    pump();
+    await finished;
+    if (!opts.signal.aborted) {
+      // Keep what the graph still names and this build did not redo, and what this build placed.
+      const keep = new Set<string>();
+      for (const [path, p] of Object.entries(ctx.state.placed)) if (ctx.graph.nodes.has(p.node) && !done.has(p.node)) keep.add(path);
+      for (const [id, files] of done) {
+        const node = ctx.graph.nodes.get(id);
+        if (node) for (const p of kindOf(node).placements(node, ctx, files)) keep.add(p.dest);
+      }
+      if (await sweep(ctx.store.stats, ctx.state, keep, out)) ctx.stateChanged = true;
+      await updateLock(ctx.manifest.root, new Map(ctx.manifest.models.map((m) => [m.source.text, m.source.kind])), pins);
+    }
+    if (ctx.stateChanged) await saveProjectState(ctx.store.root, ctx.state);
+    await durations.save();
+    await ctx.store.touch(recordKeys);
+    await ctx.store.close();
+    return { counts, kinds, ms: Date.now() - started, results, internalErrors };
+  };
+
+  return {
+    done: run(),
+    cancel(id) {
+      const stop = executing.get(id);
+      if (!stop) return false;
+      cancelled.add(id);
+      stop.abort();
+      return true;
+    },
+  };
 }
 
 /** Numbered lanes for running steps (the tracks of --profile): the lowest free number is taken. */
@@ -255,64 +359,5 @@ class Lanes {
   }
   give(n: number): void {
     this.used.delete(n);
-  }
-}
-
-/** Records in mlc.build.lock what each source this build read resolved to. */
-async function lockSources(b: Builder, done: ReadonlyMap<string, Files>): Promise<void> {
-  const kinds = new Map(b.manifest.models.map((m) => [m.source.text, m.source.kind]));
-  const resolved = new Map<string, { part: 'meta' | 'weights'; files: Record<string, string>; commit?: string; revision?: string }[]>();
-  for (const [id, files] of done) {
-    const node = b.graph.nodes.get(id);
-    if (node?.kind !== 'download') continue;
-    const source = b.manifest.models.find((m) => m.id === node.model)?.source.text as string;
-    const digests = Object.fromEntries(Object.entries(files).map(([n, f]) => [n, f.digest]));
-    const pinned = b.resolvedCommits.get(source) ?? (b.lock.sources[source]?.commit ? { commit: b.lock.sources[source]?.commit, revision: b.lock.sources[source]?.revision } : undefined);
-    resolved.set(source, [...(resolved.get(source) ?? []), { part: node.part, files: digests, ...pinned }]);
-  }
-  await updateLock(b.manifest.root, kinds, resolved);
-}
-
-/**
- * Removes from out/ what this tool placed there and the manifest no longer names: files of nodes
- * that left the graph, and files a node rebuilt this time no longer produces. A file someone else
- * changed since is left alone, and so is every file the tool did not place.
- */
-async function sweep(b: Builder, done: ReadonlyMap<string, Files>): Promise<void> {
-  const keep = new Set<string>();
-  for (const [path, p] of Object.entries(b.state.placed)) {
-    if (b.graph.nodes.has(p.node) && !done.has(p.node)) keep.add(path);
-  }
-  for (const [id, files] of done) {
-    const node = b.graph.nodes.get(id);
-    if (node) for (const p of b.placements(node, files)) keep.add(p.dest);
-  }
-  await removeDeadTemps(new Set([...keep, ...Object.keys(b.state.placed)].map((p) => dirname(p))));
-  for (const [path, p] of Object.entries(b.state.placed)) {
-    if (keep.has(path)) continue;
-    delete b.state.placed[path];
-    b.stateChanged = true;
-    const current = await b.store.stats.digest(path).catch(() => undefined);
-    if (current?.digest !== p.digest) continue;
-    await rm(path, { force: true });
-    b.store.stats.forget(path);
-    await removeEmptyDirs(dirname(path), b.manifest.out);
-  }
-}
-
-/** Temp files of placements (`<dest>.mlc-build-<pid>.tmp`) left by a build that was killed. */
-async function removeDeadTemps(dirs: ReadonlySet<string>): Promise<void> {
-  for (const dir of dirs) {
-    for (const name of await readdir(dir).catch(() => [] as string[])) {
-      if (leftByDeadProcess(name, /\.mlc-build-(\d+)\.tmp$/)) await rm(join(dir, name), { force: true });
-    }
-  }
-}
-
-async function removeEmptyDirs(dir: string, stop: string): Promise<void> {
-  while (relative(stop, dir) !== '' && !relative(stop, dir).startsWith('..')) {
-    if ((await readdir(dir).catch(() => ['?'])).length > 0) return;
-    await rmdir(dir).catch(() => undefined);
-    dir = dirname(dir);
   }
 }

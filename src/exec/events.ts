@@ -1,7 +1,6 @@
 // One event stream: the executor emits these; every output format (plain lines, NDJSON, the live
 // view) is an observer of it.
-import type { NodeKind } from '../graph/nodes.js';
-import type { PoolName } from '../recipes/index.js';
+import type { NodeKind, PoolName } from '../recipes/index.js';
 
 export type FinishStatus = 'ran' | 'cached' | 'fresh' | 'failed' | 'skipped' | 'interrupted';
 
@@ -29,14 +28,31 @@ export type BuildEvent =
       /** Why it ran, was skipped or failed. */
       reason?: string;
       failure?: StepFailure;
+      /** The node's key, when it was known. */
+      key?: string;
+      /** What it ran or restored: paths relative to out/. */
+      outputs?: OutputFile[];
+      /** Where a restored result came from (`local`, or another cache). */
+      source?: string;
     }
   /** Download progress; `rate` in bytes per second since the download started. */
   | { event: 'progress'; node: string; bytes: number; total: number; rate: number }
   | { event: 'warning'; message: string }
   | { event: 'summary'; counts: Record<FinishStatus, number>; kinds: Partial<Record<NodeKind, KindTotals>>; ms: number };
 
+/** One output of a node: its path relative to out/, digest and size. */
+export interface OutputFile {
+  path: string;
+  digest: string;
+  size: number;
+}
+
 export interface StepFailure {
   message: string;
+  /** A bug in mlc-build, not a failure of the step. */
+  internal?: boolean;
+  /** The step was stopped (interrupted or cancelled) while it ran. */
+  stopped?: boolean;
   /** Found before the build started (and reported then): the node never started. */
   preflight?: boolean;
   argv?: string[];

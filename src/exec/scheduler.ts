@@ -10,7 +10,7 @@
 // No deadlock: a demand is clamped to what its pool and -j can ever hold, so every request fits an
 // idle machine. No starvation: a request that does not fit reserves the pool (or the -j total) it
 // waits for, so smaller, later requests cannot keep taking what it needs.
-import type { PoolName } from '../recipes/index.js';
+import { POOL_NAMES, type PoolName } from '../recipes/index.js';
 
 export interface Task {
   id: string;
@@ -69,7 +69,7 @@ export class Scheduler {
     }
     if (!(capacity.jobs >= 1)) throw new Error(`-j must be at least 1, got ${capacity.jobs}`);
     // A pool of size 0 (no GPU found) still runs a task assigned to it, one at a time, rather than never.
-    this.capacity = { jobs: capacity.jobs, pools: { net: Math.max(1, capacity.pools.net), cpu: Math.max(1, capacity.pools.cpu), gpu: Math.max(1, capacity.pools.gpu) } };
+    this.capacity = { jobs: capacity.jobs, pools: Object.fromEntries(POOL_NAMES.map((p) => [p, Math.max(1, capacity.pools[p])])) as Record<PoolName, number> };
     this.free = { ...this.capacity.pools };
     this.freeJobs = capacity.jobs;
     for (const task of tasks) this.entries.set(task.id, { task, priority: 0, waiting: task.deps.length, dependents: [], state: 'pending', seq: 0 });

@@ -28,6 +28,8 @@ export interface BuildGraph {
   cells: Map<string, CellNodes>;
   /** Where each model's source files are read from (a local folder, or the materialised snapshot). */
   snapshotDirs: Map<string, string>;
+  /** Per convert node: every weights folder (base and variants) its shards go into. */
+  weightsDirs: Map<string, string[]>;
 }
 
 export function buildGraph(manifest: Manifest): Result<BuildGraph, Diagnostic[]> {
@@ -136,10 +138,15 @@ export function buildGraph(manifest: Manifest): Result<BuildGraph, Diagnostic[]>
 
   const nodes = new Map<string, StepNode>();
   for (const n of [...downloads, ...converts, ...configs.values(), ...compiles]) nodes.set(n.id, n);
+  const weightsDirs = new Map<string, string[]>();
+  for (const c of configs.values()) {
+    const id = convertId(c.model, c.quant);
+    weightsDirs.set(id, [...(weightsDirs.get(id) ?? []), c.outDir]);
+  }
   const graph = new Graph<unknown, StepNode>({ directed: true });
   for (const n of nodes.values()) graph.setNode(n.id, n);
   for (const n of nodes.values()) for (const d of n.deps) graph.setEdge(d, n.id);
-  return ok({ nodes, graph, cells, snapshotDirs });
+  return ok({ nodes, graph, cells, snapshotDirs, weightsDirs });
 }
 
 function targetPath(target: Target, cell: Cell): Path {

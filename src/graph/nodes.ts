@@ -1,8 +1,8 @@
 // Step nodes of the build graph (DESIGN §2).
 import type { GenOptions } from '../manifest/types.js';
+import type { NodeKind } from '../recipes/index.js';
 
-export const NODE_KINDS = ['download', 'convert', 'config', 'compile'] as const;
-export type NodeKind = (typeof NODE_KINDS)[number];
+export type { NodeKind };
 
 interface NodeBase {
   id: string;

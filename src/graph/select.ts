@@ -4,7 +4,7 @@ import type { Manifest } from '../manifest/types.js';
 import { didYouMean } from '../manifest/suggest.js';
 import { err, ok, type Result } from '../result.js';
 import type { BuildGraph } from './build.js';
-import { NODE_KINDS, type NodeKind } from './nodes.js';
+import { NODE_KINDS, type NodeKind } from '../recipes/index.js';
 
 export interface Selection {
   dims: { model?: string[]; quant?: string[]; target?: string[] };

@@ -50,6 +50,10 @@ export interface GenConfigOption {
   compile_override: boolean;
 }
 
+/** The step kinds of the build graph (src/steps/ holds one module per kind). */
+export const NODE_KINDS = ['download', 'convert', 'config', 'compile'] as const;
+export type NodeKind = (typeof NODE_KINDS)[number];
+
 export type PoolName = 'net' | 'cpu' | 'gpu';
 export const POOL_NAMES: readonly PoolName[] = ['net', 'cpu', 'gpu'];
 
@@ -80,7 +84,7 @@ export interface Recipes {
   sourceFormats: string[];
   compileIgnoredFields: string[];
   pools: Record<PoolName, PoolRecipe>;
-  stepPools: Record<'download' | 'convert' | 'config' | 'compile', StepPoolRecipe>;
+  stepPools: Record<NodeKind, StepPoolRecipe>;
 }
 
 function readRecipe<T>(name: string): T {

@@ -1,7 +1,7 @@
 // Plain build output for people and CI logs (stderr): what ran or was restored, failures in full,
 // then a summary. Fresh steps are counted, not listed.
 import type { BuildEvent, FinishStatus, KindTotals } from '../exec/events.js';
-import { NODE_KINDS, type NodeKind } from '../graph/nodes.js';
+import { NODE_KINDS, type NodeKind } from '../recipes/index.js';
 import { shellLine } from '../toolchain/argv.js';
 
 export function plainLogger(write: (s: string) => void): (e: BuildEvent) => void {

@@ -1,9 +1,9 @@
 // Human and machine renderings of a plan.
 import { relative } from 'node:path';
 import { countStates, type Plan } from '../exec/plan.js';
+import { kindTitle } from '../steps/index.js';
 import { shellLine } from '../toolchain/argv.js';
 
-const KIND_TITLES = { download: 'Downloads', convert: 'Weight conversions', config: 'Chat configs', compile: 'Libraries' } as const;
 
 export function planTable(plan: Plan): string {
   const lines: string[] = [];
@@ -13,7 +13,7 @@ export function planTable(plan: Plan): string {
     if (n.kind !== kind) {
       kind = n.kind;
       const count = plan.nodes.filter((m) => m.kind === n.kind).length;
-      lines.push('', `${KIND_TITLES[n.kind]} (${count})`);
+      lines.push('', `${kindTitle(n.kind)} (${count})`);
     }
     lines.push(`  ${n.state.padEnd(7)}  ${n.id.padEnd(width)}  ${n.reason}`);
     if (n.argv) lines.push(`           $ ${shellLine(n.argv, n.env)}`);
@@ -39,20 +39,17 @@ export function planJson(plan: Plan): string {
 export function planCommands(plan: Plan, cwd: string): string {
   const lines: string[] = [];
   if (relative(cwd, plan.root) !== '') lines.push(`cd ${shellLine([plan.root])}`);
-  const libDirs = new Set<string>();
+  const done = new Set<string>();
   for (const n of plan.nodes) {
-    if (n.kind === 'download') {
+    if (!n.argv) {
       lines.push(`# ${n.id}: ${n.reason} → ${n.outputs.join(' ')}`);
       continue;
     }
-    if (!n.argv) continue;
-    if (n.kind === 'compile') {
-      // mlc_llm compile does not create the library's folder.
-      const dir = n.outputs[0]?.replace(/\/[^/]*$/, '');
-      if (dir && !libDirs.has(dir)) {
-        libDirs.add(dir);
-        lines.push(`mkdir -p ${shellLine([dir])}`);
-      }
+    for (const cmd of n.setup) {
+      const line = shellLine(cmd);
+      if (done.has(line)) continue;
+      done.add(line);
+      lines.push(line);
     }
     lines.push(shellLine(n.argv, n.env));
   }

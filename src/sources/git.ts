@@ -6,8 +6,11 @@ import { join, posix } from 'node:path';
 import { promisify } from 'node:util';
 import { sha256 } from '../store/hash.js';
 import { err, ok, type Result } from '../result.js';
-import type { FileRules } from './files.js';
-import { safeRepoPath, selectFiles, type HubFile } from './hf.js';
+import { keyOf } from '../keys.js';
+import type { Files } from '../store/store.js';
+import { partOf, safeRepoPath, selectFiles, weightsIndexName, type FileRules, type RepoFile } from './files.js';
+import type { LockEntry } from './lock.js';
+import { digestsOf, type FetchOptions, type Located, type Part, type Source, type SourceDeps, type SourceFiles } from './source.js';
 
 const run = promisify(execFile);
 const LFS_POINTER = 'version https://git-lfs.github.com/spec/v1';
@@ -93,7 +96,7 @@ export async function fetchGitPart(
     const m = /^([0-9a-f]{64}) [-*] (.+)$/.exec(l);
     return m ? [m[2] as string, m[1] as string] : ['', ''];
   }));
-  const files: HubFile[] = [];
+  const files: RepoFile[] = [];
   for (const entry of tree.value.split('\0').filter(Boolean)) {
     const m = /^(\d+) (\w+) ([0-9a-f]+)\s+(-|\d+)\t(.+)$/s.exec(entry);
     if (!m) continue;
@@ -111,8 +114,7 @@ export async function fetchGitPart(
   }
   let index: { weight_map?: Record<string, string> } | undefined;
   if (part === 'weights') {
-    const safetensors = files.some((f) => !f.path.includes('/') && f.path.endsWith('.safetensors'));
-    const name = safetensors ? 'model.safetensors.index.json' : 'pytorch_model.bin.index.json';
+    const name = weightsIndexName(files);
     if (files.some((f) => f.path === name)) {
       if (lfsOids.has(name)) await git(['lfs', 'pull', 'origin', `--include=${name}`], dir, env);
       try {
@@ -139,4 +141,67 @@ export async function fetchGitPart(
     out[f.path] = { path, ...d };
   }
   return ok(out);
+}
+
+/** git+URL[#rev]: pinned in mlc.build.lock, one shallow checkout per commit in the store. */
+export class GitSource implements Source {
+  readonly mirrored = true;
+
+  constructor(
+    readonly text: string,
+    private readonly url: string,
+    private readonly rev: string | undefined,
+    private readonly deps: SourceDeps,
+    /** Runs git commands on one checkout one after another (meta and weights share it). */
+    private readonly serially: <T>(key: string, fn: () => Promise<T>) => Promise<T>,
+  ) {}
+
+  private pinned(): LockEntry | undefined {
+    return this.deps.update ? undefined : this.deps.lock.sources[this.text];
+  }
+
+  folder(): string | undefined {
+    const commit = this.pinned()?.commit;
+    return commit ? gitCheckoutDir(this.deps.storeRoot, this.url, commit) : undefined;
+  }
+
+  async locate(part: Part): Promise<Located> {
+    const entry = this.pinned();
+    if (!entry?.commit) return { kind: 'fetch', reason: `${this.rev === undefined ? 'remote HEAD' : `revision ${this.rev}`}, not yet resolved` };
+    const missing: Located = { kind: 'fetch', reason: `commit ${entry.commit.slice(0, 12)}, not yet fetched` };
+    const dir = gitCheckoutDir(this.deps.storeRoot, this.url, entry.commit);
+    const wanted = Object.entries(entry.files).filter(([name]) => partOf(name) === part);
+    if (wanted.length === 0) return missing;
+    const files: Files = {};
+    for (const [name, pin] of wanted) {
+      const path = join(dir, name);
+      const d = await this.deps.digest(path).catch(() => undefined);
+      if (!d || `sha256:${d.digest}` !== pin) return missing;
+      files[name] = { ...d, path };
+    }
+    return { kind: 'here', found: this.found(part, entry.commit, files) };
+  }
+
+  private found(part: Part, commit: string, files: Files): SourceFiles {
+    const digests = digestsOf(files);
+    const fields = { source: this.text, commit, part, rules: this.deps.rules, files: digests };
+    return { files, key: keyOf(fields), fields, pin: { part, files: digests, commit, revision: this.rev ?? 'HEAD' } };
+  }
+
+  fetch(part: Part, opts: FetchOptions): Promise<Result<SourceFiles, string>> {
+    return this.serially(this.text, async () => {
+      if (opts.signal.aborted) return err(`${this.url}: cancelled`);
+      const pinned = this.pinned();
+      const commit = pinned?.commit ? ok(pinned.commit) : await resolveGitRev(this.url, this.rev, this.deps.env);
+      if (!commit.ok) return commit;
+      const dir = gitCheckoutDir(this.deps.storeRoot, this.url, commit.value);
+      const got = await fetchGitPart(this.url, commit.value, this.rev, part, dir, this.deps.env, this.deps.digest, this.deps.rules);
+      if (!got.ok) return got;
+      for (const [name, f] of Object.entries(got.value)) {
+        const was = pinned?.commit === commit.value ? pinned.files[name] : undefined;
+        if (was !== undefined && was !== `sha256:${f.digest}`) return err(`${this.url}@${commit.value.slice(0, 12)}: ${name} differs from what mlc.build.lock pinned; refused`);
+      }
+      return ok(this.found(part, commit.value, got.value));
+    });
+  }
 }

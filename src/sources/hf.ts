@@ -3,20 +3,19 @@
 // share. @huggingface/hub resolves and lists; downloads are ours: it neither resumes nor verifies.
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, readFile, readlink, rename, rm, stat, statfs, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readlink, realpath, rename, rm, stat, statfs, symlink, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { dirname, isAbsolute, join, normalize, posix, relative } from 'node:path';
+import { dirname, join, normalize, relative } from 'node:path';
 import { listFiles, modelInfo } from '@huggingface/hub';
 import { err, ok, type Result } from '../result.js';
-import { applyRules, isMetaFile, type FileRules } from './files.js';
+import { keyOf } from '../keys.js';
+import type { Files } from '../store/store.js';
+import { partOf, safeRepoPath, selectFiles, weightsIndexName, type RepoFile } from './files.js';
+import type { LockEntry } from './lock.js';
+import { digestsOf, type FetchOptions, type Located, type Part, type Source, type SourceDeps, type SourceFiles } from './source.js';
 
-export interface HubFile {
-  path: string;
-  size: number;
-  /** Git blob sha1 (small files) or, for LFS files, the sha256 of the content. */
-  oid: string;
-  lfs: boolean;
-}
+/** A file of a hub repository. */
+export type HubFile = RepoFile;
 
 export interface HubOptions {
   endpoint: string;
@@ -26,6 +25,8 @@ export interface HubOptions {
   onProgress?: (bytes: number, total: number) => void;
   fetchImpl?: typeof fetch;
   retries?: number;
+  /** Cancels every request of this transfer. */
+  signal?: AbortSignal;
 }
 
 export function hubEndpoint(env: NodeJS.ProcessEnv): string {
@@ -58,19 +59,12 @@ function authedFetch(opts: HubOptions): typeof fetch {
   return (input, init) => {
     const headers = new Headers(init?.headers);
     if (opts.token) headers.set('Authorization', `Bearer ${opts.token}`);
-    return base(input, { ...init, headers });
+    return base(input, { ...init, headers, ...(opts.signal ? { signal: opts.signal } : {}) });
   };
 }
 
 export function repoFolder(cacheDir: string, repo: string): string {
   return join(cacheDir, `models--${repo.replace('/', '--')}`);
-}
-
-/** A path from the server that would land outside the snapshot is refused. */
-export function safeRepoPath(path: string): boolean {
-  if (path === '' || isAbsolute(path) || path.includes('\\') || path.includes('\0')) return false;
-  const n = posix.normalize(path);
-  return !n.startsWith('../') && n !== '..' && !n.split('/').includes('..');
 }
 
 function describeHttp(status: number, repo: string, what: string): string {
@@ -117,46 +111,6 @@ export async function resolveRevision(repo: string, revision: string, opts: HubO
     return err(status ? describeHttp(status, repo, `listing ${repo}@${commit.slice(0, 12)}`) : `listing ${repo}: ${networkError(e, opts.endpoint)}`);
   }
   return ok({ commit, files });
-}
-
-/** Meta files, or the weights in one format (safetensors if present, else PyTorch .bin). */
-export function selectFiles(
-  files: readonly HubFile[],
-  part: 'meta' | 'weights',
-  index?: { weight_map?: Record<string, string> },
-  rules: FileRules = { include: [], exclude: [] },
-): Result<HubFile[], string> {
-  const chosen = defaultSelection(files, part, index);
-  if (!chosen.ok) return chosen;
-  const byPath = new Map(files.map((f) => [f.path, f]));
-  const paths = applyRules([...byPath.keys()], part, chosen.value.map((f) => f.path), rules);
-  if (part === 'meta' && !paths.includes('config.json')) return err('config.json is excluded by download.exclude, but every step needs it');
-  return ok(paths.map((p) => byPath.get(p) as HubFile));
-}
-
-function defaultSelection(files: readonly HubFile[], part: 'meta' | 'weights', index?: { weight_map?: Record<string, string> }): Result<HubFile[], string> {
-  const top = files.filter((f) => !f.path.includes('/'));
-  if (part === 'meta') {
-    const meta = top.filter((f) => isMetaFile(f.path));
-    return meta.some((f) => f.path === 'config.json') ? ok(meta) : err('the repository has no config.json');
-  }
-  for (const [format, indexName] of [
-    ['.safetensors', 'model.safetensors.index.json'],
-    ['.bin', 'pytorch_model.bin.index.json'],
-  ] as const) {
-    const weights = top.filter((f) => f.path.endsWith(format));
-    if (weights.length === 0) continue;
-    const idx = top.find((f) => f.path === indexName);
-    if (idx && index?.weight_map) {
-      const named = new Set(Object.values(index.weight_map));
-      const chosen = weights.filter((f) => named.has(f.path));
-      const missing = [...named].filter((n) => !weights.some((w) => w.path === n));
-      if (missing.length > 0) return err(`${indexName} names files the repository does not have: ${missing.join(', ')}`);
-      return ok([idx, ...chosen]);
-    }
-    return ok(idx ? [idx, ...weights] : weights);
-  }
-  return err('the repository has no weights (*.safetensors or *.bin at its top level)');
 }
 
 const gitBlobSha1 = (content: Buffer) => createHash('sha1').update(`blob ${content.length}\0`).update(content).digest('hex');
@@ -260,6 +214,7 @@ async function download(repo: string, commit: string, file: HubFile, blob: strin
   let corrupt = 0;
   for (let attempt = 0; attempt <= retries; attempt++) {
     if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(4000, 200 * 2 ** attempt)));
+    if (opts.signal?.aborted) return err(`downloading ${file.path} from ${repo}: cancelled`);
     let offset = (await stat(partial).catch(() => undefined))?.size ?? 0;
     if (offset > file.size) {
       await rm(partial, { force: true });
@@ -340,4 +295,92 @@ export async function writeRef(cacheDir: string, repo: string, revision: string,
   const ref = join(repoFolder(cacheDir, repo), 'refs', revision);
   await mkdir(dirname(ref), { recursive: true });
   await writeFile(ref, commit);
+}
+
+/** hf://org/name[@rev]: pinned in mlc.build.lock, files in the standard HF cache. */
+export class HubSource implements Source {
+  readonly mirrored = true;
+  /** One resolution per build, shared by the meta and weights parts. */
+  private resolution: Promise<Result<{ commit: string; files: HubFile[] }, string>> | undefined;
+
+  constructor(
+    readonly text: string,
+    private readonly repo: string,
+    private readonly revision: string,
+    private readonly deps: SourceDeps,
+  ) {}
+
+  private pinned(): LockEntry | undefined {
+    return this.deps.update ? undefined : this.deps.lock.sources[this.text];
+  }
+
+  private snapshot(commit: string): string {
+    return join(repoFolder(hubCacheDir(this.deps.env), this.repo), 'snapshots', commit);
+  }
+
+  folder(): string | undefined {
+    const commit = this.pinned()?.commit;
+    return commit ? this.snapshot(commit) : undefined;
+  }
+
+  async locate(part: Part): Promise<Located> {
+    // Pinned in mlc.build.lock and present in the HF cache: no network at all.
+    const entry = this.pinned();
+    if (!entry?.commit) return { kind: 'fetch', reason: `revision ${this.revision}, not yet resolved` };
+    const missing: Located = { kind: 'fetch', reason: `commit ${entry.commit.slice(0, 12)}, not yet downloaded` };
+    const wanted = Object.entries(entry.files).filter(([name]) => partOf(name) === part);
+    if (wanted.length === 0) return missing;
+    const files: Files = {};
+    for (const [name, pin] of wanted) {
+      // Through the snapshot's symlink to the blob itself: outputs are linked from real files.
+      const path = await realpath(join(this.snapshot(entry.commit), name)).catch(() => undefined);
+      const d = path && (await this.deps.digest(path).catch(() => undefined));
+      if (!path || !d || `sha256:${d.digest}` !== pin) return missing;
+      files[name] = { ...d, path };
+    }
+    return { kind: 'here', found: this.found(part, entry.commit, files) };
+  }
+
+  private found(part: Part, commit: string, files: Files): SourceFiles {
+    const digests = digestsOf(files);
+    const fields = { source: this.text, commit, part, rules: this.deps.rules, files: digests };
+    return { files, key: keyOf(fields), fields, pin: { part, files: digests, commit, revision: this.revision } };
+  }
+
+  async fetch(part: Part, opts: FetchOptions): Promise<Result<SourceFiles, string>> {
+    const token = await hubToken(this.deps.env, this.deps.tokenFile);
+    const hub: HubOptions = { endpoint: hubEndpoint(this.deps.env), token, cacheDir: hubCacheDir(this.deps.env), onProgress: opts.onProgress, signal: opts.signal };
+    const pinned = this.pinned();
+    this.resolution ??= resolveRevision(this.repo, pinned?.commit ?? this.revision, hub);
+    const resolved = await this.resolution;
+    if (!resolved.ok) return resolved;
+    const { commit, files: listing } = resolved.value;
+    let index: { weight_map?: Record<string, string> } | undefined;
+    if (part === 'weights') {
+      // The index of the format that will be selected (safetensors when present), if the repository has it.
+      const name = weightsIndexName(listing);
+      const want = listing.find((f) => f.path === name);
+      if (want) {
+        const got = await fetchFiles(this.repo, commit, [want], hub, this.deps.digest);
+        if (!got.ok) return got;
+        try {
+          index = JSON.parse(await readFile((got.value[want.path] as { path: string }).path, 'utf8')) as typeof index;
+        } catch (e) {
+          return err(`${this.repo}: ${want.path} is not valid JSON: ${(e as Error).message}`);
+        }
+      }
+    }
+    const selected = selectFiles(listing, part, index, this.deps.rules);
+    if (!selected.ok) return err(`${this.repo}@${commit.slice(0, 12)}: ${selected.error}`);
+    const fetched = await fetchFiles(this.repo, commit, selected.value, hub, this.deps.digest);
+    if (!fetched.ok) return fetched;
+    await writeRef(hub.cacheDir, this.repo, this.revision, commit);
+    for (const [name, f] of Object.entries(fetched.value)) {
+      const was = pinned?.commit === commit ? pinned.files[name] : undefined;
+      if (was !== undefined && was !== `sha256:${f.digest}`) {
+        return err(`${this.repo}@${commit.slice(0, 12)}: ${name} differs from what mlc.build.lock pinned; refused (run mlc-build build --update to re-pin)`);
+      }
+    }
+    return ok(this.found(part, commit, fetched.value));
+  }
 }

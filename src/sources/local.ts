@@ -1,7 +1,9 @@
-// Local model folders: what planning needs to know before anything runs.
+// Local model folders: what planning needs to know before anything runs, and the source that reads them.
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { keyOf } from '../keys.js';
 import { err, ok, type Result } from '../result.js';
+import { digestsOf, type Located, type Part, type Source, type SourceDeps, type SourceFiles } from './source.js';
 import { applyRules, isMetaFile, isWeightFile, type FileRules } from './files.js';
 
 /** Reads `<folder>/config.json` (mlc_llm requires it), or says what is wrong with the folder. */
@@ -53,4 +55,32 @@ export async function hashLocalPart(
     files[name] = { path, ...(await digest(path)) };
   }
   return ok(files);
+}
+
+/** A folder on this machine: hashed in place (through the stat cache), never copied or fetched. */
+export class LocalSource implements Source {
+  readonly mirrored = false;
+  constructor(
+    readonly text: string,
+    private readonly path: string,
+    private readonly deps: SourceDeps,
+  ) {}
+
+  async locate(part: Part): Promise<Located> {
+    this.deps.observe(this.path);
+    const files = await hashLocalPart(this.path, part, this.deps.digest, this.deps.rules);
+    if (!files.ok) return { kind: 'unavailable', reason: files.error };
+    const digests = digestsOf(files.value);
+    // The key holds the content, not the path: moving a folder rebuilds nothing.
+    const fields = { source: 'local', part, rules: this.deps.rules, files: digests };
+    return { kind: 'here', found: { files: files.value, key: keyOf(fields), fields, pin: { part, files: digests } } };
+  }
+
+  async fetch(): Promise<Result<SourceFiles, string>> {
+    return err(`${this.text}: a local folder is not fetched`);
+  }
+
+  folder(): string {
+    return this.path;
+  }
 }

@@ -4,7 +4,8 @@
 // library digests) never go here.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { canonicalJson, writeFileAtomic } from '../store/atomic.js';
+import { canonicalJson } from '../canonical-json.js';
+import { writeFileAtomic } from '../store/atomic.js';
 import { isMetaFile } from './files.js';
 
 export const LOCK_FILE = 'mlc.build.lock';

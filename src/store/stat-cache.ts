@@ -60,12 +60,29 @@ export class StatCache {
 
   private set(path: string, st: { dev: bigint; ino: bigint; size: bigint; mtimeNs: bigint }, digest: string): void {
     this.entries.set(path, { dev: String(st.dev), ino: String(st.ino), size: Number(st.size), mtime: String(st.mtimeNs), digest });
+    this.added.add(path);
     this.dirty = true;
   }
 
-  async save(): Promise<void> {
+  /** Paths this process hashed or placed since load. */
+  private readonly added = new Set<string>();
+
+  /**
+   * Writes the cache (atomically). With `merge`, a reader (plan, status) beside a running build
+   * adds what it hashed to what is on disk now, instead of replacing the build's entries.
+   */
+  async save(opts: { merge?: boolean } = {}): Promise<void> {
     if (!this.dirty) return;
-    await writeFileAtomic(this.file, JSON.stringify(Object.fromEntries(this.entries)));
+    let entries = this.entries;
+    if (opts.merge) {
+      const now = await StatCache.load(this.file);
+      entries = now.entries;
+      for (const p of this.added) {
+        const e = this.entries.get(p);
+        if (e) entries.set(p, e);
+      }
+    }
+    await writeFileAtomic(this.file, JSON.stringify(Object.fromEntries(entries)));
     this.dirty = false;
   }
 }

@@ -1,8 +1,12 @@
 // The store (`cache:`): cas/ read-only blobs by sha256, ac/ action records by key, the stat cache,
 // logs and staging. Only a complete, hashed result is recorded, and the record is written last.
-import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream, readFileSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, utimes } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { join, relative, sep } from 'node:path';
+import { err, ok, type Result } from '../result.js';
 import { writeFileAtomic } from './atomic.js';
 import { hashFile } from './hash.js';
 import { leftByDeadProcess } from './process-alive.js';
@@ -14,6 +18,9 @@ export interface StoredFile {
 }
 /** Files by path relative to a step's output folder. */
 export type Tree = Record<string, StoredFile>;
+
+/** A node's outputs: file name → digest, size and a readable path (the user's file, or a blob). */
+export type Files = Record<string, StoredFile & { path: string }>;
 
 export interface ActionRecord {
   key: string;
@@ -29,19 +36,22 @@ export interface ActionRecord {
 export type KeyFieldsRecord = Record<string, unknown>;
 
 export class Store {
+  readonly name: string;
   private constructor(
     readonly root: string,
     readonly stats: StatCache,
     /** Opened to look, not to build: creates nothing on disk. */
     readonly readOnly: boolean,
-  ) {}
+  ) {
+    this.name = root;
+  }
 
   static async open(root: string, opts: { readOnly?: boolean } = {}): Promise<Store> {
     if (!opts.readOnly) {
       await Promise.all(['cas', 'ac', 'tmp', 'logs', 'projects'].map((d) => mkdir(join(root, d), { recursive: true })));
       await removeDeadStaging(join(root, 'tmp'));
     }
-    return new Store(root, await StatCache.load(join(root, 'stat-cache.json')), opts.readOnly ?? false);
+    return new Store(root, await StatCache.load(join(root, STAT_CACHE_FILE)), opts.readOnly ?? false);
   }
 
   blobPath(digest: string): string {
@@ -79,6 +89,41 @@ export class Store {
     await chmod(file, 0o444);
     await rename(file, blob); // replaces a corrupt blob, if there was one
     await this.stats.remember(blob, digest);
+  }
+
+  /**
+   * Writes a blob that arrives as a stream (from another cache), hashing it while it is written;
+   * only bytes with the expected digest enter the CAS. A partial or wrong blob never does.
+   */
+  async ingestStream(source: Readable, digest: string): Promise<Result<void, string>> {
+    if (await this.hasBlob(digest)) {
+      source.destroy();
+      return ok(undefined);
+    }
+    const tmp = join(this.root, 'tmp', `blob-${digest.slice(0, 16)}@${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
+    const hash = createHash('sha256');
+    source.on('data', (chunk: Buffer) => hash.update(chunk));
+    try {
+      await pipeline(source, createWriteStream(tmp));
+      const got = hash.digest('hex');
+      if (got !== digest) return err(`blob ${digest.slice(0, 12)}… arrived with digest ${got.slice(0, 12)}…; refused`);
+      await this.ingestFile(tmp, digest);
+      return ok(undefined);
+    } catch (e) {
+      return err(`blob ${digest.slice(0, 12)}…: ${(e as Error).message}`);
+    } finally {
+      await rm(tmp, { force: true });
+    }
+  }
+
+  /** The blob's bytes, if it is present and intact. */
+  async openBlob(digest: string): Promise<Readable | undefined> {
+    return (await this.hasBlob(digest)) ? createReadStream(this.blobPath(digest)) : undefined;
+  }
+
+  /** A record's outputs as readable files (the blobs). */
+  filesOf(record: ActionRecord): Files {
+    return Object.fromEntries(Object.entries(record.outputs).map(([n, f]) => [n, { ...f, path: this.blobPath(f.digest) }]));
   }
 
   private recordPath(key: string, suffix = ''): string {
@@ -130,9 +175,14 @@ export class Store {
   }
 
   async close(): Promise<void> {
-    if (!this.readOnly || (await exists(this.root))) await this.stats.save();
+    // Read-only commands keep the digests they computed too (the stat cache is a cache): the next
+    // plan of a large local model then hashes nothing. They merge, so a running build loses nothing.
+    await this.stats.save({ merge: this.readOnly });
   }
 }
+
+/** The stat cache's file in the store. */
+export const STAT_CACHE_FILE = 'stat-cache.json';
 
 /** Where a running step's process group id is kept, in its staging folder. */
 export const STEP_PID_FILE = 'step.pid';

@@ -7,7 +7,7 @@ import { constants } from 'node:fs';
 import { access, open } from 'node:fs/promises';
 import { basename, delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { canonicalJson } from '../store/atomic.js';
+import { canonicalJson } from '../canonical-json.js';
 import { sha256 } from '../store/hash.js';
 import type { StatCache } from '../store/stat-cache.js';
 import { err, ok, type Result } from '../result.js';

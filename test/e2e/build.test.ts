@@ -565,7 +565,7 @@ targets:
 
   it('build --json: the summary counts equal the finish events, on success and after a failure', async () => {
     const p = await Project.create(MANIFEST, MODELS);
-    for (const env of [{ MLC_DOUBLE_FAIL: 'compile .*android' }, {}]) {
+    for (const env of [{ MLC_DOUBLE_FAIL: 'compile .*android' }, {}] as Record<string, string>[]) {
       const r = await p.run(['build', '--json', '-j', '1'], env);
       const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { event: string; status?: string; counts?: Record<string, number> });
       const finishes: Record<string, number> = { ran: 0, cached: 0, fresh: 0, failed: 0, skipped: 0, interrupted: 0 };

@@ -3,7 +3,8 @@ import { mkdir, mkdtemp, readFile, stat, utimes, writeFile } from 'node:fs/promi
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { compileRelevantConfig, diffFields, keyOf } from '../../src/exec/keys.js';
+import { diffFields, keyOf } from '../../src/keys.js';
+import { compileRelevantConfig } from '../../src/steps/compile.js';
 import { place } from '../../src/store/materialize.js';
 import { StatCache } from '../../src/store/stat-cache.js';
 import { Store } from '../../src/store/store.js';

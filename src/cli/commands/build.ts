@@ -1,5 +1,4 @@
 import { readdirSync } from 'node:fs';
-import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
@@ -9,21 +8,17 @@ import { formatBytes } from '../../manifest/units.js';
 import { storeSize } from '../../store/gc.js';
 import { cpuCount, detectGpus, gpuCount } from '../../toolchain/host.js';
 import { deleteStamp, envDigest, manifestDigest, writeStamp } from '../../exec/noop-stamp.js';
-import type { Manifest } from '../../manifest/types.js';
-import { acquireProjectLock, type HeldLock, type LockOwner } from '../../store/project-lock.js';
 import { projectStatePath } from '../../store/project-state.js';
+import { STAT_CACHE_FILE } from '../../store/store.js';
+import { lockProject } from '../lock.js';
 import type { Project } from '../project.js';
 import { STAMPED_ARGV } from '../fast.js';
 import type { Emit } from '../../exec/events.js';
 import { LiveView } from '../../report/live-view.js';
 import { Profile } from '../../report/profile.js';
-import { killAll } from '../../exec/run-process.js';
 import { blockedText, jsonLogger, plainLogger } from '../../report/build-log.js';
 import { EXIT } from '../exit-codes.js';
-import { loadSelected, openBuilder, SELECTOR_HELP, type GlobalOptions } from '../context.js';
-
-/** How long steps get to exit after SIGTERM before they are killed. */
-const STOP_GRACE_MS = 10_000;
+import { loadSelected, openContext, SELECTOR_HELP, type GlobalOptions } from '../context.js';
 
 interface BuildFlags {
   wait: boolean;
@@ -78,8 +73,8 @@ export function registerBuild(program: Command, setExit: (code: number) => void,
     const { manifest } = project;
     deleteStamp(manifest.root, process.env); // this build decides anew; only its success may stamp
     const global = program.opts<GlobalOptions>();
-    const builder = await openBuilder(project, { readOnly: false, verify: flags.verify, update: flags.update, tokenFile: global.tokenFile });
-    const blocked = await builder.preflight(selected);
+    const ctx = await openContext(project, { readOnly: false, verify: flags.verify, update: flags.update, tokenFile: global.tokenFile });
+    const blocked = await ctx.preflight(selected);
     if (blocked.size > 0) process.stderr.write(blockedText(blocked));
 
     // Observers of one event stream: the log (NDJSON, the live view or plain lines) and the profile.
@@ -92,19 +87,20 @@ export function registerBuild(program: Command, setExit: (code: number) => void,
     const emit: Emit = (e) => {
       for (const o of observers) o(e);
     };
+    // The first signal stops the steps (SIGTERM; a step that ignores it is killed after a grace
+    // period, as `docker stop` does); a second kills them at once. Either way the build then ends
+    // as usual: results recorded, staging cleared, the summary, exit 130.
     const controller = new AbortController();
+    const killer = new AbortController();
     let interrupts = 0;
     const onSignal = (signal: NodeJS.Signals) => {
       interrupts++;
       if (interrupts === 1) {
         process.stderr.write(`\nmlc-build: ${signal}: stopping the running steps (again to kill them at once)\n`);
         controller.abort();
-        killAll('SIGTERM');
-        // A step that ignores SIGTERM is killed after a grace period, as `docker stop` does.
-        setTimeout(() => killAll('SIGKILL'), STOP_GRACE_MS).unref();
       } else {
-        killAll('SIGKILL');
-        process.exit(EXIT.interrupted);
+        process.stderr.write(`mlc-build: ${signal}: killing the running steps\n`);
+        killer.abort();
       }
     };
     process.on('SIGINT', onSignal);
@@ -113,7 +109,7 @@ export function registerBuild(program: Command, setExit: (code: number) => void,
       const machine = { cpus: cpuCount(), gpus: gpuCount(detectGpus()) };
       // Without -j the pools alone bound what runs at once.
       const jobs = jobsFlag ?? Object.values(poolSizes(manifest, machine)).reduce((a, n) => a + Math.max(1, n), 0);
-      const outcome = await runBuild(builder, selected, { jobs, machine, keepGoing: flags.keepGoing ?? false, signal: controller.signal, blocked }, emit);
+      const outcome = await runBuild(ctx, selected, { jobs, machine, keepGoing: flags.keepGoing ?? false, signal: controller.signal, kill: killer.signal, blocked }, emit);
       const limit = manifest.cacheLimits.maxSize;
       if (limit !== undefined) {
         const size = await storeSize(manifest.cache);
@@ -130,27 +126,15 @@ export function registerBuild(program: Command, setExit: (code: number) => void,
       if (complete && STAMPED_ARGV.some((a) => a.length === argv.length && a.every((w, i) => w === argv[i]))) {
         writeStamp(
           { argv: [...argv], root: manifest.root, manifest: manifestDigest(manifest.source.text), env: envDigest(process.env), fresh: counts.ran + counts.cached + counts.fresh },
-          [...builder.store.stats.observed, projectStatePath(manifest.cache, manifest.root), join(manifest.cache, 'stat-cache.json'), ...codeFiles()],
-          builder.observedDirs,
+          [...ctx.store.stats.observed, projectStatePath(manifest.cache, manifest.root), join(manifest.cache, STAT_CACHE_FILE), ...codeFiles()],
+          ctx.observedDirs,
           process.env,
         );
       }
-      setExit(controller.signal.aborted ? EXIT.interrupted : outcome.counts.failed > 0 ? EXIT.stepFailed : EXIT.ok);
+      setExit(controller.signal.aborted ? EXIT.interrupted : outcome.internalErrors > 0 ? EXIT.internal : outcome.counts.failed > 0 ? EXIT.stepFailed : EXIT.ok);
     } finally {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
     }
   }
-}
-
-/** Takes the project's build lock, waiting (and saying so) unless told not to. */
-export async function lockProject(manifest: Manifest, wait: boolean): Promise<HeldLock | undefined> {
-  const since = (o: LockOwner) => `pid ${o.pid}${o.host === hostname() ? '' : ` on ${o.host}`} since ${new Date(o.started).toTimeString().slice(0, 8)}`;
-  const r = await acquireProjectLock(manifest.cache, manifest.root, {
-    wait,
-    onWait: (o) => process.stderr.write(`mlc-build: waiting for the build lock held by ${since(o)}\n`),
-  });
-  if (r.ok) return r.lock;
-  process.stderr.write(`mlc-build: another build of this project is running (${since(r.owner)}); not waiting (--no-wait)\n`);
-  return undefined;
 }

@@ -6,7 +6,7 @@ import { deleteStamp } from '../../exec/noop-stamp.js';
 import { hashFile } from '../../store/hash.js';
 import type { Manifest } from '../../manifest/types.js';
 import { EXIT } from '../exit-codes.js';
-import { lockProject } from './build.js';
+import { lockProject } from '../lock.js';
 import { load, type GlobalOptions } from '../context.js';
 
 export function registerClean(program: Command, setExit: (code: number) => void): void {

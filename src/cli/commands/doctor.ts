@@ -1,21 +1,17 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { statfs } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import type { Command } from 'commander';
 import { makePlan } from '../../exec/plan.js';
-import type { Manifest, Model } from '../../manifest/types.js';
+import type { Manifest } from '../../manifest/types.js';
+import { kindOf } from '../../steps/index.js';
 import { formatBytes } from '../../manifest/units.js';
-import { recipes } from '../../recipes/index.js';
-import { gitCheckoutDir } from '../../sources/git.js';
-import { hubCacheDir, repoFolder } from '../../sources/hf.js';
-import { isWeightFile } from '../../sources/files.js';
-import { readLock, type Lock } from '../../sources/lock.js';
-import { convertedBytes, gitChecks, HOST_COMMANDS, targetChecks, type Check, type HostFacts } from '../../toolchain/host-checks.js';
+import { gitChecks, HOST_COMMANDS, targetChecks, type Check, type HostFacts } from '../../toolchain/host-checks.js';
 import { which } from '../../toolchain/fingerprint.js';
 import { detectGpus } from '../../toolchain/host.js';
 import { EXIT } from '../exit-codes.js';
-import { load, openBuilder, type GlobalOptions } from '../context.js';
+import { load, openContext, type GlobalOptions } from '../context.js';
 
 export function registerDoctor(program: Command, setExit: (code: number) => void): void {
   program
@@ -27,8 +23,8 @@ export function registerDoctor(program: Command, setExit: (code: number) => void
       const { manifest } = project;
       const sections: [string, Check[]][] = [];
 
-      const builder = await openBuilder(project, { readOnly: true });
-      const fp = await builder.fingerprint();
+      const ctx = await openContext(project, { readOnly: true });
+      const fp = await ctx.fingerprint();
       const argv = project.toolchain.argv.join(' ');
       sections.push([
         'toolchain',
@@ -45,9 +41,16 @@ export function registerDoctor(program: Command, setExit: (code: number) => void
 
       if (manifest.models.some((m) => m.source.kind === 'git')) sections.push(['sources', gitChecks(gitVersions())]);
 
-      const plan = await makePlan(builder, new Set(project.graph.nodes.keys()));
-      await builder.store.close();
-      sections.push(['disk', [await diskCheck(manifest, await readLock(manifest.root), plan.nodes.filter((n) => n.kind === 'convert' && n.state !== 'fresh' && n.state !== 'cached').map((n) => n.id))]]);
+      const plan = await makePlan(ctx, new Set(project.graph.nodes.keys()));
+      // What the steps still to run will write: the kinds that can say so before they run.
+      const writes = plan.nodes.flatMap((n) => {
+        const node = project.graph.nodes.get(n.id);
+        const kind = node && kindOf(node);
+        if (!node || !kind?.bytesToWrite || n.state === 'fresh' || n.state === 'cached') return [];
+        return [{ id: n.id, bytes: kind.bytesToWrite(node, ctx) }];
+      });
+      await ctx.store.close();
+      sections.push(['disk', [await diskCheck(manifest, writes)]]);
 
       let problems = 0;
       for (const [title, checks] of sections) {
@@ -88,70 +91,24 @@ function gitVersions(): { git?: string; lfs?: string } {
   return { git: version(['--version']), lfs: version(['lfs', 'version']) };
 }
 
-/** Converted weights still to be written (source sizes × bits per weight) against the store's free space. */
-async function diskCheck(manifest: Manifest, lock: Lock, converts: string[]): Promise<Check> {
-  const models = new Map(manifest.models.map((m) => [m.id, m]));
-  let need = 0;
-  const unknown: string[] = [];
-  for (const id of converts) {
-    const [modelId, quant] = id.slice('convert:'.length).split('/') as [string, string];
-    const folder = sourceFolder(models.get(modelId) as Model, manifest, lock);
-    const bpw = recipes().quantizations.find((q) => q.name === quant)?.bits_per_weight_on_disk;
-    const weights = folder ? weightBytes(folder) : undefined;
-    if (weights === undefined || bpw === undefined) {
-      unknown.push(modelId);
-      continue;
-    }
-    need += convertedBytes(weights.bytes, weights.dtype, bpw);
-  }
+/** Bytes the plan's steps still have to write (converted weights) against the store's free space. */
+async function diskCheck(manifest: Manifest, writes: { id: string; bytes: number | undefined }[]): Promise<Check> {
+  const need = writes.reduce((n, w) => n + (w.bytes ?? 0), 0);
+  const unknown = [...new Set(writes.filter((w) => w.bytes === undefined).map((w) => w.id))];
   const free = await freeSpace(manifest.cache);
   const what = `store ${manifest.cache}`;
-  const unknownText = unknown.length > 0 ? `; not counted: ${[...new Set(unknown)].join(', ')} (not downloaded yet, sizes unknown)` : '';
+  const unknownText = unknown.length > 0 ? `; not counted: ${unknown.join(', ')} (not downloaded yet, sizes unknown)` : '';
   if (free === undefined) return { what, ok: true, advice: true, detail: `free space unknown; this plan writes about ${formatBytes(need)} of weights${unknownText}` };
   return {
     what,
     ok: need <= free,
-    detail: `${formatBytes(free)} free; this plan writes about ${formatBytes(need)} of converted weights (${sized(converts.length, unknown.length)})${unknownText}`,
+    detail: `${formatBytes(free)} free; this plan writes about ${formatBytes(need)} of converted weights (${sized(writes.length, unknown.length)})${unknownText}`,
   };
 }
 
 function sized(conversions: number, unknown: number): string {
   const n = `${conversions} conversion${conversions === 1 ? '' : 's'} to run`;
   return unknown === 0 ? n : `${conversions - unknown} of ${n} sized`;
-}
-
-/** Where a model's source files are on this machine, if they are. */
-function sourceFolder(model: Model, manifest: Manifest, lock: Lock): string | undefined {
-  const s = model.source;
-  switch (s.kind) {
-    case 'local':
-      return s.path;
-    case 'hf': {
-      const commit = lock.sources[s.text]?.commit;
-      return commit ? join(repoFolder(hubCacheDir(process.env), s.repo), 'snapshots', commit) : undefined;
-    }
-    case 'git': {
-      const commit = lock.sources[s.text]?.commit;
-      return commit ? gitCheckoutDir(manifest.cache, s.url, commit) : undefined;
-    }
-  }
-}
-
-function weightBytes(folder: string): { bytes: number; dtype?: string } | undefined {
-  let bytes = 0;
-  try {
-    for (const name of readdirSync(folder)) if (isWeightFile(name) && !name.endsWith('.json')) bytes += statSync(join(folder, name)).size;
-  } catch {
-    return undefined;
-  }
-  if (bytes === 0) return undefined;
-  let dtype: string | undefined;
-  try {
-    dtype = (JSON.parse(readFileSync(join(folder, 'config.json'), 'utf8')) as { torch_dtype?: string }).torch_dtype;
-  } catch {
-    // no config.json: assume 16-bit
-  }
-  return { bytes, dtype };
 }
 
 async function freeSpace(path: string): Promise<number | undefined> {

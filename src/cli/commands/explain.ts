@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
-import type { Files } from '../../exec/builder.js';
-import { diffFields } from '../../exec/keys.js';
+import { evaluateAll } from '../../exec/plan.js';
+import type { Evaluation } from '../../exec/evaluate.js';
+import { diffFields } from '../../keys.js';
 import { didYouMean } from '../../manifest/suggest.js';
 import { EXIT } from '../exit-codes.js';
-import { load, openBuilder, type GlobalOptions } from '../context.js';
+import { load, openContext, type GlobalOptions } from '../context.js';
 
 export function registerExplain(program: Command, setExit: (code: number) => void): void {
   program
@@ -17,42 +18,42 @@ export function registerExplain(program: Command, setExit: (code: number) => voi
         process.stderr.write(`mlc-build: unknown node ${JSON.stringify(id)}${didYouMean(id, [...project.graph.nodes.keys()])}\n`);
         return setExit(EXIT.usage);
       }
-      const builder = await openBuilder(project, { readOnly: true });
-      const available = new Map<string, Files>();
+      const ctx = await openContext(project, { readOnly: true });
+      let found: Evaluation | undefined;
+      // Every node up to this one is evaluated: its dependencies' outputs decide its key.
+      await evaluateAll(ctx, new Set(project.graph.nodes.keys()), (n, ev) => {
+        if (n === id) found = ev;
+      });
+      const ev = found as Evaluation;
+      const last = ctx.state.nodes[id];
       const lines: string[] = [];
-      for (const node of project.graph.nodes.values()) {
-        const d = await builder.decide(node, available);
-        const last = builder.state.nodes[node.id];
-        if (d.kind === 'source') available.set(node.id, d.files);
-        if (d.kind === 'step' && d.record) available.set(node.id, builder.recordFiles(d.record));
-        if (node.id !== id) continue;
-        switch (d.kind) {
-          case 'waits':
-            lines.push(`${id} waits for ${d.deps.join(', ')}, which must run first; its own key is known only then.`);
-            for (const dep of d.deps) lines.push(`  (run: mlc-build explain ${dep})`);
-            break;
-          case 'unavailable':
-            lines.push(`${id} cannot be evaluated here: ${d.reason}${d.detail ? `\n  ${d.detail}` : ''}`);
-            break;
-          case 'fetch':
-            lines.push(`${id} must be downloaded: ${d.reason}`);
-            break;
-          case 'source':
-          case 'step': {
-            const state = d.kind === 'source' ? (last?.key === d.key ? 'fresh' : 'changed') : d.record ? (d.placed ? 'fresh' : 'cached (in the store, not in out/)') : 'must run';
-            lines.push(`${id}: ${state}`, `  key ${d.key}`);
-            if (!last) lines.push('  no earlier build of this node is recorded');
-            else if (last.key === d.key) lines.push('  same key as the last build');
-            else {
-              const before = await builder.lastFields(node.id);
-              if (!before) lines.push('  the last build’s record is gone from the store (garbage-collected?): its fields cannot be compared');
-              else lines.push('  changed since the last build:', ...diffFields(before, d.fields).map((l) => `    ${l}`));
-            }
+      switch (ev.kind) {
+        case 'waits':
+          lines.push(`${id} waits for ${ev.deps.join(', ')}, which must run first; its own key is known only then.`);
+          for (const dep of ev.deps) lines.push(`  (run: mlc-build explain ${dep})`);
+          break;
+        case 'unavailable':
+          lines.push(`${id} cannot be evaluated here: ${ev.reason}`);
+          break;
+        case 'fetch':
+          lines.push(`${id} must be downloaded: ${ev.reason}`);
+          break;
+        case 'source':
+        case 'step': {
+          const key = ev.kind === 'source' ? ev.found.key : ev.key;
+          const fields = ev.kind === 'source' ? ev.found.fields : ev.fields;
+          const state = ev.kind === 'source' ? (ev.fresh ? 'fresh' : 'changed') : ev.hit ? (ev.placed ? 'fresh' : `cached (in ${ev.hit.from === 'local' ? 'the store' : ev.hit.from}, not in out/)`) : 'must run';
+          lines.push(`${id}: ${state}`, `  key ${key}`);
+          if (!last) lines.push('  no earlier build of this node is recorded');
+          else if (last.key === key) lines.push('  same key as the last build');
+          else {
+            const before = await ctx.lastFields(id);
+            if (!before) lines.push('  the last build’s record is gone from the store (garbage-collected?): its fields cannot be compared');
+            else lines.push('  changed since the last build:', ...diffFields(before, fields).map((l) => `    ${l}`));
           }
         }
-        break;
       }
-      await builder.store.close();
+      await ctx.store.close();
       process.stdout.write(lines.join('\n') + '\n');
     });
 }

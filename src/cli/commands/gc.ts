@@ -5,9 +5,10 @@ import { formatBytes, parseAge, parseSize } from '../../manifest/units.js';
 import { applyGc, inventory, planGc, type GcPlan } from '../../store/gc.js';
 import { loadProjectState } from '../../store/project-state.js';
 import { StatCache } from '../../store/stat-cache.js';
+import { STAT_CACHE_FILE } from '../../store/store.js';
 import { EXIT } from '../exit-codes.js';
 import { load, type GlobalOptions } from '../context.js';
-import { lockProject } from './build.js';
+import { lockProject } from '../lock.js';
 
 interface GcFlags {
   maxSize?: string;
@@ -59,7 +60,7 @@ async function gc(project: Project, opts: { maxSize?: number; maxAge?: number; a
   if (!opts.dryRun) {
     const removed = await applyGc(manifest.cache, plan);
     if (removed.length > 0) {
-      const stats = await StatCache.load(join(manifest.cache, 'stat-cache.json'));
+      const stats = await StatCache.load(join(manifest.cache, STAT_CACHE_FILE));
       for (const p of removed) stats.forget(p);
       await stats.save();
     }

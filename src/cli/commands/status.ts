@@ -1,8 +1,10 @@
 import type { Command } from 'commander';
 import { relative } from 'node:path';
 import type { NodeState, PlannedNode } from '../../exec/plan.js';
+import { makePlan } from '../../exec/plan.js';
+import { kindOf } from '../../steps/index.js';
 import { EXIT } from '../exit-codes.js';
-import { loadSelected, readOnlyPlan, SELECTOR_HELP, type GlobalOptions } from '../context.js';
+import { loadSelected, openContext, SELECTOR_HELP, type GlobalOptions } from '../context.js';
 
 const RANK: Record<NodeState, number> = { fresh: 0, cached: 1, stale: 2, missing: 3 };
 
@@ -17,7 +19,9 @@ export function registerStatus(program: Command, setExit: (code: number) => void
       const loaded = await loadSelected(program.opts<GlobalOptions>(), selectors);
       if (!loaded) return setExit(EXIT.usage);
       const { project, selected } = loaded;
-      const plan = await readOnlyPlan(project, selected);
+      const ctx = await openContext(project, { readOnly: true });
+      const plan = await makePlan(ctx, selected);
+      await ctx.store.close();
       const byId = new Map(plan.nodes.map((n) => [n.id, n]));
       // An artifact is as fresh as the least fresh step that writes it.
       const artifacts = new Map<string, PlannedNode[]>();
@@ -26,12 +30,7 @@ export function registerStatus(program: Command, setExit: (code: number) => void
       };
       for (const node of project.graph.nodes.values()) {
         if (!selected.has(node.id)) continue;
-        if (node.kind === 'config') {
-          add(node.outDir + '/', byId.get(node.id));
-          add(node.outDir + '/', byId.get(`convert:${node.model}/${node.quant}`));
-        } else if (node.kind === 'compile') {
-          add(node.library, byId.get(node.id));
-        }
+        for (const path of kindOf(node).artifacts(node, ctx)) add(path, byId.get(node.id));
       }
       const rows = [...artifacts].map(([path, nodes]) => {
         const worst = nodes.reduce((a, b) => (RANK[b.state] > RANK[a.state] ? b : a));

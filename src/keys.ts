@@ -1,23 +1,13 @@
-// Keys are data: a canonical JSON object of everything a step's output depends on (inputs' digests,
-// options, toolchain, env), hashed once. `explain` diffs two such objects field by field.
-import { recipes } from '../recipes/index.js';
-import { canonicalJson } from '../store/atomic.js';
-import { sha256 } from '../store/hash.js';
+// Keys are data: a canonical JSON object of everything an output depends on (inputs' digests,
+// options, toolchain, env), hashed once. `explain` diffs two such objects field by field, so it
+// needs no code of its own per step kind.
+import { canonicalJson } from './canonical-json.js';
+import { sha256 } from './store/hash.js';
 
 export type KeyFields = Record<string, unknown>;
 
 export function keyOf(fields: KeyFields): string {
   return sha256(canonicalJson(fields));
-}
-
-/**
- * mlc-chat-config.json as compile reads it: without the fields compile ignores (a deny-list, so a
- * field mlc_llm adds later counts by default). Equal projections build equal libraries: this is the
- * early cutoff that keeps a conv-template change from rebuilding libraries.
- */
-export function compileRelevantConfig(config: Record<string, unknown>): Record<string, unknown> {
-  const ignored = new Set(recipes().compileIgnoredFields);
-  return Object.fromEntries(Object.entries(config).filter(([k]) => !ignored.has(k)));
 }
 
 /** Field-by-field differences between two key objects: `path: old → new`. */

@@ -1,0 +1,86 @@
+// One evaluation of a node, shared by build, plan, status and explain: what its kind makes of it
+// given its dependencies' outputs, then — for a step — whether its result is already in place in
+// out/ (fresh), in the cache (to restore), or must be run.
+import type { StepNode } from '../graph/nodes.js';
+import { diffFields, keyOf, type KeyFields } from '../keys.js';
+import type { SourceFiles } from '../sources/source.js';
+import { kindOf, type Action } from '../steps/index.js';
+import type { CacheHit } from '../store/cache.js';
+import type { Files } from '../store/store.js';
+import type { BuildContext } from './context.js';
+
+export type Evaluation =
+  /** Dependencies must be built first: the node's key is known only then. */
+  | { kind: 'waits'; deps: string[] }
+  | { kind: 'unavailable'; reason: string }
+  /** A source that must be fetched. */
+  | { kind: 'fetch'; reason: string }
+  /** A source whose files are here; `fresh` when its key is the last build's. */
+  | { kind: 'source'; found: SourceFiles; fresh: boolean }
+  /** A step: in place in out/ (`placed`), in the cache (`hit`), or to run. */
+  | { kind: 'step'; key: string; fields: KeyFields; action: Action; hit?: CacheHit; placed: boolean };
+
+export async function evaluate(ctx: BuildContext, node: StepNode, available: ReadonlyMap<string, Files>): Promise<Evaluation> {
+  const waits = node.deps.filter((d) => !available.has(d));
+  if (waits.length > 0) return { kind: 'waits', deps: waits };
+  const kind = kindOf(node);
+  const ev = await kind.evaluate(node, ctx, (id) => available.get(id) as Files);
+  switch (ev.kind) {
+    case 'unavailable':
+    case 'fetch':
+      return ev;
+    case 'source':
+      return { kind: 'source', found: ev.found, fresh: ctx.state.nodes[node.id]?.key === ev.found.key };
+    case 'action': {
+      const key = keyOf(ev.fields);
+      const step = { kind: 'step' as const, key, fields: ev.fields, action: ev.action };
+      // Fresh without asking the cache: the last build's key, and its outputs still in place in out/.
+      const last = ctx.state.nodes[node.id];
+      if (last?.key === key && last.outputs) {
+        const record = { key, node: node.id, outputs: last.outputs, durationMs: 0, createdAt: '' };
+        const files = ctx.store.filesOf(record);
+        if (await ctx.isPlaced(kind.placements(node, ctx, files))) return { ...step, hit: { record, from: 'local', local: files, restore: async () => ({ ok: true, value: files }) }, placed: true };
+      }
+      const hit = await ctx.cache.lookup(key, { verify: ctx.opts.verify });
+      const placed = hit?.local ? await ctx.isPlaced(kind.placements(node, ctx, hit.local)) : false;
+      return { ...step, hit, placed };
+    }
+  }
+}
+
+/** The outputs an evaluation makes readable to dependents without running anything. */
+export function readableOutputs(ev: Evaluation): Files | undefined {
+  if (ev.kind === 'source') return ev.found.files;
+  if (ev.kind === 'step') return ev.hit?.local;
+  return undefined;
+}
+
+export type NodeState = 'fresh' | 'cached' | 'stale' | 'missing';
+
+/** What plan and status say of an evaluation, against the node's last build. */
+export async function describe(ctx: BuildContext, node: StepNode, ev: Evaluation): Promise<{ state: NodeState; reason: string }> {
+  const last = ctx.state.nodes[node.id];
+  const changed = async (fields: KeyFields) => {
+    const diff = diffFields(await ctx.lastFields(node.id), fields);
+    return diff.length > 3 ? `${diff.slice(0, 3).join('; ')}; …` : diff.join('; ');
+  };
+  switch (ev.kind) {
+    case 'waits':
+      return { state: 'stale', reason: `waits for ${ev.deps.join(', ')}` };
+    case 'unavailable':
+    case 'fetch':
+      return { state: 'missing', reason: ev.reason };
+    case 'source': {
+      if (ev.fresh) return { state: 'fresh', reason: 'unchanged' };
+      const folder = ctx.graph.snapshotDirs.get(node.model) as string;
+      const shown = `${ctx.display(folder)}/`;
+      return last ? { state: 'stale', reason: `folder ${shown} changed: ${await changed(ev.found.fields)}` } : { state: 'missing', reason: `folder ${shown} not yet imported` };
+    }
+    case 'step':
+      if (ev.hit) {
+        if (ev.placed) return { state: 'fresh', reason: 'up to date' };
+        return { state: 'cached', reason: ev.hit.from === 'local' ? 'in the store; will be restored' : `in ${ev.hit.from}; will be restored` };
+      }
+      return last ? { state: 'stale', reason: `changed: ${await changed(ev.fields)}` } : { state: 'missing', reason: 'not built yet' };
+  }
+}

@@ -1,0 +1,108 @@
+// convert:<model>/<quant>: `mlc_llm convert_weight`, once per model × quantization, shared by every
+// target and config variant; its shards are placed into every weights folder of the pair.
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ConvertNode } from '../graph/nodes.js';
+import { recipes } from '../recipes/index.js';
+import { isWeightFile } from '../sources/files.js';
+import { digestsOf } from '../sources/source.js';
+import { convertWeightArgv } from '../toolchain/argv.js';
+import { convertedBytes } from '../toolchain/host-checks.js';
+import type { Files, InputFile, StepContext, StepKind } from './kind.js';
+import { isFile, readJson } from './outputs.js';
+
+export const convert: StepKind<ConvertNode> = {
+  kind: 'convert',
+  title: 'Weight conversions',
+  usesToolchain: true,
+  resources: () => undefined,
+
+  async evaluate(node, ctx, deps) {
+    const toolchain = await ctx.toolchainDigest();
+    if (!toolchain.ok) return { kind: 'unavailable', reason: `toolchain: ${toolchain.error}` };
+    const model = ctx.model(node.model);
+    const meta = deps(node.deps[0] as string);
+    const weights = deps(node.deps[1] as string);
+    const config = meta['config.json'];
+    return {
+      kind: 'action',
+      fields: {
+        step: 'convert_weight',
+        quantization: node.quant,
+        model_type: model.modelType,
+        source_format: model.sourceFormat,
+        config_json: config?.digest,
+        weights: digestsOf(weights),
+        toolchain: toolchain.value,
+        env: { MLC_INTERNAL_PRESHARD_NUM: ctx.stepEnv.MLC_INTERNAL_PRESHARD_NUM },
+      },
+      action: { inputs: [...(config ? [inputOf('config.json', config)] : []), ...Object.entries(weights).map(([n, f]) => inputOf(n, f))] },
+    };
+  },
+
+  args(node, ctx, at) {
+    const model = ctx.model(node.model);
+    return convertWeightArgv({ source: at.input(), quant: node.quant, modelType: model.modelType, sourceFormat: model.sourceFormat, output: at.output });
+  },
+
+  plannedPaths(node, ctx, show) {
+    const snapshot = ctx.graph.snapshotDirs.get(node.model) as string;
+    const out = show(node.outDir);
+    return { paths: { input: () => show(snapshot, { dir: true, input: true }), output: out }, outputs: [`${out}/tensor-cache.json`, `${out}/params_shard_*.bin`] };
+  },
+
+  env: () => ({}),
+  outputName: () => '',
+
+  async check(_node, outDir) {
+    const cache = await readJson(join(outDir, 'tensor-cache.json'));
+    if (typeof cache === 'string') return `convert_weight wrote no valid tensor-cache.json (${cache})`;
+    const records = (cache as { records?: { dataPath?: unknown }[] }).records;
+    if (!Array.isArray(records) || records.length === 0) return 'tensor-cache.json lists no shards';
+    for (const r of records) {
+      if (typeof r.dataPath !== 'string' || !(await isFile(join(outDir, r.dataPath)))) return `tensor-cache.json lists ${String(r.dataPath)}, which convert_weight did not write`;
+    }
+    return undefined;
+  },
+
+  placements(node, ctx, files) {
+    return weightsFolders(node, ctx).flatMap((dir) => Object.entries(files).map(([n, f]) => ({ dest: join(dir, n), digest: f.digest, src: f.path })));
+  },
+
+  artifacts: (node, ctx) => weightsFolders(node, ctx).map((d) => `${d}/`),
+
+  /** Source weight bytes ÷ bytes per source weight × bits per converted weight. */
+  bytesToWrite(node, ctx) {
+    const folder = ctx.source(node.model).folder();
+    const bpw = recipes().quantizations.find((q) => q.name === node.quant)?.bits_per_weight_on_disk;
+    const weights = folder ? weightBytes(folder) : undefined;
+    return weights === undefined || bpw === undefined ? undefined : convertedBytes(weights.bytes, weights.dtype, bpw);
+  },
+};
+
+/** Every folder of the model × quantization (base and variants): where its weights go. */
+function weightsFolders(node: ConvertNode, ctx: StepContext): string[] {
+  return ctx.graph.weightsDirs.get(node.id) ?? [];
+}
+
+export function inputOf(name: string, f: Files[string]): InputFile {
+  return { name, path: f.path, digest: f.digest };
+}
+
+
+function weightBytes(folder: string): { bytes: number; dtype?: string } | undefined {
+  let bytes = 0;
+  try {
+    for (const name of readdirSync(folder)) if (isWeightFile(name) && !name.endsWith('.json')) bytes += statSync(join(folder, name)).size;
+  } catch {
+    return undefined;
+  }
+  if (bytes === 0) return undefined;
+  let dtype: string | undefined;
+  try {
+    dtype = (JSON.parse(readFileSync(join(folder, 'config.json'), 'utf8')) as { torch_dtype?: string }).torch_dtype;
+  } catch {
+    // no config.json: assume 16-bit
+  }
+  return { bytes, dtype };
+}
