@@ -28,6 +28,7 @@ export function plainLogger(write: (s: string) => void): (e: BuildEvent) => void
           case 'failed': {
             const f = e.failure;
             if (f?.preflight) return;
+            if (f?.internal) return write(`INTERNAL ERROR  ${e.node} (a bug in mlc-build, not in the step; please report it):\n  ${f.message.replace(/\n/g, '\n  ')}\n`);
             const lines = [`FAILED  ${e.node}: ${f?.message ?? 'failed'}`];
             if (f?.argv) lines.push(`  $ ${shellLine(f.argv)}`);
             if (f?.log) lines.push(`  log: ${f.log}`);

@@ -4,6 +4,8 @@ import { createHash } from 'node:crypto';
 import { appendFile, copyFile, readdir, readFile, rm, stat, writeFile, chmod } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { BIN } from '../helpers/cli.js';
 import { count, DOUBLE, Project } from '../helpers/project.js';
 
 const MANIFEST = `version: 1
@@ -575,5 +577,44 @@ targets:
       expect(summary[0]?.counts).toEqual(finishes);
       expect(Object.values(finishes).reduce((a, b) => a + b, 0)).toBe(28);
     }
+  });
+});
+
+describe('closed output streams', () => {
+  const small = MANIFEST.replace('targets: [cuda, android, webgpu]', 'targets: [cuda]');
+  const shell = (cmd: string, cwd: string, env: Record<string, string>) => spawnSync('bash', ['-c', cmd], { cwd, env: { ...process.env, ...env }, encoding: 'utf8' });
+
+  for (const [name, pipe] of [
+    ['--json | head -1', 'node BIN --json | head -1'],
+    ['2>&1 | head -2', 'node BIN -j 1 2>&1 | head -2'],
+  ] as const) {
+    it(`${name}: no stack trace, and the build completes and records its results`, async () => {
+      const p = await Project.create(small, MODELS);
+      const r = shell(`${pipe.replace('BIN', BIN)}; echo "exit=\${PIPESTATUS[0]}"`, p.dir, p.env);
+      expect(r.stdout).toMatch(/exit=0\n$/);
+      expect(r.stdout + r.stderr).not.toMatch(/EPIPE|internal error|at .*\.mjs/);
+      const again = await p.run();
+      expect(again.calls).toEqual([]); // nothing was left half-done
+      expect(again.stderr).toMatch(/nothing to do/);
+    });
+  }
+
+  it('doctor | head -1 and plan | head -1 end quietly', async () => {
+    const p = await Project.create(small, MODELS);
+    for (const cmd of ['doctor', 'plan', 'plan --json', 'status']) {
+      const r = shell(`node ${BIN} ${cmd} | head -1`, p.dir, p.env);
+      expect(r.stderr).not.toMatch(/EPIPE|internal error|Error:/);
+      expect(r.stdout.split('\n').length).toBeLessThanOrEqual(2);
+    }
+  });
+});
+
+describe('read-only commands', () => {
+  it('plan and status keep the digests they computed: a second plan hashes no source again', async () => {
+    const p = await Project.create(MANIFEST.replace('targets: [cuda, android, webgpu]', 'targets: [cuda]'), MODELS);
+    expect((await p.run(['plan'])).code).toBe(0);
+    const cache = JSON.parse(await readFile(p.path('.mlc-build/stat-cache.json'), 'utf8')) as Record<string, { digest: string }>;
+    expect(cache[p.path('hf/redpajama/model.safetensors')]?.digest).toBe(await sha(p.path('hf/redpajama/model.safetensors')));
+    expect((await readdir(p.path('.mlc-build'))).sort()).toEqual(['stat-cache.json']); // and nothing else
   });
 });

@@ -139,15 +139,25 @@ describe('Ctrl-C', () => {
     expect(Date.now() - t).toBeLessThan(10_000); // the steps would sleep 20 s
     expect(out().stderr).toContain('SIGINT: stopping the running steps');
     expect(out().stdout).toContain('"status":"interrupted"');
+    // Interrupted: the steps that were running; skipped: those that never started. The summary agrees.
+    const events = out().stdout.trim().split('\n').map((l) => JSON.parse(l) as { event: string; node?: string; status?: string; counts?: Record<string, number> });
+    const ran = new Set(events.filter((e) => e.event === 'run').map((e) => e.node));
+    const finishes = events.filter((e) => e.event === 'finish');
+    expect(finishes.filter((e) => e.status === 'interrupted').every((e) => ran.has(e.node))).toBe(true);
+    expect(finishes.filter((e) => e.status === 'skipped').every((e) => !ran.has(e.node))).toBe(true);
+    expect(finishes.filter((e) => e.status === 'skipped').length).toBeGreaterThan(0);
+    const summary = events.find((e) => e.event === 'summary');
+    expect(summary?.counts?.interrupted).toBe(finishes.filter((e) => e.status === 'interrupted').length);
+    expect(summary?.counts?.skipped).toBe(finishes.filter((e) => e.status === 'skipped').length);
     expect(stepProcesses(p)).toBe('');
     expect(await readdir(p.path('.mlc-build/tmp'))).toEqual([]);
     const next = await p.run();
     expect(next.code).toBe(0);
   });
 
-  it('a second Ctrl-C kills steps that ignore SIGTERM at once', async () => {
+  it('a second Ctrl-C kills steps that ignore SIGTERM at once, and the build still ends as usual', async () => {
     const p = await Project.create(manifest(), MODELS);
-    const { child, closed } = await startSlowBuild(p, { MLC_DOUBLE_IGNORE_TERM: '1' });
+    const { child, closed, out } = await startSlowBuild(p, { MLC_DOUBLE_IGNORE_TERM: '1' });
     await new Promise((r) => setTimeout(r, 1000)); // past the double's start-up, where it starts ignoring SIGTERM
     child.kill('SIGINT');
     await new Promise((r) => setTimeout(r, 500));
@@ -158,6 +168,9 @@ describe('Ctrl-C', () => {
     expect(Date.now() - t).toBeLessThan(3000);
     await new Promise((r) => setTimeout(r, 200));
     expect(stepProcesses(p)).toBe('');
+    expect(out().stderr).not.toContain('internal error');
+    expect(out().stdout.trim().split('\n').at(-1)).toMatch(/^\{"event":"summary"/);
+    expect(await readdir(p.path('.mlc-build/tmp'))).toEqual([]);
   });
 });
 
@@ -193,4 +206,21 @@ describe('stopping a build stops everything its steps started', () => {
       expect(pids.filter(alive)).toEqual([]);
     });
   }
+});
+
+describe('reported times', () => {
+  it("a step's time is its run, never its wait for a slot (-j 1: the times add up to at most the build's)", async () => {
+    const p = await Project.create(manifest(), MODELS);
+    const r = await p.run(['--json', '-j', '1'], { MLC_DOUBLE_SLEEP_MS: 'compile=300' });
+    expect(r.code).toBe(0);
+    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { event: string; status?: string; kind?: string; ms: number });
+    const ran = events.filter((e) => e.event === 'finish' && e.status === 'ran');
+    const summary = events.find((e) => e.event === 'summary') as { ms: number };
+    expect(ran.reduce((n, e) => n + e.ms, 0)).toBeLessThanOrEqual(summary.ms);
+    // Each compile's time is about what the double itself took (its own log), not a multiple of it.
+    const compiles = ran.filter((e) => e.kind === 'compile');
+    const own = (r.calls as Timed[]).filter((c) => c.sub === 'compile').map((c) => c.end - c.start);
+    expect(compiles).toHaveLength(own.length);
+    expect(Math.max(...compiles.map((e) => e.ms))).toBeLessThan(Math.max(...own) * 2);
+  });
 });

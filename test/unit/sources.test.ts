@@ -1,0 +1,111 @@
+// Each source implementation against mlc.build.lock: here at the pinned commit (no network), or
+// to be fetched; keys hold content, never paths.
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, rename, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { GitSource, gitCheckoutDir } from '../../src/sources/git.js';
+import { HubSource, repoFolder } from '../../src/sources/hf.js';
+import { LocalSource } from '../../src/sources/local.js';
+import type { Lock } from '../../src/sources/lock.js';
+import type { SourceDeps } from '../../src/sources/source.js';
+import { StatCache } from '../../src/store/stat-cache.js';
+
+const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+const COMMIT = 'c'.repeat(40);
+const FILES = { 'config.json': '{"model_type":"llama"}', 'tokenizer.json': '{}', 'model.safetensors': 'weights' };
+
+async function depsOf(dir: string, lock: Lock, update = false): Promise<SourceDeps> {
+  const stats = await StatCache.load(join(dir, 'sc.json'));
+  return { storeRoot: join(dir, 'store'), env: { HF_HUB_CACHE: join(dir, 'hub') }, lock, update, digest: (p) => stats.digest(p), observe: () => {}, rules: { include: [], exclude: [] } };
+}
+
+const pinned = (text: string, kind: 'hf' | 'git'): Lock => ({
+  version: 1,
+  sources: { [text]: { kind, revision: 'main', commit: COMMIT, files: Object.fromEntries(Object.entries(FILES).map(([n, c]) => [n, `sha256:${sha(c)}`])) } },
+});
+
+async function writeAll(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  for (const [n, c] of Object.entries(FILES)) await writeFile(join(dir, n), c);
+}
+
+describe('local folders', () => {
+  it('are always here; the key follows the content, not the path', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'mlc-build-src-'));
+    await writeAll(join(dir, 'a'));
+    const deps = await depsOf(dir, { version: 1, sources: {} });
+    const meta = await new LocalSource('./a', join(dir, 'a'), deps).locate('meta');
+    expect(meta.kind).toBe('here');
+    await rename(join(dir, 'a'), join(dir, 'b'));
+    const moved = await new LocalSource('./b', join(dir, 'b'), deps).locate('meta');
+    if (meta.kind !== 'here' || moved.kind !== 'here') throw new Error('not here');
+    expect(moved.found.key).toBe(meta.found.key);
+    expect(Object.keys(meta.found.files).sort()).toEqual(['config.json', 'tokenizer.json']);
+    await writeFile(join(dir, 'b', 'tokenizer.json'), '{"v":2}');
+    const edited = await new LocalSource('./b', join(dir, 'b'), deps).locate('meta');
+    expect(edited.kind === 'here' && edited.found.key).not.toBe(meta.found.key);
+    expect((await new LocalSource('./none', join(dir, 'none'), deps).locate('meta')).kind).toBe('unavailable');
+  });
+});
+
+describe('hf:// sources', () => {
+  const text = 'hf://org/m';
+  async function hubWith(files: Record<string, string>): Promise<string> {
+    const dir = await mkdtemp(join(tmpdir(), 'mlc-build-src-'));
+    const repo = repoFolder(join(dir, 'hub'), 'org/m');
+    await mkdir(join(repo, 'blobs'), { recursive: true });
+    await mkdir(join(repo, 'snapshots', COMMIT), { recursive: true });
+    for (const [n, c] of Object.entries(files)) {
+      await writeFile(join(repo, 'blobs', sha(c)), c);
+      await symlink(join('..', '..', 'blobs', sha(c)), join(repo, 'snapshots', COMMIT, n));
+    }
+    return dir;
+  }
+
+  it('are here without the network when the pinned commit is in the HF cache, with the commit in key and pin', async () => {
+    const dir = await hubWith(FILES);
+    const got = await new HubSource(text, 'org/m', 'main', await depsOf(dir, pinned(text, 'hf'))).locate('weights');
+    if (got.kind !== 'here') throw new Error(got.reason);
+    expect(Object.keys(got.found.files)).toEqual(['model.safetensors']);
+    expect(got.found.files['model.safetensors']?.path).toBe(join(repoFolder(join(dir, 'hub'), 'org/m'), 'blobs', sha('weights'))); // the blob, not the symlink
+    expect(got.found.pin).toMatchObject({ part: 'weights', commit: COMMIT, revision: 'main' });
+    expect(got.found.fields).toMatchObject({ commit: COMMIT });
+  });
+
+  it('must be fetched when not pinned, when --update asks, or when a pinned file is missing or differs', async () => {
+    const dir = await hubWith(FILES);
+    expect(await new HubSource(text, 'org/m', 'main', await depsOf(dir, { version: 1, sources: {} })).locate('meta')).toMatchObject({ kind: 'fetch', reason: 'revision main, not yet resolved' });
+    expect((await new HubSource(text, 'org/m', 'main', await depsOf(dir, pinned(text, 'hf'), true)).locate('meta')).kind).toBe('fetch');
+    const partial = await hubWith({ 'config.json': FILES['config.json'] });
+    expect(await new HubSource(text, 'org/m', 'main', await depsOf(partial, pinned(text, 'hf'))).locate('meta')).toMatchObject({ kind: 'fetch', reason: `commit ${COMMIT.slice(0, 12)}, not yet downloaded` });
+    const other = await hubWith({ ...FILES, 'tokenizer.json': '{"other":1}' });
+    expect((await new HubSource(text, 'org/m', 'main', await depsOf(other, pinned(text, 'hf'))).locate('meta')).kind).toBe('fetch');
+  });
+
+  it('say where their files are once pinned', async () => {
+    const dir = await hubWith(FILES);
+    expect(new HubSource(text, 'org/m', 'main', await depsOf(dir, pinned(text, 'hf'))).folder()).toBe(join(repoFolder(join(dir, 'hub'), 'org/m'), 'snapshots', COMMIT));
+    expect(new HubSource(text, 'org/m', 'main', await depsOf(dir, { version: 1, sources: {} })).folder()).toBeUndefined();
+  });
+});
+
+describe('git+ sources', () => {
+  const text = 'git+https://example.invalid/m#main';
+  const serially = <T>(_k: string, fn: () => Promise<T>) => fn();
+
+  it('are here when the pinned commit is checked out in the store, else must be fetched', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'mlc-build-src-'));
+    const deps = await depsOf(dir, pinned(text, 'git'));
+    const source = new GitSource(text, 'https://example.invalid/m', 'main', deps, serially);
+    expect((await source.locate('meta')).kind).toBe('fetch');
+    await writeAll(gitCheckoutDir(deps.storeRoot, 'https://example.invalid/m', COMMIT));
+    const got = await source.locate('meta');
+    if (got.kind !== 'here') throw new Error(got.reason);
+    expect(got.found.pin).toMatchObject({ commit: COMMIT, revision: 'main' });
+    expect(source.folder()).toBe(gitCheckoutDir(deps.storeRoot, 'https://example.invalid/m', COMMIT));
+    const updating = new GitSource(text, 'https://example.invalid/m', 'main', await depsOf(dir, pinned(text, 'git'), true), serially);
+    expect((await updating.locate('meta')).kind).toBe('fetch');
+  });
+});
