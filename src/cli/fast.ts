@@ -1,9 +1,9 @@
 // The first thing bin/mlc-build.js runs: a plain `mlc-build` (or `mlc-build build`) in a folder
 // with mlc.build.yaml whose no-op stamp still holds is answered from stats alone, without loading
-// the build code (exec/noop-stamp.ts says what the stamp covers).
+// the build code (noop-stamp.ts says what the stamp covers).
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { checkStamp } from '../exec/noop-stamp.js';
+import { checkStamp } from './noop-stamp.js';
 
 export const STAMPED_ARGV: readonly (readonly string[])[] = [[], ['build']];
 

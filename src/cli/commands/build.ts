@@ -7,7 +7,7 @@ import { poolSizes } from '../../exec/resources.js';
 import { formatBytes } from '../../manifest/units.js';
 import { storeSize } from '../../store/gc.js';
 import { cpuCount, detectGpus, gpuCount } from '../../toolchain/host.js';
-import { deleteStamp, envDigest, manifestDigest, writeStamp } from '../../exec/noop-stamp.js';
+import { deleteStamp, envDigest, manifestDigest, writeStamp } from '../noop-stamp.js';
 import { projectStatePath } from '../../store/project-state.js';
 import { STAT_CACHE_FILE } from '../../store/store.js';
 import { lockProject } from '../lock.js';

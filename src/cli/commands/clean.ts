@@ -2,7 +2,7 @@ import { readdir, rm, rmdir } from 'node:fs/promises';
 import { dirname, relative } from 'node:path';
 import type { Command } from 'commander';
 import { loadProjectState, projectStatePath } from '../../store/project-state.js';
-import { deleteStamp } from '../../exec/noop-stamp.js';
+import { deleteStamp } from '../noop-stamp.js';
 import { hashFile } from '../../store/hash.js';
 import type { Manifest } from '../../manifest/types.js';
 import { EXIT } from '../exit-codes.js';
