@@ -21,7 +21,14 @@ const MODEL_MB = Number(process.env.BENCH_MODEL_MB ?? 50);
 const BIG_MB = Number(process.env.BENCH_BIG_MB ?? 2048);
 const RUNS = 5;
 const PRESETS = ['llama2_7b', 'mistral_7b', 'qwen2_0_5b', 'redpajama_3b_v1', 'gemma_2b', 'phi-2'];
-const CONV = { llama2_7b: 'llama-2', mistral_7b: 'mistral_default', qwen2_0_5b: 'qwen2', redpajama_3b_v1: 'redpajama_chat', gemma_2b: 'gemma_instruction', 'phi-2': 'phi-2' };
+const CONV = {
+  llama2_7b: 'llama-2',
+  mistral_7b: 'mistral_default',
+  qwen2_0_5b: 'qwen2',
+  redpajama_3b_v1: 'redpajama_chat',
+  gemma_2b: 'gemma_instruction',
+  'phi-2': 'phi-2',
+};
 
 const dir = mkdtempSync(join(process.env.BENCH_DIR ?? tmpdir(), 'mlc-build-bench-'));
 const env = { ...process.env, MLC_BUILD_MLC_LLM: DOUBLE, MLC_LLM_SOURCE_DIR: join(dir, 'mlc-llm-src') };
@@ -88,7 +95,9 @@ const esc = (s) => s.replace(/[:$ ]/g, (c) => `$${c}`);
 const stamp = (id) => esc(`stamps/${id.replace(/[/:]/g, '_')}`);
 writeFileSync(
   join(ninjaDir, 'build.ninja'),
-  ['rule step', '  command = mkdir -p stamps && touch $out', ''].concat(nodes.map((n) => `build ${stamp(n.id)}: step${n.deps.length ? ' ' + n.deps.map(stamp).join(' ') : ''}`)).join('\n') + '\n',
+  ['rule step', '  command = mkdir -p stamps && touch $out', '']
+    .concat(nodes.map((n) => `build ${stamp(n.id)}: step${n.deps.length ? ' ' + n.deps.map(stamp).join(' ') : ''}`))
+    .join('\n') + '\n',
 );
 let ninjaNoop = null;
 if (spawnSync('ninja', ['--version']).status === 0) {
@@ -99,10 +108,16 @@ if (spawnSync('ninja', ['--version']).status === 0) {
 }
 const noopMs = median(noop);
 const nodeMs = median(nodeStart);
-log(`no-op build: ${noopMs.toFixed(0)} ms; node -e 0: ${nodeMs.toFixed(0)} ms (×${(noopMs / nodeMs).toFixed(2)}); ninja no-op: ${ninjaNoop?.toFixed(0) ?? 'n/a'} ms (×${ninjaNoop ? (noopMs / ninjaNoop).toFixed(1) : 'n/a'})`);
+log(
+  `no-op build: ${noopMs.toFixed(0)} ms; node -e 0: ${nodeMs.toFixed(0)} ms (×${(noopMs / nodeMs).toFixed(2)}); ninja no-op: ${ninjaNoop?.toFixed(0) ?? 'n/a'} ms (×${ninjaNoop ? (noopMs / ninjaNoop).toFixed(1) : 'n/a'})`,
+);
 
 // First hashing: our hasher on every source weight file vs sha256sum on the same files (both warm).
-const weightFiles = readdirSync(join(dir, 'hf')).flatMap((m) => readdirSync(join(dir, 'hf', m)).filter((f) => f.endsWith('.safetensors')).map((f) => join(dir, 'hf', m, f)));
+const weightFiles = readdirSync(join(dir, 'hf')).flatMap((m) =>
+  readdirSync(join(dir, 'hf', m))
+    .filter((f) => f.endsWith('.safetensors'))
+    .map((f) => join(dir, 'hf', m, f)),
+);
 const bytes = weightFiles.reduce((n, f) => n + statSync(f).size, 0);
 execFileSync('sha256sum', weightFiles, { maxBuffer: 1 << 26 });
 const shaMs = time(() => execFileSync('sha256sum', weightFiles, { maxBuffer: 1 << 26 }));
@@ -112,15 +127,19 @@ for (const f of files) await hashFile(f);
 process.stdout.write(String(performance.now() - t0));`;
 const oursMs = Number(execFileSync(process.execPath, ['--input-type=module', '-e', hashScript, JSON.stringify(weightFiles)]).toString());
 const mbs = (t) => bytes / 1024 / 1024 / (t / 1000);
-log(`hashing ${(bytes / 2 ** 30).toFixed(2)} GiB: mlc-build ${mbs(oursMs).toFixed(0)} MB/s, sha256sum ${mbs(shaMs).toFixed(0)} MB/s (×${(shaMs / oursMs).toFixed(2)})`);
+log(
+  `hashing ${(bytes / 2 ** 30).toFixed(2)} GiB: mlc-build ${mbs(oursMs).toFixed(0)} MB/s, sha256sum ${mbs(shaMs).toFixed(0)} MB/s (×${(shaMs / oursMs).toFixed(2)})`,
+);
 
 // Restore of the big model's converted weights folder vs cp -r of it.
 const bigFolder = join(dir, 'dist/Big-7B-q0f16-MLC');
 const folderBytes = readdirSync(bigFolder).reduce((n, f) => n + statSync(join(bigFolder, f)).size, 0);
-const cpMs = median([0, 1, 2].map(() => {
-  rmSync(join(dir, 'copy'), { recursive: true, force: true });
-  return time(() => execFileSync('cp', ['-r', bigFolder, join(dir, 'copy')]));
-}));
+const cpMs = median(
+  [0, 1, 2].map(() => {
+    rmSync(join(dir, 'copy'), { recursive: true, force: true });
+    return time(() => execFileSync('cp', ['-r', bigFolder, join(dir, 'copy')]));
+  }),
+);
 rmSync(join(dir, 'copy'), { recursive: true, force: true });
 // In-process: what the store does to restore the folder (place every blob of the record).
 const restoreScript = `import { place } from ${JSON.stringify(join(root, 'lib/store/materialize.js'))};
@@ -130,9 +149,13 @@ for (const [name, blob] of Object.entries(blobs)) await place(blob, dest + '/' +
 process.stdout.write(String(performance.now() - t0));`;
 const state = JSON.parse(readFileSync(join(dir, '.mlc-build/projects', readdirSync(join(dir, '.mlc-build/projects'))[0]), 'utf8'));
 const blobs = Object.fromEntries(
-  Object.entries(state.placed).filter(([p]) => p.startsWith(bigFolder + '/')).map(([p, v]) => [p.slice(bigFolder.length + 1), join(dir, '.mlc-build/cas', v.digest.slice(0, 2), v.digest)]),
+  Object.entries(state.placed)
+    .filter(([p]) => p.startsWith(bigFolder + '/'))
+    .map(([p, v]) => [p.slice(bigFolder.length + 1), join(dir, '.mlc-build/cas', v.digest.slice(0, 2), v.digest)]),
 );
-const placeMs = Number(execFileSync(process.execPath, ['--input-type=module', '-e', restoreScript, JSON.stringify({ blobs, dest: join(dir, 'restored') })]).toString());
+const placeMs = Number(
+  execFileSync(process.execPath, ['--input-type=module', '-e', restoreScript, JSON.stringify({ blobs, dest: join(dir, 'restored') })]).toString(),
+);
 rmSync(bigFolder, { recursive: true });
 const cliRestore = [];
 for (let i = 0; i < 3; i++) {
@@ -140,7 +163,9 @@ for (let i = 0; i < 3; i++) {
   cliRestore.push(time(() => build(['model=Big-7B', 'quant=q0f16', 'step=convert'])));
 }
 const cliMs = median(cliRestore);
-log(`restore ${(folderBytes / 2 ** 30).toFixed(2)} GiB folder (${Object.keys(blobs).length} files): store ${placeMs.toFixed(1)} ms, cp -r ${cpMs.toFixed(0)} ms (${((placeMs / cpMs) * 100).toFixed(2)} %); whole mlc-build run ${cliMs.toFixed(0)} ms (${((cliMs / cpMs) * 100).toFixed(1)} %)`);
+log(
+  `restore ${(folderBytes / 2 ** 30).toFixed(2)} GiB folder (${Object.keys(blobs).length} files): store ${placeMs.toFixed(1)} ms, cp -r ${cpMs.toFixed(0)} ms (${((placeMs / cpMs) * 100).toFixed(2)} %); whole mlc-build run ${cliMs.toFixed(0)} ms (${((cliMs / cpMs) * 100).toFixed(1)} %)`,
+);
 
 const results = {
   date: new Date().toISOString(),
@@ -148,9 +173,28 @@ const results = {
   cpus: cpus().length,
   project: { models: MODELS + 1, model_mb: MODEL_MB, big_mb: BIG_MB, steps: nodes.length },
   first_build_s: Number((firstMs / 1000).toFixed(1)),
-  noop: { build_ms: Math.round(noopMs), node_e_0_ms: Math.round(nodeMs), ratio_to_node: Number((noopMs / nodeMs).toFixed(2)), ninja_ms: ninjaNoop && Math.round(ninjaNoop), ratio_to_ninja: ninjaNoop && Number((noopMs / ninjaNoop).toFixed(1)) },
-  hashing: { gib: Number((bytes / 2 ** 30).toFixed(2)), ours_mb_s: Math.round(mbs(oursMs)), sha256sum_mb_s: Math.round(mbs(shaMs)), ratio: Number((shaMs / oursMs).toFixed(2)) },
-  restore: { gib: Number((folderBytes / 2 ** 30).toFixed(2)), files: Object.keys(blobs).length, store_ms: Number(placeMs.toFixed(1)), cp_r_ms: Math.round(cpMs), store_percent_of_cp: Number(((placeMs / cpMs) * 100).toFixed(2)), cli_ms: Math.round(cliMs), cli_percent_of_cp: Number(((cliMs / cpMs) * 100).toFixed(1)) },
+  noop: {
+    build_ms: Math.round(noopMs),
+    node_e_0_ms: Math.round(nodeMs),
+    ratio_to_node: Number((noopMs / nodeMs).toFixed(2)),
+    ninja_ms: ninjaNoop && Math.round(ninjaNoop),
+    ratio_to_ninja: ninjaNoop && Number((noopMs / ninjaNoop).toFixed(1)),
+  },
+  hashing: {
+    gib: Number((bytes / 2 ** 30).toFixed(2)),
+    ours_mb_s: Math.round(mbs(oursMs)),
+    sha256sum_mb_s: Math.round(mbs(shaMs)),
+    ratio: Number((shaMs / oursMs).toFixed(2)),
+  },
+  restore: {
+    gib: Number((folderBytes / 2 ** 30).toFixed(2)),
+    files: Object.keys(blobs).length,
+    store_ms: Number(placeMs.toFixed(1)),
+    cp_r_ms: Math.round(cpMs),
+    store_percent_of_cp: Number(((placeMs / cpMs) * 100).toFixed(2)),
+    cli_ms: Math.round(cliMs),
+    cli_percent_of_cp: Number(((cliMs / cpMs) * 100).toFixed(1)),
+  },
 };
 mkdirSync(join(root, 'bench/results'), { recursive: true });
 writeFileSync(join(root, 'bench/results/build.json'), JSON.stringify(results, null, 2) + '\n');

@@ -12,8 +12,25 @@ import { fileURLToPath } from 'node:url';
 const BIN = fileURLToPath(new URL('../bin/mlc-build.js', import.meta.url));
 const RUNS = 5;
 const QUANTS = ['q4f16_1', 'q4f32_1', 'q0f16', 'q3f16_1'];
-const PRESETS = ['cuda', 'rocm', 'metal', 'metal-x86_64', 'metal-generic', 'vulkan', 'vulkan-windows', 'vulkan-generic', 'webgpu',
-  'iphone', 'macabi', 'android', 'android-adreno', 'android-adreno-so', 'windows-adreno', 'mali', 'opencl'];
+const PRESETS = [
+  'cuda',
+  'rocm',
+  'metal',
+  'metal-x86_64',
+  'metal-generic',
+  'vulkan',
+  'vulkan-windows',
+  'vulkan-generic',
+  'webgpu',
+  'iphone',
+  'macabi',
+  'android',
+  'android-adreno',
+  'android-adreno-so',
+  'windows-adreno',
+  'mali',
+  'opencl',
+];
 // 8 more targets built from presets with their own options, so configs have variants too.
 const CUSTOM = [
   '{ name: cuda-sm80, preset: cuda, env: { MLC_MULTI_ARCH: "80" } }',
@@ -106,10 +123,23 @@ for (const models of [10, 30, 100]) {
 }
 const first = results[0];
 const last = results[results.length - 1];
-const growth = (last.plan_ms / first.plan_ms) / (last.nodes / first.nodes);
-console.log(`time grows ${growth.toFixed(2)}× as fast as the node count from ${first.nodes} to ${last.nodes} nodes (1.00 = linear; process start-up makes small plans look dearer)`);
+const growth = last.plan_ms / first.plan_ms / (last.nodes / first.nodes);
+console.log(
+  `time grows ${growth.toFixed(2)}× as fast as the node count from ${first.nodes} to ${last.nodes} nodes (1.00 = linear; process start-up makes small plans look dearer)`,
+);
 mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
 writeFileSync(
   new URL('./results/plan.json', import.meta.url),
-  JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: (await import('node:os')).cpus().length, runs: RUNS, results, growth_vs_linear: Number(growth.toFixed(2)) }, null, 2) + '\n',
+  JSON.stringify(
+    {
+      date: new Date().toISOString(),
+      node: process.version,
+      cpus: (await import('node:os')).cpus().length,
+      runs: RUNS,
+      results,
+      growth_vs_linear: Number(growth.toFixed(2)),
+    },
+    null,
+    2,
+  ) + '\n',
 );

@@ -20,11 +20,33 @@ const log = (s) => console.log(s);
 
 const GRAPHS = [
   // A release matrix: conversions are long, compiles many.
-  { name: 'matrix', models: 6, quants: ['q4f16_1', 'q0f16'], targets: ['cuda', 'vulkan-generic', 'metal-x86_64'], slots: 4, ms: { convert: [1500, 4000], config: [100, 300], compile: [300, 1500] } },
+  {
+    name: 'matrix',
+    models: 6,
+    quants: ['q4f16_1', 'q0f16'],
+    targets: ['cuda', 'vulkan-generic', 'metal-x86_64'],
+    slots: 4,
+    ms: { convert: [1500, 4000], config: [100, 300], compile: [300, 1500] },
+  },
   // Few long conversions with many targets each: the chains through convert decide.
-  { name: 'long-chains', models: 3, quants: ['q4f16_1'], targets: ['cuda', 'vulkan-generic', 'metal-x86_64', 'iphone', 'android', 'webgpu', 'opencl', 'mali'], slots: 3, ms: { convert: [2000, 6000], config: [100, 300], compile: [200, 900] } },
+  {
+    name: 'long-chains',
+    models: 3,
+    quants: ['q4f16_1'],
+    targets: ['cuda', 'vulkan-generic', 'metal-x86_64', 'iphone', 'android', 'webgpu', 'opencl', 'mali'],
+    slots: 3,
+    ms: { convert: [2000, 6000], config: [100, 300], compile: [200, 900] },
+  },
   // One conversion as long as everything else over the slots, listed last: it must start first.
-  { name: 'critical', models: 6, quants: ['q4f16_1'], targets: ['cuda', 'vulkan-generic', 'metal-x86_64'], slots: 2, ms: { convert: [1000, 1000], config: [200, 200], compile: [100, 300] }, fixed: { 'convert:M5/q4f16_1': 16000 } },
+  {
+    name: 'critical',
+    models: 6,
+    quants: ['q4f16_1'],
+    targets: ['cuda', 'vulkan-generic', 'metal-x86_64'],
+    slots: 2,
+    ms: { convert: [1000, 1000], config: [200, 200], compile: [100, 300] },
+    fixed: { 'convert:M5/q4f16_1': 16000 },
+  },
 ];
 
 /** A small deterministic PRNG: the same durations every run. */
@@ -140,7 +162,14 @@ for (const [gi, g] of GRAPHS.entries()) {
       '',
     ].join('\n'),
   );
-  const env = { ...process.env, MLC_BUILD_MLC_LLM: DOUBLE, MLC_LLM_SOURCE_DIR: join(dir, 'mlc-llm-src'), XDG_CACHE_HOME: join(dir, 'xdg'), TVM_NDK_CC: '/bin/true', MLC_DOUBLE_SLEEP_FILE: join(dir, 'sleeps.json') };
+  const env = {
+    ...process.env,
+    MLC_BUILD_MLC_LLM: DOUBLE,
+    MLC_LLM_SOURCE_DIR: join(dir, 'mlc-llm-src'),
+    XDG_CACHE_HOME: join(dir, 'xdg'),
+    TVM_NDK_CC: '/bin/true',
+    MLC_DOUBLE_SLEEP_FILE: join(dir, 'sleeps.json'),
+  };
 
   const plan = JSON.parse(spawnSync(process.execPath, [BIN, 'plan', '--json'], { cwd: dir, env, encoding: 'utf8' }).stdout);
   const nodes = new Map(plan.nodes.map((n) => [n.id, n]));
@@ -154,7 +183,8 @@ for (const [gi, g] of GRAPHS.entries()) {
 
   const args = ['-j', String(g.slots)];
   await buildWithEvents(dir, env, args); // learns the durations
-  for (const p of ['dist', '.mlc-build/ac', '.mlc-build/cas', '.mlc-build/projects', '.mlc-build/stat-cache.json', 'xdg']) rmSync(join(dir, p), { recursive: true, force: true });
+  for (const p of ['dist', '.mlc-build/ac', '.mlc-build/cas', '.mlc-build/projects', '.mlc-build/stat-cache.json', 'xdg'])
+    rmSync(join(dir, p), { recursive: true, force: true });
   const { events, wall } = await buildWithEvents(dir, env, args);
 
   const runAt = new Map(events.filter((e) => e.event === 'run').map((e) => [e.node, e.at]));

@@ -23,19 +23,22 @@ write('quantizations.json', {
     model_dtype: x.model_dtype,
     group_size: x.group_size ?? null,
     // bits per linear weight on disk; kinds without a fixed figure get the table's approximation
-    bits_per_weight_on_disk:
-      x.bits_per_quantized_weight_on_disk ?? x.bits_per_weight_on_disk ?? approxBits(x.kind, x.name),
+    bits_per_weight_on_disk: x.bits_per_quantized_weight_on_disk ?? x.bits_per_weight_on_disk ?? approxBits(x.kind, x.name),
     quantize_embedding: x.quantize_embedding ?? false,
   })),
 });
 
 function approxBits(kind, name) {
   switch (kind) {
-    case 'awq': return 4.16;
-    case 'ft-quant': return 4;
+    case 'awq':
+      return 4.16;
+    case 'ft-quant':
+      return 4;
     case 'per-tensor-quant':
-    case 'block-scale-quant': return 8;
-    default: throw new Error(`no bits per weight for ${name} (${kind})`);
+    case 'block-scale-quant':
+      return 8;
+    default:
+      throw new Error(`no bits per weight for ${name} (${kind})`);
   }
 }
 

@@ -18,6 +18,7 @@ export function diffFields(before: unknown, after: unknown, path = ''): string[]
     const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort();
     return keys.flatMap((k) => diffFields(before[k], after[k], path ? `${path}.${k}` : k));
   }
-  const show = (v: unknown) => (v === undefined ? '(none)' : typeof v === 'string' && /^[0-9a-f]{64}$/.test(v) ? `sha256:${v.slice(0, 12)}…` : JSON.stringify(v));
+  const show = (v: unknown) =>
+    v === undefined ? '(none)' : typeof v === 'string' && /^[0-9a-f]{64}$/.test(v) ? `sha256:${v.slice(0, 12)}…` : JSON.stringify(v);
   return [`${path || '(key)'}: ${show(before)} → ${show(after)}`];
 }

@@ -44,12 +44,24 @@ export async function readOnlyPlan(project: Project, selected: ReadonlySet<strin
   return plan;
 }
 
-export async function openContext(project: Project, opts: { readOnly: boolean; verify?: boolean; update?: boolean; tokenFile?: string }): Promise<BuildContext> {
+export async function openContext(
+  project: Project,
+  opts: { readOnly: boolean; verify?: boolean; update?: boolean; tokenFile?: string },
+): Promise<BuildContext> {
   const { manifest } = project;
   const store = await Store.open(manifest.cache, { readOnly: opts.readOnly });
   const state = await loadProjectState(manifest.cache, manifest.root);
   const lock = await readLock(manifest.root);
-  return new BuildContext(manifest, project.graph, store, project.toolchain, process.env, state, { verify: opts.verify ?? false, update: opts.update, tokenFile: opts.tokenFile }, lock);
+  return new BuildContext(
+    manifest,
+    project.graph,
+    store,
+    project.toolchain,
+    process.env,
+    state,
+    { verify: opts.verify ?? false, update: opts.update, tokenFile: opts.tokenFile },
+    lock,
+  );
 }
 
 function report(diags: readonly Diagnostic[]): void {

@@ -33,7 +33,14 @@ export function stampPath(root: string, env: NodeJS.ProcessEnv): string {
 }
 
 export function envDigest(env: NodeJS.ProcessEnv): string {
-  return sha(JSON.stringify(Object.keys(env).filter((k) => !VOLATILE_ENV.has(k)).sort().map((k) => [k, env[k]])));
+  return sha(
+    JSON.stringify(
+      Object.keys(env)
+        .filter((k) => !VOLATILE_ENV.has(k))
+        .sort()
+        .map((k) => [k, env[k]]),
+    ),
+  );
 }
 
 /** What identifies a file's content without reading it (the stat cache's rule: no ctime). */

@@ -165,7 +165,12 @@ export function startBuild(ctx: BuildContext, selected: ReadonlySet<string>, opt
     emit({ event: 'start', node: node.id, kind: node.kind });
     const failed = (failure: StepFailure, ms: number, key?: string): TaskOutcome => {
       const stopped = failure.stopped === true || (opts.signal.aborted && !failure.internal);
-      finish(node, stopped ? 'interrupted' : 'failed', ms, { failure, ...(key ? { key } : {}), ...(failure.log ? { log: failure.log } : {}), ...(stopped && !opts.signal.aborted ? { reason: 'cancelled' } : {}) });
+      finish(node, stopped ? 'interrupted' : 'failed', ms, {
+        failure,
+        ...(key ? { key } : {}),
+        ...(failure.log ? { log: failure.log } : {}),
+        ...(stopped && !opts.signal.aborted ? { reason: 'cancelled' } : {}),
+      });
       return stopped ? 'interrupted' : 'failed';
     };
     try {
@@ -264,14 +269,22 @@ export function startBuild(ctx: BuildContext, selected: ReadonlySet<string>, opt
           done.set(node.id, files);
           ctx.noteKey(node, ev.key, { outputs: record.outputs });
           // The node that ran it reports the run's time; one that shared the run, its placing.
-          finish(node, shared ? 'cached' : 'ran', shared ? Date.now() - t : record.durationMs, { key: ev.key, outputs: placedOutputs(node, files), log: ctx.store.logPath(node.id), ...(shared ? { source: 'local' } : {}) });
+          finish(node, shared ? 'cached' : 'ran', shared ? Date.now() - t : record.durationMs, {
+            key: ev.key,
+            outputs: placedOutputs(node, files),
+            log: ctx.store.logPath(node.id),
+            ...(shared ? { source: 'local' } : {}),
+          });
           return 'ok';
         }
       }
     } catch (e) {
       // A bug in mlc-build, not a failure of the step: say so, with the node and the stack.
       internalErrors++;
-      return failed({ message: `internal error while building ${node.id}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`, internal: true }, Date.now() - t0);
+      return failed(
+        { message: `internal error while building ${node.id}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`, internal: true },
+        Date.now() - t0,
+      );
     }
   };
 
@@ -284,7 +297,11 @@ export function startBuild(ctx: BuildContext, selected: ReadonlySet<string>, opt
       const node = byId.get(skip.id) as StepNode;
       const waiting = grants.get(skip.id);
       grants.delete(skip.id);
-      const why = skip.because ? `${skip.because} ${results.get(skip.because)?.status ?? 'skipped'}` : opts.signal.aborted ? 'the build was interrupted' : 'the build stopped after a failure';
+      const why = skip.because
+        ? `${skip.because} ${results.get(skip.because)?.status ?? 'skipped'}`
+        : opts.signal.aborted
+          ? 'the build was interrupted'
+          : 'the build stopped after a failure';
       finish(node, 'skipped', 0, { reason: why });
       waiting?.(false);
     }

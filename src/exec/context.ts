@@ -92,7 +92,12 @@ export class BuildContext implements StepContext {
   }
 
   fingerprint(): Promise<Result<Fingerprint, string>> {
-    this.fp ??= fingerprintToolchain(this.toolchain, { fingerprintCmd: this.manifest.toolchain.fingerprint, cwd: this.manifest.root, env: this.env, stats: this.store.stats }).then((fp) => {
+    this.fp ??= fingerprintToolchain(this.toolchain, {
+      fingerprintCmd: this.manifest.toolchain.fingerprint,
+      cwd: this.manifest.root,
+      env: this.env,
+      stats: this.store.stats,
+    }).then((fp) => {
       if (fp.ok) for (const f of fp.value.folders) this.observedDirs.add(f);
       return fp;
     });

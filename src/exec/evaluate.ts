@@ -39,7 +39,8 @@ export async function evaluate(ctx: BuildContext, node: StepNode, available: Rea
       if (last?.key === key && last.outputs) {
         const record = { key, node: node.id, outputs: last.outputs, durationMs: 0, createdAt: '' };
         const files = ctx.store.filesOf(record);
-        if (await ctx.isPlaced(kind.placements(node, ctx, files))) return { ...step, hit: { record, from: 'local', local: files, restore: async () => ({ ok: true, value: files }) }, placed: true };
+        if (await ctx.isPlaced(kind.placements(node, ctx, files)))
+          return { ...step, hit: { record, from: 'local', local: files, restore: async () => ({ ok: true, value: files }) }, placed: true };
       }
       const hit = await ctx.cache.lookup(key, { verify: ctx.opts.verify });
       const placed = hit?.local ? await ctx.isPlaced(kind.placements(node, ctx, hit.local)) : false;
@@ -74,7 +75,9 @@ export async function describe(ctx: BuildContext, node: StepNode, ev: Evaluation
       if (ev.fresh) return { state: 'fresh', reason: 'unchanged' };
       const folder = ctx.graph.snapshotDirs.get(node.model) as string;
       const shown = `${ctx.display(folder)}/`;
-      return last ? { state: 'stale', reason: `folder ${shown} changed: ${await changed(ev.found.fields)}` } : { state: 'missing', reason: `folder ${shown} not yet imported` };
+      return last
+        ? { state: 'stale', reason: `folder ${shown} changed: ${await changed(ev.found.fields)}` }
+        : { state: 'missing', reason: `folder ${shown} not yet imported` };
     }
     case 'step':
       if (ev.hit) {

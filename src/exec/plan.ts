@@ -27,7 +27,11 @@ export interface Plan {
 }
 
 /** Evaluates every node of the graph in order, calling `visit` for the selected ones. */
-export async function evaluateAll(ctx: BuildContext, selected: ReadonlySet<string>, visit: (id: string, ev: Evaluation) => Promise<void> | void): Promise<void> {
+export async function evaluateAll(
+  ctx: BuildContext,
+  selected: ReadonlySet<string>,
+  visit: (id: string, ev: Evaluation) => Promise<void> | void,
+): Promise<void> {
   const available = new Map<string, Files>();
   for (const node of ctx.graph.nodes.values()) {
     if (!selected.has(node.id)) continue;

@@ -34,7 +34,12 @@ export function stepResources(node: StepNode, manifest: Manifest, sizes: Record<
   return { pool, slots: target?.slots ?? kind?.slots ?? recipe.slots };
 }
 
-export function schedulerTasks(nodes: readonly StepNode[], manifest: Manifest, sizes: Record<PoolName, number>, expected: (node: StepNode, fallback: number) => number): Task[] {
+export function schedulerTasks(
+  nodes: readonly StepNode[],
+  manifest: Manifest,
+  sizes: Record<PoolName, number>,
+  expected: (node: StepNode, fallback: number) => number,
+): Task[] {
   return nodes.map((node) => ({
     id: node.id,
     deps: node.deps,

@@ -20,7 +20,14 @@ export interface StopSignals {
   kill?: AbortSignal;
 }
 
-export async function runStep(ctx: BuildContext, node: StepNode, key: string, fields: KeyFields, action: Action, stop: StopSignals): Promise<Result<ActionRecord, StepFailure>> {
+export async function runStep(
+  ctx: BuildContext,
+  node: StepNode,
+  key: string,
+  fields: KeyFields,
+  action: Action,
+  stop: StopSignals,
+): Promise<Result<ActionRecord, StepFailure>> {
   const kind = kindOf(node);
   const staging = await ctx.store.staging(node.id);
   const view = join(staging, 'in');
@@ -40,16 +47,21 @@ export async function runStep(ctx: BuildContext, node: StepNode, key: string, fi
     const extra = kind.env(node, ctx);
     const env = Object.keys(extra).length > 0 ? { ...ctx.stepEnv, ...extra } : ctx.stepEnv;
     const result = await runProcess(argv, { cwd: staging, env, log, onSpawn, signal: stop.signal, kill: stop.kill });
-    const fail = async (message: string, extra: Partial<StepFailure> = {}) => ({ ok: false as const, error: { message, argv, log, tail: await tail(log, 20), ...extra } });
+    const fail = async (message: string, extra: Partial<StepFailure> = {}) => ({
+      ok: false as const,
+      error: { message, argv, log, tail: await tail(log, 20), ...extra },
+    });
     if (result.spawnError) return fail(result.spawnError);
     if (result.stopped) return fail('stopped', { stopped: true, exitCode: result.code, signal: result.signal });
-    if (result.code !== 0) return fail(result.signal ? `killed by ${result.signal}` : `exited with code ${result.code}`, { exitCode: result.code, signal: result.signal });
+    if (result.code !== 0)
+      return fail(result.signal ? `killed by ${result.signal}` : `exited with code ${result.code}`, { exitCode: result.code, signal: result.signal });
     const incomplete = await kind.check(node, outDir);
     if (incomplete) return fail(incomplete, { exitCode: 0 });
     for (const f of action.inputs) {
       const seen = await stat(join(view, f.name)).catch(() => undefined);
       const now = await ctx.store.stats.digest(f.path).catch(() => undefined);
-      if (!seen || now?.digest !== f.digest) return fail(`the step ${seen ? 'modified' : 'removed'} its input ${f.name}; nothing was recorded`, { exitCode: 0 });
+      if (!seen || now?.digest !== f.digest)
+        return fail(`the step ${seen ? 'modified' : 'removed'} its input ${f.name}; nothing was recorded`, { exitCode: 0 });
     }
     const outputs = await ctx.store.ingestDir(outDir);
     const record: ActionRecord = { key, node: node.id, outputs, durationMs: Date.now() - started, createdAt: new Date().toISOString() };

@@ -107,7 +107,10 @@ export class Scheduler {
       for (const id of ids) this.skip(this.entry(id), undefined);
       return [];
     }
-    return ids.map((id) => this.entry(id)).sort(byPriority).map((e) => e.task);
+    return ids
+      .map((id) => this.entry(id))
+      .sort(byPriority)
+      .map((e) => e.task);
   }
 
   /** Tasks that can no longer start (a dependency did not finish ok, or the build stopped). */

@@ -77,9 +77,19 @@ export function buildGraph(manifest: Manifest): Result<BuildGraph, Diagnostic[]>
     const owner = weightsOwners.get(folder);
     const path = cell && cell.includes.length > 0 ? ['matrix', 'include', cell.includes[0] ?? 0] : model.path;
     if (owner) {
-      diags.push(error(`output folder ${JSON.stringify(folder)} would hold both ${owner.node} and ${node.id}; change naming.weights or the model ids`, manifest.source.locate(path, { key: true })));
+      diags.push(
+        error(
+          `output folder ${JSON.stringify(folder)} would hold both ${owner.node} and ${node.id}; change naming.weights or the model ids`,
+          manifest.source.locate(path, { key: true }),
+        ),
+      );
     } else if (folder === LIBS_DIR || folder === MODELS_DIR) {
-      diags.push(error(`output folder ${JSON.stringify(folder)} of ${node.id} is reserved under out/; change naming.weights`, manifest.source.locate(path, { key: true })));
+      diags.push(
+        error(
+          `output folder ${JSON.stringify(folder)} of ${node.id} is reserved under out/; change naming.weights`,
+          manifest.source.locate(path, { key: true }),
+        ),
+      );
     }
     weightsOwners.set(folder, { node: node.id, path });
     configByOptions.set(key, node);
@@ -117,7 +127,12 @@ export function buildGraph(manifest: Manifest): Result<BuildGraph, Diagnostic[]>
     const libPath = targetPath(target, cell);
     const owner = libraryOwners.get(lib);
     if (owner) {
-      diags.push(error(`library ${JSON.stringify(`${LIBS_DIR}/${lib}`)} would be written by both ${owner.cell} and ${cell.id}; give target ${JSON.stringify(target.name)} a different stem`, manifest.source.locate(libPath)));
+      diags.push(
+        error(
+          `library ${JSON.stringify(`${LIBS_DIR}/${lib}`)} would be written by both ${owner.cell} and ${cell.id}; give target ${JSON.stringify(target.name)} a different stem`,
+          manifest.source.locate(libPath),
+        ),
+      );
     }
     libraryOwners.set(lib, { cell: cell.id, path: libPath });
     const compile: CompileNode = {

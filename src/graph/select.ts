@@ -39,7 +39,11 @@ export function parseSelectors(args: readonly string[], graph: BuildGraph, manif
       return err(`unknown selector ${JSON.stringify(arg)}: use model=, quant=, target=, step= or a node id such as compile:MODEL/QUANT/TARGET`);
     }
     const key = arg.slice(0, eq);
-    const values = arg.slice(eq + 1).split(',').map((v) => v.trim()).filter((v) => v !== '');
+    const values = arg
+      .slice(eq + 1)
+      .split(',')
+      .map((v) => v.trim())
+      .filter((v) => v !== '');
     if (values.length === 0) return err(`selector ${JSON.stringify(arg)} has no value`);
     const dim = key === 'quantization' ? 'quant' : key;
     if (dim === 'model' || dim === 'quant' || dim === 'target') {
@@ -70,9 +74,7 @@ export function selectNodes(graph: BuildGraph, manifest: Manifest, sel: Selectio
   if (hasDims || sel.steps) {
     let candidates: Set<string>;
     if (hasDims) {
-      const cells = manifest.cells.filter((c) =>
-        (['model', 'quant', 'target'] as const).every((d) => sel.dims[d] === undefined || sel.dims[d].includes(c[d])),
-      );
+      const cells = manifest.cells.filter((c) => (['model', 'quant', 'target'] as const).every((d) => sel.dims[d] === undefined || sel.dims[d].includes(c[d])));
       if (cells.length === 0) return err('the selectors match no cell of the matrix');
       const cellRoots = cells.flatMap((c) => {
         const n = graph.cells.get(c.id);

@@ -12,15 +12,7 @@ import { resolveTargets } from './targets.js';
 import type { Cell, Manifest } from './types.js';
 import { checkCacheLimits, checkMatrixRules, checkModels, checkNaming, checkQuantizations } from './validate.js';
 
-export const SEARCH_PLACES = [
-  'mlc.build.yaml',
-  'mlc.build.yml',
-  '.mlcbuildrc',
-  '.mlcbuildrc.yaml',
-  '.mlcbuildrc.yml',
-  '.mlcbuildrc.json',
-  'package.json',
-];
+export const SEARCH_PLACES = ['mlc.build.yaml', 'mlc.build.yml', '.mlcbuildrc', '.mlcbuildrc.yaml', '.mlcbuildrc.yml', '.mlcbuildrc.json', 'package.json'];
 
 export interface Loaded {
   manifest: Manifest;
@@ -32,7 +24,13 @@ export async function findManifest(cwd: string, configFile?: string): Promise<Re
   if (configFile !== undefined) return ok(resolve(cwd, configFile));
   // The common case without loading cosmiconfig: the first search place, in the current folder.
   const here = join(cwd, SEARCH_PLACES[0] as string);
-  if (await stat(here).then((s) => s.isFile(), () => false)) return ok(here);
+  if (
+    await stat(here).then(
+      (s) => s.isFile(),
+      () => false,
+    )
+  )
+    return ok(here);
   const { cosmiconfig } = await import('cosmiconfig');
   // Loaders only say "found": the file is parsed by `yaml` (with positions) in loadManifestFile.
   const found = () => ({ found: true });
@@ -58,7 +56,9 @@ export async function findManifest(cwd: string, configFile?: string): Promise<Re
   const result = await explorer.search(cwd);
   if (!result) {
     return err([
-      error(`no manifest found in ${cwd} or the folders above it (looked for ${SEARCH_PLACES.slice(0, -1).join(', ')} and package.json#mlcBuild); create mlc.build.yaml or pass --config FILE`),
+      error(
+        `no manifest found in ${cwd} or the folders above it (looked for ${SEARCH_PLACES.slice(0, -1).join(', ')} and package.json#mlcBuild); create mlc.build.yaml or pass --config FILE`,
+      ),
     ]);
   }
   return ok(result.filepath);
@@ -91,11 +91,7 @@ export function resolveManifest(src: ManifestSource): Result<Loaded, Diagnostic[
   const cacheLimits = checkCacheLimits(raw, src, diags);
   if (diags.some((d) => d.severity === 'error')) return err(diags);
 
-  const cells = expandMatrix(
-    { model: models.map((m) => m.id), quant: quantizations, target: targets.map((t) => t.name) },
-    rules.exclude,
-    rules.include,
-  );
+  const cells = expandMatrix({ model: models.map((m) => m.id), quant: quantizations, target: targets.map((t) => t.name) }, rules.exclude, rules.include);
   if (cells.length === 0) {
     const at = raw.matrix?.exclude ? src.locate(['matrix', 'exclude'], { key: true }) : src.locate([]);
     return err([...diags, error('the matrix is empty: matrix.exclude removes every model × quantization × target', at)]);

@@ -22,11 +22,7 @@ function matches(rule: Rule, cell: MatrixCell): boolean {
   return DIMENSIONS.every((d) => rule[d] === undefined || rule[d].includes(cell[d]));
 }
 
-export function expandMatrix(
-  dims: { [D in Dimension]: readonly string[] },
-  exclude: readonly Rule[],
-  include: readonly Rule[],
-): MatrixCell[] {
+export function expandMatrix(dims: { [D in Dimension]: readonly string[] }, exclude: readonly Rule[], include: readonly Rule[]): MatrixCell[] {
   const cells: MatrixCell[] = [];
   for (const model of dims.model) {
     for (const quant of dims.quant) {

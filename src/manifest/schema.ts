@@ -79,7 +79,10 @@ export const CacheSchema = z.union([
   nonEmpty('a folder'),
   z.strictObject({
     path: nonEmpty('a folder').optional().describe('local store (default .mlc-build)'),
-    max_size: z.union([str(), z.number()], { error: 'must be a size like "50GB"' }).optional().describe('gc and a warning beyond this size, e.g. "50GB", "200GiB"'),
+    max_size: z
+      .union([str(), z.number()], { error: 'must be a size like "50GB"' })
+      .optional()
+      .describe('gc and a warning beyond this size, e.g. "50GB", "200GiB"'),
     max_age: str('an age like "30d"').optional().describe('gc removes results unused for longer, e.g. "30d", "12h"'),
   }),
 ]);
@@ -95,8 +98,8 @@ export const TargetObjectSchema = z.strictObject({
   system_lib_prefix: str().optional().describe('compile --system-lib-prefix'),
   overrides: OverridesSchema.optional().describe('compile --overrides'),
   config: GenConfigSchema.optional(),
-  env: z.record(z.string(), str()).optional().describe('environment variables for this target\'s compile'),
-  resources: StepResourcesSchema.optional().describe('the pool and slots of this target\'s compile steps'),
+  env: z.record(z.string(), str()).optional().describe("environment variables for this target's compile"),
+  resources: StepResourcesSchema.optional().describe("the pool and slots of this target's compile steps"),
 });
 
 export const TargetSchema = z.union([nonEmpty('a target preset name'), TargetObjectSchema]);

@@ -32,9 +32,10 @@ function describe(issue: Issue, prefix: Path, src: ManifestSource, root: unknown
       // Report the branch that fits the value's kind (an object target, a list of names...).
       const fitting = issue.errors.filter((branch) => branch.every((i) => i.path.length > 0 || i.code !== 'invalid_type'));
       if (fitting.length === 1 && fitting[0]) return fitting[0].flatMap((i) => describe(i, path, src, root));
-      const what = path.includes('targets') && typeof path[path.length - 1] === 'number' && path.length === 2
-        ? 'a target preset name or a target object {name, device, ext, …}'
-        : 'a name or a list of names';
+      const what =
+        path.includes('targets') && typeof path[path.length - 1] === 'number' && path.length === 2
+          ? 'a target preset name or a target object {name, device, ext, …}'
+          : 'a name or a list of names';
       return [error(`${label(path)} must be ${what}, got ${show(value)}`, src.locate(path))];
     }
     case 'invalid_type':
@@ -87,7 +88,10 @@ function label(path: Path): string {
 function where(path: Path): string {
   if (path.length === 0) return 'the manifest';
   if (path[0] === 'models' && path.length === 2) return `model ${JSON.stringify(path[1])}`;
-  return path.map((p) => (typeof p === 'number' ? `[${p}]` : p)).join('.').replace(/\.\[/g, '[');
+  return path
+    .map((p) => (typeof p === 'number' ? `[${p}]` : p))
+    .join('.')
+    .replace(/\.\[/g, '[');
 }
 
 export function show(value: unknown): string {

@@ -10,9 +10,30 @@ import type { GenLayer, GenOptions, Target } from './types.js';
 
 /** Devices mlc_llm knows by name (presets, their aliases, and the locally probed kinds). */
 const KNOWN_DEVICES = [
-  'auto', 'cuda', 'rocm', 'metal', 'vulkan', 'opencl', 'cpu', 'iphone', 'macabi', 'android', 'webgpu', 'mali',
-  'iphone:generic', 'macabi:generic', 'android:generic', 'android:adreno', 'android:adreno-so', 'windows:adreno_x86',
-  'metal:x86-64', 'webgpu:generic', 'opencl:generic', 'mali:generic', 'metal:generic', 'vulkan:generic',
+  'auto',
+  'cuda',
+  'rocm',
+  'metal',
+  'vulkan',
+  'opencl',
+  'cpu',
+  'iphone',
+  'macabi',
+  'android',
+  'webgpu',
+  'mali',
+  'iphone:generic',
+  'macabi:generic',
+  'android:generic',
+  'android:adreno',
+  'android:adreno-so',
+  'windows:adreno_x86',
+  'metal:x86-64',
+  'webgpu:generic',
+  'opencl:generic',
+  'mali:generic',
+  'metal:generic',
+  'vulkan:generic',
 ];
 
 export function presetTarget(name: string, path?: Path): Target | undefined {
@@ -50,7 +71,12 @@ export function resolveTargets(raw: RawManifest, src: ManifestSource, diags: Dia
     const first = seen.get(target.name);
     if (first) {
       const at = src.locate(first);
-      diags.push(error(`target ${JSON.stringify(target.name)} is declared twice (first at line ${at.line})`, src.locate(typeof entry === 'string' ? path : [...path, 'name'])));
+      diags.push(
+        error(
+          `target ${JSON.stringify(target.name)} is declared twice (first at line ${at.line})`,
+          src.locate(typeof entry === 'string' ? path : [...path, 'name']),
+        ),
+      );
       return;
     }
     seen.set(target.name, path);
@@ -72,7 +98,8 @@ function fromObject(o: RawTargetObject, path: Path, src: ManifestSource, diags: 
   let base: Target | undefined;
   if (o.preset !== undefined) {
     base = presetTarget(o.preset);
-    if (!base) diags.push(error(`unknown target preset ${JSON.stringify(o.preset)}${didYouMean(o.preset, Object.keys(recipes().targetPresets))}`, at('preset')));
+    if (!base)
+      diags.push(error(`unknown target preset ${JSON.stringify(o.preset)}${didYouMean(o.preset, Object.keys(recipes().targetPresets))}`, at('preset')));
   }
   const device = o.device ?? base?.device;
   const ext = (o.ext ?? base?.ext)?.replace(/^\./, '');
@@ -81,7 +108,12 @@ function fromObject(o: RawTargetObject, path: Path, src: ManifestSource, diags: 
   if (ext === undefined && !presetMissing) diags.push(error(`target ${JSON.stringify(o.name)} needs an ext (or a preset)`, src.locate(path)));
   if (o.stem !== undefined) checkSafeName(o.stem, 'stem', at('stem'), diags);
   if (device !== undefined && !KNOWN_DEVICES.includes(device) && !/^[a-z]+:\d+$/.test(device)) {
-    diags.push(warning(`device ${JSON.stringify(device)} is not one mlc_llm knows by name; it is passed to TVM as a target string${didYouMean(device, KNOWN_DEVICES)}`, at('device')));
+    diags.push(
+      warning(
+        `device ${JSON.stringify(device)} is not one mlc_llm knows by name; it is passed to TVM as a target string${didYouMean(device, KNOWN_DEVICES)}`,
+        at('device'),
+      ),
+    );
   }
   if (device !== undefined && ext !== undefined) {
     const problem = extProblem(device, ext);
@@ -93,13 +125,24 @@ function fromObject(o: RawTargetObject, path: Path, src: ManifestSource, diags: 
   }
   if (o.system_lib_prefix !== undefined && device !== undefined) {
     if (o.system_lib_prefix !== '' && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(o.system_lib_prefix)) {
-      diags.push(error(`system_lib_prefix ${JSON.stringify(o.system_lib_prefix)} must be a C identifier prefix (letters, digits, "_"; not starting with a digit)`, at('system_lib_prefix')));
+      diags.push(
+        error(
+          `system_lib_prefix ${JSON.stringify(o.system_lib_prefix)} must be a C identifier prefix (letters, digits, "_"; not starting with a digit)`,
+          at('system_lib_prefix'),
+        ),
+      );
     } else if (!recipes().systemLibPrefixDevices.includes(device)) {
-      diags.push(warning(`mlc_llm ignores system_lib_prefix for device ${JSON.stringify(device)} (it applies only to ${recipes().systemLibPrefixDevices.join(', ')})`, at('system_lib_prefix')));
+      diags.push(
+        warning(
+          `mlc_llm ignores system_lib_prefix for device ${JSON.stringify(device)} (it applies only to ${recipes().systemLibPrefixDevices.join(', ')})`,
+          at('system_lib_prefix'),
+        ),
+      );
     }
   }
   for (const key of Object.keys(o.env ?? {})) {
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) diags.push(error(`env ${JSON.stringify(key)} is not a valid environment variable name`, src.locate([...path, 'env', key], { key: true })));
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key))
+      diags.push(error(`env ${JSON.stringify(key)} is not a valid environment variable name`, src.locate([...path, 'env', key], { key: true })));
   }
   if (diags.slice(before).some((d) => d.severity === 'error') || device === undefined || ext === undefined) return undefined;
   return {

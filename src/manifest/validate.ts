@@ -37,9 +37,19 @@ export function checkModels(raw: RawManifest, src: ManifestSource, root: string,
     }
     if (m.source_format !== undefined) {
       if (!r.sourceFormats.includes(m.source_format)) {
-        diags.push(error(`unknown source format ${JSON.stringify(m.source_format)}${didYouMean(m.source_format, r.sourceFormats)}; valid: ${r.sourceFormats.join(', ')}`, at('source_format')));
+        diags.push(
+          error(
+            `unknown source format ${JSON.stringify(m.source_format)}${didYouMean(m.source_format, r.sourceFormats)}; valid: ${r.sourceFormats.join(', ')}`,
+            at('source_format'),
+          ),
+        );
       } else if (m.model_type !== undefined && r.modelTypes[m.model_type] && !r.modelTypes[m.model_type]?.source_formats.includes(m.source_format)) {
-        diags.push(error(`model type ${JSON.stringify(m.model_type)} cannot load source format ${JSON.stringify(m.source_format)} (it reads ${r.modelTypes[m.model_type]?.source_formats.join(', ')})`, at('source_format')));
+        diags.push(
+          error(
+            `model type ${JSON.stringify(m.model_type)} cannot load source format ${JSON.stringify(m.source_format)} (it reads ${r.modelTypes[m.model_type]?.source_formats.join(', ')})`,
+            at('source_format'),
+          ),
+        );
       }
     }
     if (diags.length > before || typeof source === 'string') continue;
@@ -64,7 +74,12 @@ function checkConvTemplate(name: string, at: ReturnType<ManifestSource['locate']
   const { registered, cli_only } = recipes().convTemplates;
   if (registered.includes(name)) return;
   if (cli_only.includes(name)) {
-    diags.push(error(`conv template ${JSON.stringify(name)} passes mlc_llm's argument check but is not registered, so gen_config fails${didYouMean(name, registered)}`, at));
+    diags.push(
+      error(
+        `conv template ${JSON.stringify(name)} passes mlc_llm's argument check but is not registered, so gen_config fails${didYouMean(name, registered)}`,
+        at,
+      ),
+    );
     return;
   }
   diags.push(error(`unknown conv template ${JSON.stringify(name)}${didYouMean(name, registered)}`, at));
@@ -111,7 +126,8 @@ export function checkMatrixRules(raw: RawManifest, src: ManifestSource, targets:
       return src.locate(Array.isArray(v) ? [...path, key, i] : [...path, key]);
     };
     rule.model?.forEach((m, i) => {
-      if (!modelIds.includes(m)) diags.push(error(`unknown model ${JSON.stringify(m)}${didYouMean(m, modelIds)} (models are declared under models:)`, at('model', i)));
+      if (!modelIds.includes(m))
+        diags.push(error(`unknown model ${JSON.stringify(m)}${didYouMean(m, modelIds)} (models are declared under models:)`, at('model', i)));
     });
     rule.quant?.forEach((q, i) => {
       if (!quantNames.includes(q)) diags.push(error(unknownQuantization(q), at(quantKey, i)));
@@ -147,11 +163,17 @@ export function checkNaming(raw: RawManifest, src: ManifestSource, diags: Diagno
     const allowed: readonly string[] = PLACEHOLDERS[kind];
     for (const [, name] of naming[kind].matchAll(/\{([^}]*)\}/g)) {
       if (name !== undefined && !allowed.includes(name)) {
-        diags.push(error(`unknown placeholder {${name}} in naming.${kind}${didYouMean(name, allowed)}; allowed: ${allowed.map((a) => `{${a}}`).join(' ')}`, src.locate(['naming', kind])));
+        diags.push(
+          error(
+            `unknown placeholder {${name}} in naming.${kind}${didYouMean(name, allowed)}; allowed: ${allowed.map((a) => `{${a}}`).join(' ')}`,
+            src.locate(['naming', kind]),
+          ),
+        );
       }
     }
     if (!naming[kind].includes('{model}')) diags.push(error(`naming.${kind} must contain {model}`, src.locate(['naming', kind])));
-    if (/[/\\]/.test(naming[kind].replace(/\{[^}]*\}/g, ''))) diags.push(error(`naming.${kind} must name a file, not a path (no "/")`, src.locate(['naming', kind])));
+    if (/[/\\]/.test(naming[kind].replace(/\{[^}]*\}/g, '')))
+      diags.push(error(`naming.${kind} must name a file, not a path (no "/")`, src.locate(['naming', kind])));
   }
   return naming;
 }
@@ -163,11 +185,15 @@ export function checkCacheLimits(raw: RawManifest, src: ManifestSource, diags: D
   const { max_size: size, max_age: age } = raw.cache;
   if (size !== undefined) {
     limits.maxSize = parseSize(size);
-    if (limits.maxSize === undefined) diags.push(error(`max_size ${JSON.stringify(size)} is not a size (write it like "50GB", "200GiB" or a number of bytes)`, src.locate(['cache', 'max_size'])));
+    if (limits.maxSize === undefined)
+      diags.push(
+        error(`max_size ${JSON.stringify(size)} is not a size (write it like "50GB", "200GiB" or a number of bytes)`, src.locate(['cache', 'max_size'])),
+      );
   }
   if (age !== undefined) {
     limits.maxAge = parseAge(age);
-    if (limits.maxAge === undefined) diags.push(error(`max_age ${JSON.stringify(age)} is not an age (write it like "30d", "12h", "2w")`, src.locate(['cache', 'max_age'])));
+    if (limits.maxAge === undefined)
+      diags.push(error(`max_age ${JSON.stringify(age)} is not an age (write it like "30d", "12h", "2w")`, src.locate(['cache', 'max_age'])));
   }
   return limits;
 }

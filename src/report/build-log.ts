@@ -28,7 +28,8 @@ export function plainLogger(write: (s: string) => void): (e: BuildEvent) => void
           case 'failed': {
             const f = e.failure;
             if (f?.preflight) return;
-            if (f?.internal) return write(`INTERNAL ERROR  ${e.node} (a bug in mlc-build, not in the step; please report it):\n  ${f.message.replace(/\n/g, '\n  ')}\n`);
+            if (f?.internal)
+              return write(`INTERNAL ERROR  ${e.node} (a bug in mlc-build, not in the step; please report it):\n  ${f.message.replace(/\n/g, '\n  ')}\n`);
             const lines = [`FAILED  ${e.node}: ${f?.message ?? 'failed'}`];
             if (f?.argv) lines.push(`  $ ${shellLine(f.argv)}`);
             if (f?.log) lines.push(`  log: ${f.log}`);
@@ -52,7 +53,8 @@ export function blockedText(blocked: ReadonlyMap<string, string>): string {
   const byReason = new Map<string, string[]>();
   for (const [id, reason] of blocked) byReason.set(reason, [...(byReason.get(reason) ?? []), id]);
   const lines = ['mlc-build: some steps cannot run on this machine:'];
-  for (const [reason, ids] of byReason) lines.push(`  - ${reason}`, `    (${ids.length === 1 ? ids[0] : `${ids.length} steps: ${ids.slice(0, 3).join(', ')}${ids.length > 3 ? ', …' : ''}`})`);
+  for (const [reason, ids] of byReason)
+    lines.push(`  - ${reason}`, `    (${ids.length === 1 ? ids[0] : `${ids.length} steps: ${ids.slice(0, 3).join(', ')}${ids.length > 3 ? ', …' : ''}`})`);
   return lines.join('\n') + '\n';
 }
 

@@ -4,7 +4,6 @@ import { countStates, type Plan } from '../exec/plan.js';
 import { kindTitle } from '../steps/index.js';
 import { shellLine } from '../toolchain/argv.js';
 
-
 export function planTable(plan: Plan): string {
   const lines: string[] = [];
   const width = Math.max(0, ...plan.nodes.map((n) => n.id.length));
@@ -30,9 +29,11 @@ export function planSummary(plan: Plan): string {
 }
 
 export function planJson(plan: Plan): string {
-  return JSON.stringify({
-    nodes: plan.nodes.map((n) => ({ id: n.id, kind: n.kind, deps: n.deps, state: n.state, reason: n.reason, argv: n.argv, env: n.env, outputs: n.outputs })),
-  }) + '\n';
+  return (
+    JSON.stringify({
+      nodes: plan.nodes.map((n) => ({ id: n.id, kind: n.kind, deps: n.deps, state: n.state, reason: n.reason, argv: n.argv, env: n.env, outputs: n.outputs })),
+    }) + '\n'
+  );
 }
 
 /** The plan as shell lines a user could run by hand, in order. */

@@ -43,7 +43,16 @@ export class Profile {
         const run = this.running.get(e.node);
         this.running.delete(e.node);
         if (run) {
-          this.events.push({ name: e.node, cat: e.kind, ph: 'X', pid: 1, tid: run.slot, ts: run.ts, dur: Math.max(1, this.ts() - run.ts), args: { status: e.status, pool: run.pool } });
+          this.events.push({
+            name: e.node,
+            cat: e.kind,
+            ph: 'X',
+            pid: 1,
+            tid: run.slot,
+            ts: run.ts,
+            dur: Math.max(1, this.ts() - run.ts),
+            args: { status: e.status, pool: run.pool },
+          });
         } else if (e.status !== 'skipped') {
           this.events.push({ name: e.node, cat: e.kind, ph: 'i', s: 't', pid: 1, tid: CACHE_TRACK, ts: this.ts(), args: { status: e.status } });
         }

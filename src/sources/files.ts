@@ -75,7 +75,12 @@ export function selectFiles(
   const chosen = defaultSelection(files, part, index);
   if (!chosen.ok) return chosen;
   const byPath = new Map(files.map((f) => [f.path, f]));
-  const paths = applyRules([...byPath.keys()], part, chosen.value.map((f) => f.path), rules);
+  const paths = applyRules(
+    [...byPath.keys()],
+    part,
+    chosen.value.map((f) => f.path),
+    rules,
+  );
   if (part === 'meta' && !paths.includes('config.json')) return err('config.json is excluded by download.exclude, but every step needs it');
   return ok(paths.map((p) => byPath.get(p) as RepoFile));
 }

@@ -31,7 +31,11 @@ async function git(args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise
     const { stdout } = await run('git', args, { cwd, env: gitEnv(env), maxBuffer: 256 << 20 });
     return ok(stdout);
   } catch (e) {
-    const stderr = String((e as { stderr?: unknown }).stderr ?? '').trim().split('\n').slice(-3).join(' ');
+    const stderr = String((e as { stderr?: unknown }).stderr ?? '')
+      .trim()
+      .split('\n')
+      .slice(-3)
+      .join(' ');
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return err('git is not installed (mlc-build needs git and git-lfs for git+ sources)');
     return err(`git ${args[0]}: ${stderr || (e as Error).message}`);
   }
@@ -48,7 +52,13 @@ export async function resolveGitRev(url: string, rev: string | undefined, env: N
   const name = rev ?? 'HEAD';
   const out = await git(['ls-remote', url, name, `refs/heads/${name}`, `refs/tags/${name}`, `refs/tags/${name}^{}`], process.cwd(), env);
   if (!out.ok) return err(`resolving ${url}#${name}: ${out.error}`);
-  const refs = new Map(out.value.trim().split('\n').filter(Boolean).map((l) => l.split('\t').reverse() as [string, string]));
+  const refs = new Map(
+    out.value
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.split('\t').reverse() as [string, string]),
+  );
   const commit = refs.get(`refs/tags/${name}^{}`) ?? refs.get(`refs/tags/${name}`) ?? refs.get(`refs/heads/${name}`) ?? refs.get(name);
   return commit ? ok(commit) : err(`resolving ${url}#${name}: no such branch or tag`);
 }
@@ -92,10 +102,16 @@ export async function fetchGitPart(
   if (!tree.ok) return tree;
   const lfsList = await git(['lfs', 'ls-files', '--long', commit], dir, env);
   if (!lfsList.ok) return lfsList;
-  const lfsOids = new Map(lfsList.value.trim().split('\n').filter(Boolean).map((l) => {
-    const m = /^([0-9a-f]{64}) [-*] (.+)$/.exec(l);
-    return m ? [m[2] as string, m[1] as string] : ['', ''];
-  }));
+  const lfsOids = new Map(
+    lfsList.value
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => {
+        const m = /^([0-9a-f]{64}) [-*] (.+)$/.exec(l);
+        return m ? [m[2] as string, m[1] as string] : ['', ''];
+      }),
+  );
   const files: RepoFile[] = [];
   for (const entry of tree.value.split('\0').filter(Boolean)) {
     const m = /^(\d+) (\w+) ([0-9a-f]+)\s+(-|\d+)\t(.+)$/s.exec(entry);
@@ -199,7 +215,8 @@ export class GitSource implements Source {
       if (!got.ok) return got;
       for (const [name, f] of Object.entries(got.value)) {
         const was = pinned?.commit === commit.value ? pinned.files[name] : undefined;
-        if (was !== undefined && was !== `sha256:${f.digest}`) return err(`${this.url}@${commit.value.slice(0, 12)}: ${name} differs from what mlc.build.lock pinned; refused`);
+        if (was !== undefined && was !== `sha256:${f.digest}`)
+          return err(`${this.url}@${commit.value.slice(0, 12)}: ${name} differs from what mlc.build.lock pinned; refused`);
       }
       return ok(this.found(part, commit.value, got.value));
     });

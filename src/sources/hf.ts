@@ -78,7 +78,8 @@ function describeHttp(status: number, repo: string, what: string): string {
 /** "cannot reach <endpoint> (ECONNREFUSED)" for a network failure, else the error's message. */
 function networkError(e: unknown, endpoint: string): string {
   const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-  if ((e as Error).message === 'fetch failed' || cause) return `cannot reach ${endpoint} (${cause?.code ?? cause?.message ?? (e as Error).message}); check the network, or HF_ENDPOINT`;
+  if ((e as Error).message === 'fetch failed' || cause)
+    return `cannot reach ${endpoint} (${cause?.code ?? cause?.message ?? (e as Error).message}); check the network, or HF_ENDPOINT`;
   return (e as Error).message;
 }
 
@@ -103,7 +104,8 @@ export async function resolveRevision(repo: string, revision: string, opts: HubO
   try {
     for await (const entry of listFiles({ repo: { type: 'model', name: repo }, revision: commit, recursive: true, hubUrl: opts.endpoint, fetch: f })) {
       if (entry.type !== 'file') continue;
-      if (!safeRepoPath(entry.path)) return err(`${repo}@${commit.slice(0, 12)}: the repository lists a file path that leaves it: ${JSON.stringify(entry.path)}; refused`);
+      if (!safeRepoPath(entry.path))
+        return err(`${repo}@${commit.slice(0, 12)}: the repository lists a file path that leaves it: ${JSON.stringify(entry.path)}; refused`);
       files.push({ path: entry.path, size: entry.lfs?.size ?? entry.size, oid: entry.lfs?.oid ?? entry.oid ?? '', lfs: entry.lfs !== undefined });
     }
   } catch (e) {
@@ -130,7 +132,11 @@ export async function fetchFiles(
   const folder = repoFolder(opts.cacheDir, repo);
   const total = files.reduce((n, f) => n + f.size, 0);
   const got = new Map<string, number>();
-  const report = () => opts.onProgress?.([...got.values()].reduce((a, b) => a + b, 0), total);
+  const report = () =>
+    opts.onProgress?.(
+      [...got.values()].reduce((a, b) => a + b, 0),
+      total,
+    );
   const present = new Map<string, string>();
   for (const file of files) {
     const have = await verifiedBlob(join(folder, 'blobs', file.oid), file, digest);
@@ -204,7 +210,14 @@ async function verifiedBlob(blob: string, file: HubFile, digest: (path: string) 
   }
 }
 
-async function download(repo: string, commit: string, file: HubFile, blob: string, opts: HubOptions, progress: (bytes: number) => void): Promise<Result<string, string>> {
+async function download(
+  repo: string,
+  commit: string,
+  file: HubFile,
+  blob: string,
+  opts: HubOptions,
+  progress: (bytes: number) => void,
+): Promise<Result<string, string>> {
   const partial = `${blob}.incomplete`;
   await mkdir(dirname(blob), { recursive: true });
   const url = `${opts.endpoint}/${repo}/resolve/${commit}/${file.path.split('/').map(encodeURIComponent).join('/')}`;
@@ -349,7 +362,13 @@ export class HubSource implements Source {
 
   async fetch(part: Part, opts: FetchOptions): Promise<Result<SourceFiles, string>> {
     const token = await hubToken(this.deps.env, this.deps.tokenFile);
-    const hub: HubOptions = { endpoint: hubEndpoint(this.deps.env), token, cacheDir: hubCacheDir(this.deps.env), onProgress: opts.onProgress, signal: opts.signal };
+    const hub: HubOptions = {
+      endpoint: hubEndpoint(this.deps.env),
+      token,
+      cacheDir: hubCacheDir(this.deps.env),
+      onProgress: opts.onProgress,
+      signal: opts.signal,
+    };
     const pinned = this.pinned();
     this.resolution ??= resolveRevision(this.repo, pinned?.commit ?? this.revision, hub);
     const resolved = await this.resolution;

@@ -14,7 +14,10 @@ export function sourceOpener(deps: Omit<SourceDeps, 'rules'>): (model: Model) =>
   const queues = new Map<string, Promise<unknown>>();
   const serially = <T>(key: string, fn: () => Promise<T>): Promise<T> => {
     const next = (queues.get(key) ?? Promise.resolve()).then(fn, fn);
-    queues.set(key, next.catch(() => undefined));
+    queues.set(
+      key,
+      next.catch(() => undefined),
+    );
     return next;
   };
   return (model) => {

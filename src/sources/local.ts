@@ -42,7 +42,10 @@ export async function hashLocalPart(
 ): Promise<Result<Record<string, LocalFile>, string>> {
   let names: string[];
   try {
-    names = (await readdir(folder, { withFileTypes: true })).filter((e) => e.isFile()).map((e) => e.name).sort();
+    names = (await readdir(folder, { withFileTypes: true }))
+      .filter((e) => e.isFile())
+      .map((e) => e.name)
+      .sort();
   } catch {
     return err(`source folder ${folder} does not exist`);
   }

@@ -25,7 +25,9 @@ export const compile: StepKind<CompileNode> = {
     if (!chat) return { kind: 'unavailable', reason: `${node.config} recorded no ${CHAT_CONFIG}` };
     const target = ctx.target(node.target);
     // One config feeds many compiles: read and project it once per build.
-    const relevant = await ctx.memo(`compile-config:${chat.digest}`, async () => compileRelevantConfig(JSON.parse(await readFile(chat.path, 'utf8')) as Record<string, unknown>));
+    const relevant = await ctx.memo(`compile-config:${chat.digest}`, async () =>
+      compileRelevantConfig(JSON.parse(await readFile(chat.path, 'utf8')) as Record<string, unknown>),
+    );
     return {
       kind: 'action',
       fields: {
@@ -47,7 +49,15 @@ export const compile: StepKind<CompileNode> = {
 
   args(node, ctx, at) {
     const t = ctx.target(node.target);
-    return compileArgv({ config: at.input(CHAT_CONFIG), device: t.device, host: t.host, opt: t.opt, systemLibPrefix: t.systemLibPrefix, overrides: t.overrides, output: at.output });
+    return compileArgv({
+      config: at.input(CHAT_CONFIG),
+      device: t.device,
+      host: t.host,
+      opt: t.opt,
+      systemLibPrefix: t.systemLibPrefix,
+      overrides: t.overrides,
+      output: at.output,
+    });
   },
 
   plannedPaths(node, ctx, show) {

@@ -36,12 +36,22 @@ export const config: StepKind<ConfigNode> = {
 
   args(node, ctx, at) {
     const model = ctx.model(node.model);
-    return genConfigArgv({ source: at.input(), quant: node.quant, modelType: model.modelType, convTemplate: model.convTemplate, options: node.options, output: at.output });
+    return genConfigArgv({
+      source: at.input(),
+      quant: node.quant,
+      modelType: model.modelType,
+      convTemplate: model.convTemplate,
+      options: node.options,
+      output: at.output,
+    });
   },
 
   plannedPaths(node, ctx, show) {
     const snapshot = ctx.graph.snapshotDirs.get(node.model) as string;
-    return { paths: { input: () => show(snapshot, { dir: true, input: true }), output: show(node.outDir, { dir: true }) }, outputs: [`${show(node.outDir)}/mlc-chat-config.json`] };
+    return {
+      paths: { input: () => show(snapshot, { dir: true, input: true }), output: show(node.outDir, { dir: true }) },
+      outputs: [`${show(node.outDir)}/mlc-chat-config.json`],
+    };
   },
 
   env: () => ({}),
@@ -52,7 +62,8 @@ export const config: StepKind<ConfigNode> = {
     if (typeof config === 'string') return `gen_config wrote no valid mlc-chat-config.json (${config})`;
     const files = (config as { tokenizer_files?: unknown }).tokenizer_files;
     for (const f of Array.isArray(files) ? files : []) {
-      if (typeof f !== 'string' || !(await isFile(join(outDir, f)))) return `mlc-chat-config.json lists tokenizer file ${String(f)}, which gen_config did not write`;
+      if (typeof f !== 'string' || !(await isFile(join(outDir, f))))
+        return `mlc-chat-config.json lists tokenizer file ${String(f)}, which gen_config did not write`;
     }
     return undefined;
   },

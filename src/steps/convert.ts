@@ -48,7 +48,10 @@ export const convert: StepKind<ConvertNode> = {
   plannedPaths(node, ctx, show) {
     const snapshot = ctx.graph.snapshotDirs.get(node.model) as string;
     const out = show(node.outDir);
-    return { paths: { input: () => show(snapshot, { dir: true, input: true }), output: out }, outputs: [`${out}/tensor-cache.json`, `${out}/params_shard_*.bin`] };
+    return {
+      paths: { input: () => show(snapshot, { dir: true, input: true }), output: out },
+      outputs: [`${out}/tensor-cache.json`, `${out}/params_shard_*.bin`],
+    };
   },
 
   env: () => ({}),
@@ -60,7 +63,8 @@ export const convert: StepKind<ConvertNode> = {
     const records = (cache as { records?: { dataPath?: unknown }[] }).records;
     if (!Array.isArray(records) || records.length === 0) return 'tensor-cache.json lists no shards';
     for (const r of records) {
-      if (typeof r.dataPath !== 'string' || !(await isFile(join(outDir, r.dataPath)))) return `tensor-cache.json lists ${String(r.dataPath)}, which convert_weight did not write`;
+      if (typeof r.dataPath !== 'string' || !(await isFile(join(outDir, r.dataPath))))
+        return `tensor-cache.json lists ${String(r.dataPath)}, which convert_weight did not write`;
     }
     return undefined;
   },
@@ -88,7 +92,6 @@ function weightsFolders(node: ConvertNode, ctx: StepContext): string[] {
 export function inputOf(name: string, f: Files[string]): InputFile {
   return { name, path: f.path, digest: f.digest };
 }
-
 
 function weightBytes(folder: string): { bytes: number; dtype?: string } | undefined {
   let bytes = 0;

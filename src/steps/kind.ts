@@ -87,7 +87,11 @@ export interface StepKind<N extends StepNode = StepNode> {
    * The out/ layout for `plan`: the command's paths (none for kinds without a command), the
    * outputs it names and commands a user must run first (`mkdir -p`), given how to write a path.
    */
-  plannedPaths(node: N, ctx: StepContext, show: (abs: string, opts?: { dir?: boolean; input?: boolean }) => string): { paths?: CommandPaths; outputs: string[]; setup?: string[][] };
+  plannedPaths(
+    node: N,
+    ctx: StepContext,
+    show: (abs: string, opts?: { dir?: boolean; input?: boolean }) => string,
+  ): { paths?: CommandPaths; outputs: string[]; setup?: string[][] };
   /** Environment variables the step gets on top of the build's (a target's `env:`). */
   env(node: N, ctx: StepContext): Record<string, string>;
   /** The step's output inside its staging output folder: '' for the folder itself, else a file name. */

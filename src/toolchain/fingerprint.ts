@@ -52,7 +52,10 @@ for mod in ("mlc_llm", "tvm"):
 print(json.dumps(out))
 `;
 
-export async function fingerprintToolchain(cmd: ToolchainCommand, opts: { fingerprintCmd?: string; cwd: string; env: NodeJS.ProcessEnv; stats: StatCache }): Promise<Result<Fingerprint, string>> {
+export async function fingerprintToolchain(
+  cmd: ToolchainCommand,
+  opts: { fingerprintCmd?: string; cwd: string; env: NodeJS.ProcessEnv; stats: StatCache },
+): Promise<Result<Fingerprint, string>> {
   if (opts.fingerprintCmd !== undefined) {
     try {
       const { stdout } = await run('/bin/sh', ['-c', opts.fingerprintCmd], { cwd: opts.cwd, env: opts.env, maxBuffer: 64 << 20 });
@@ -86,12 +89,21 @@ export async function fingerprintToolchain(cmd: ToolchainCommand, opts: { finger
     }
   }
   const { digest } = await opts.stats.digest(exe);
-  return ok({ digest: sha256(canonicalJson({ command: cmd.argv, executable: digest })), facts: { command: cmd.argv, executable: exe, executableDigest: digest }, folders });
+  return ok({
+    digest: sha256(canonicalJson({ command: cmd.argv, executable: digest })),
+    facts: { command: cmd.argv, executable: exe, executableDigest: digest },
+    folders,
+  });
 }
 
 /** Resolves a command like the shell; `searched` collects the folders looked in. */
 export async function which(name: string, cwd: string, env: NodeJS.ProcessEnv, searched: string[] = []): Promise<string | undefined> {
-  const candidates = name.includes('/') ? [isAbsolute(name) ? name : resolve(cwd, name)] : (env.PATH ?? '').split(delimiter).filter(Boolean).map((d) => join(d, name));
+  const candidates = name.includes('/')
+    ? [isAbsolute(name) ? name : resolve(cwd, name)]
+    : (env.PATH ?? '')
+        .split(delimiter)
+        .filter(Boolean)
+        .map((d) => join(d, name));
   for (const c of candidates) {
     if (!name.includes('/')) searched.push(dirname(c));
     try {

@@ -36,7 +36,11 @@ export function targetChecks(t: Target, host: HostFacts): Check[] {
   const env = (name: string): string | undefined => t.env[name] ?? host.env[name];
   const os = t.buildsOn.os;
   if (os && os !== host.platform) {
-    checks.push({ what: `${t.name}: ${OS_NAME[os] ?? os}`, ok: false, detail: `builds only on ${OS_NAME[os] ?? os}; this machine runs ${OS_NAME[host.platform] ?? host.platform} (build it on a ${OS_NAME[os] ?? os} runner)` });
+    checks.push({
+      what: `${t.name}: ${OS_NAME[os] ?? os}`,
+      ok: false,
+      detail: `builds only on ${OS_NAME[os] ?? os}; this machine runs ${OS_NAME[host.platform] ?? host.platform} (build it on a ${OS_NAME[os] ?? os} runner)`,
+    });
   }
   const gpu = t.buildsOn.gpu ?? (PROBED_DEVICES.includes(t.device) ? t.device : undefined);
   if (gpu && (!os || os === host.platform)) {
@@ -58,7 +62,10 @@ export function targetChecks(t: Target, host: HostFacts): Check[] {
       what: `${t.name}: MLC_MULTI_ARCH`,
       ok: arch !== undefined,
       advice: true,
-      detail: arch !== undefined ? `set (${arch}): a fat binary for those architectures` : "unset: the library targets GPU 0's architecture only; set it (e.g. 80,86,89,90) to ship one for several",
+      detail:
+        arch !== undefined
+          ? `set (${arch}): a fat binary for those architectures`
+          : "unset: the library targets GPU 0's architecture only; set it (e.g. 80,86,89,90) to ship one for several",
     });
   }
   if (t.device.startsWith('webgpu')) {
@@ -70,17 +77,30 @@ export function targetChecks(t: Target, host: HostFacts): Check[] {
     checks.push({
       what: `${t.name}: the web runtime mlc_wasm_runtime.bc`,
       ok: found,
-      detail: found ? (bc as string) : bc ? `${bc} is missing: build mlc_llm's web runtime (web/Makefile) in that checkout` : 'MLC_LLM_SOURCE_DIR is unset: point it at an mlc_llm source checkout with the web runtime built',
+      detail: found
+        ? (bc as string)
+        : bc
+          ? `${bc} is missing: build mlc_llm's web runtime (web/Makefile) in that checkout`
+          : 'MLC_LLM_SOURCE_DIR is unset: point it at an mlc_llm source checkout with the web runtime built',
     });
   }
   if (t.envReads.includes('TVM_NDK_CC')) {
     const cc = env('TVM_NDK_CC');
     const found = cc !== undefined && host.exists(cc);
-    checks.push({ what: `${t.name}: TVM_NDK_CC (the Android NDK's clang)`, ok: found, detail: found ? (cc as string) : cc ? `${cc} does not exist` : 'unset: point it at the NDK clang for aarch64' });
+    checks.push({
+      what: `${t.name}: TVM_NDK_CC (the Android NDK's clang)`,
+      ok: found,
+      detail: found ? (cc as string) : cc ? `${cc} does not exist` : 'unset: point it at the NDK clang for aarch64',
+    });
   }
   if (t.device === 'macabi' || t.device.startsWith('macabi:')) {
     const arch = env('MLC_MACABI_ARCH');
-    checks.push({ what: `${t.name}: MLC_MACABI_ARCH`, ok: arch !== undefined, advice: true, detail: arch ? `set (${arch})` : 'unset: mlc_llm builds for the default Mac Catalyst architecture' });
+    checks.push({
+      what: `${t.name}: MLC_MACABI_ARCH`,
+      ok: arch !== undefined,
+      advice: true,
+      detail: arch ? `set (${arch})` : 'unset: mlc_llm builds for the default Mac Catalyst architecture',
+    });
   }
   if (checks.every((c) => c.advice)) {
     checks.unshift({ what: `${t.name}: host`, ok: true, detail: t.buildsOn.needs.join('; ') || 'nothing beyond mlc_llm' });

@@ -20,7 +20,19 @@
 //   MLC_DOUBLE_SHARD_CAP   shard size cap in bytes (mlc_llm: 32 MiB)
 //   MLC_DOUBLE_LIB_BYTES   library size in bytes (default 8192)
 import { createHash } from 'node:crypto';
-import { appendFileSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
+import {
+  appendFileSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  statSync,
+  writeFileSync,
+  openSync,
+  writeSync,
+  closeSync,
+} from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { spawn } from 'node:child_process';
 
@@ -32,15 +44,65 @@ const CONV = recipes('conv-templates.json');
 const CONV_CLI = [...CONV.registered, ...CONV.cli_only].sort();
 const CONV_BODIES = JSON.parse(readFileSync(join(here, 'conv-templates-full.json'), 'utf8'));
 const DEVICE_SUFFIX = {
-  iphone: ['.tar'], macabi: ['.tar'], android: ['.tar'], 'android:adreno': ['.tar'], 'android:adreno-so': ['.so'],
-  mali: ['.so'], 'metal:x86-64': ['.dylib'], webgpu: ['.wasm'],
+  iphone: ['.tar'],
+  macabi: ['.tar'],
+  android: ['.tar'],
+  'android:adreno': ['.tar'],
+  'android:adreno-so': ['.so'],
+  mali: ['.so'],
+  'metal:x86-64': ['.dylib'],
+  webgpu: ['.wasm'],
 };
-const KNOWN_DEVICES = ['auto', 'cuda', 'rocm', 'metal', 'vulkan', 'opencl', 'cpu', 'iphone', 'macabi', 'android', 'webgpu', 'mali',
-  'iphone:generic', 'macabi:generic', 'android:generic', 'android:adreno', 'android:adreno-so', 'windows:adreno_x86',
-  'metal:x86-64', 'webgpu:generic', 'opencl:generic', 'mali:generic', 'metal:generic', 'vulkan:generic'];
-const OVERRIDE_KEYS = ['context_window_size', 'sliding_window_size', 'prefill_chunk_size', 'attention_sink_size', 'max_batch_size', 'tensor_parallel_shards', 'pipeline_parallel_stages', 'disaggregation'];
+const KNOWN_DEVICES = [
+  'auto',
+  'cuda',
+  'rocm',
+  'metal',
+  'vulkan',
+  'opencl',
+  'cpu',
+  'iphone',
+  'macabi',
+  'android',
+  'webgpu',
+  'mali',
+  'iphone:generic',
+  'macabi:generic',
+  'android:generic',
+  'android:adreno',
+  'android:adreno-so',
+  'windows:adreno_x86',
+  'metal:x86-64',
+  'webgpu:generic',
+  'opencl:generic',
+  'mali:generic',
+  'metal:generic',
+  'vulkan:generic',
+];
+const OVERRIDE_KEYS = [
+  'context_window_size',
+  'sliding_window_size',
+  'prefill_chunk_size',
+  'attention_sink_size',
+  'max_batch_size',
+  'tensor_parallel_shards',
+  'pipeline_parallel_stages',
+  'disaggregation',
+];
 // What compile does not build into the library (kwargs it drops, runtime-only fields).
-const COMPILE_IGNORES = ['conv_template', 'tokenizer_files', 'tokenizer_info', 'temperature', 'presence_penalty', 'frequency_penalty', 'repetition_penalty', 'top_p', 'pad_token_id', 'bos_token_id', 'eos_token_id'];
+const COMPILE_IGNORES = [
+  'conv_template',
+  'tokenizer_files',
+  'tokenizer_info',
+  'temperature',
+  'presence_penalty',
+  'frequency_penalty',
+  'repetition_penalty',
+  'top_p',
+  'pad_token_id',
+  'bos_token_id',
+  'eos_token_id',
+];
 
 const SPECS = {
   convert_weight: {
@@ -100,7 +162,9 @@ class PyError extends Error {
 function usage(sub) {
   if (!sub) return 'usage: MLC LLM Command Line Interface. [-h] {compile,convert_weight,gen_config,chat,serve,package,calibrate,router}';
   const spec = SPECS[sub];
-  const parts = spec.options.map((o) => (o.required ? `${o.short ?? o.flag} ${o.dest.toUpperCase()}` : `[${o.flag}${o.type === 'store_true' ? '' : ` ${o.dest.toUpperCase()}`}]`));
+  const parts = spec.options.map((o) =>
+    o.required ? `${o.short ?? o.flag} ${o.dest.toUpperCase()}` : `[${o.flag}${o.type === 'store_true' ? '' : ` ${o.dest.toUpperCase()}`}]`,
+  );
   return `usage: mlc_llm ${sub} [-h] ${parts.join(' ')} ${spec.positional.join(' ')}`;
 }
 
@@ -225,11 +289,16 @@ function convertWeight(args) {
     files = [found];
     if (found === 'model.safetensors') {
       // mlc_llm writes an index next to a lone model.safetensors: into its *source* folder.
-      writeFileSync(join(source, 'model.safetensors.index.json'), JSON.stringify({ metadata: {}, weight_map: { 'model.embed_tokens.weight': 'model.safetensors' } }));
+      writeFileSync(
+        join(source, 'model.safetensors.index.json'),
+        JSON.stringify({ metadata: {}, weight_map: { 'model.embed_tokens.weight': 'model.safetensors' } }),
+      );
     }
   }
   for (const f of files) if (!existsSync(join(source, f))) throw new PyError('FileNotFoundError', `[Errno 2] No such file or directory: '${join(source, f)}'`);
-  process.stdout.write(`Weight conversion with arguments:\n  --config          ${args.config}\n  --quantization    ${quant.name}\n  --model-type      ${modelType}\n  --device          cpu:0\n  --source          ${source}\n  --source-format   ${found.includes('safetensors') ? 'huggingface-safetensor' : 'huggingface-torch'}\n  --output          ${args.output}\n`);
+  process.stdout.write(
+    `Weight conversion with arguments:\n  --config          ${args.config}\n  --quantization    ${quant.name}\n  --model-type      ${modelType}\n  --device          cpu:0\n  --source          ${source}\n  --source-format   ${found.includes('safetensors') ? 'huggingface-safetensor' : 'huggingface-torch'}\n  --output          ${args.output}\n`,
+  );
   const sourceBytes = files.reduce((n, f) => n + statSync(join(source, f)).size, 0);
   const params = Math.max(1, Math.floor(sourceBytes / 2)); // fp16/bf16 checkpoints
   const total = Math.max(64, Math.ceil((params * quant.bits_per_weight_on_disk) / 8));
@@ -266,17 +335,26 @@ function genConfig(args) {
   const { config, dir } = readConfigJson(args.config);
   if (!CONV.registered.includes(args.conv_template)) {
     log(`gen_config.py:92: Conversation template ${args.conv_template} is not registered`);
-    throw new PyError('pydantic_core._pydantic_core.ValidationError', `1 validation error for MLCChatConfig\nconv_template\n  Input should be a valid dictionary or instance of Conversation [type=model_type, input_value='${args.conv_template}', input_type=str]`);
+    throw new PyError(
+      'pydantic_core._pydantic_core.ValidationError',
+      `1 validation error for MLCChatConfig\nconv_template\n  Input should be a valid dictionary or instance of Conversation [type=model_type, input_value='${args.conv_template}', input_type=str]`,
+    );
   }
   const modelType = detectModelType(args.model_type, config);
   const fields = new Set(MODELS.models[modelType].config_fields.map((f) => f.name));
   const modelConfig = {};
   for (const f of MODELS.models[modelType].config_fields) if (f.name in config) modelConfig[f.name] = config[f.name];
   const pick = (...xs) => xs.find((x) => x !== undefined && x !== null);
-  let ctx = fields.has('context_window_size') ? pick(config.context_window_size, config.max_position_embeddings, config.n_positions, config.max_sequence_length, -1) : -1;
+  let ctx = fields.has('context_window_size')
+    ? pick(config.context_window_size, config.max_position_embeddings, config.n_positions, config.max_sequence_length, -1)
+    : -1;
   let sws = fields.has('sliding_window_size') ? pick(config.sliding_window_size, config.sliding_window, -1) : -1;
   let sink = fields.has('attention_sink_size') ? pick(config.attention_sink_size, -1) : -1;
-  for (const [k, v] of Object.entries({ context_window_size: args.context_window_size, sliding_window_size: args.sliding_window_size, attention_sink_size: args.attention_sink_size })) {
+  for (const [k, v] of Object.entries({
+    context_window_size: args.context_window_size,
+    sliding_window_size: args.sliding_window_size,
+    attention_sink_size: args.attention_sink_size,
+  })) {
     if (v === null) continue;
     if (!fields.has(k)) {
       log(`gen_config.py:110: Warning: Cannot override ${k}, because ${MODELS.models[modelType].config_class} does not have this field`);
@@ -328,7 +406,11 @@ function genConfig(args) {
     repetition_penalty: sampled('repetition_penalty', 1.0),
     top_p: sampled('top_p', 1.0),
     tokenizer_files: tokenizerFiles,
-    tokenizer_info: { token_postproc_method: tokenizerJson.includes('ByteLevel') ? 'byte_level' : 'byte_fallback', prepend_space_in_encode: false, strip_space_in_decode: false },
+    tokenizer_info: {
+      token_postproc_method: tokenizerJson.includes('ByteLevel') ? 'byte_level' : 'byte_fallback',
+      prepend_space_in_encode: false,
+      strip_space_in_decode: false,
+    },
     conv_template: CONV_BODIES[args.conv_template],
     pad_token_id: sampled('pad_token_id', 0),
     bos_token_id: sampled('bos_token_id', 1),
@@ -360,7 +442,8 @@ function compile(args) {
   if (!/^O[0-3]$/.test(args.opt)) {
     for (const part of args.opt.split(';').filter(Boolean)) {
       const [k, v] = part.split('=');
-      if (!['flashinfer', 'cublas_gemm', 'faster_transformer', 'cudagraph', 'cutlass', 'ipc_allreduce_strategy'].includes(k)) throw new PyError('ValueError', `Unknown optimization flag: ${k}`);
+      if (!['flashinfer', 'cublas_gemm', 'faster_transformer', 'cudagraph', 'cutlass', 'ipc_allreduce_strategy'].includes(k))
+        throw new PyError('ValueError', `Unknown optimization flag: ${k}`);
       if (k !== 'ipc_allreduce_strategy' && !['0', '1'].includes(v)) throw new PyError('ValueError', `Invalid value for ${k}: ${v}`);
     }
   }
@@ -373,7 +456,10 @@ function compile(args) {
   if (!need && !['.so', '.dylib', '.dll', '.tar', '.lib'].includes(suffix)) log(`compile.py:120: Unknown output suffix: ${suffix}. Assuming shared library.`);
   let wasmRuntime = '';
   if (device.startsWith('webgpu')) {
-    const candidates = ['web/dist/wasm/mlc_wasm_runtime.bc', ...(process.env.MLC_LLM_SOURCE_DIR ? [join(process.env.MLC_LLM_SOURCE_DIR, 'web/dist/wasm/mlc_wasm_runtime.bc')] : [])];
+    const candidates = [
+      'web/dist/wasm/mlc_wasm_runtime.bc',
+      ...(process.env.MLC_LLM_SOURCE_DIR ? [join(process.env.MLC_LLM_SOURCE_DIR, 'web/dist/wasm/mlc_wasm_runtime.bc')] : []),
+    ];
     const bc = candidates.find((c) => existsSync(c));
     if (!bc) throw new PyError('RuntimeError', 'Cannot find library: mlc_wasm_runtime.bc');
     wasmRuntime = fileSha(bc);
@@ -383,7 +469,9 @@ function compile(args) {
   const read = Object.fromEntries(Object.entries(config).filter(([k]) => !COMPILE_IGNORES.includes(k)));
   const multiArch = device.startsWith('cuda') ? (process.env.MLC_MULTI_ARCH ?? '') : '';
   const seed = sha(JSON.stringify(read), quantization, device, args.host, args.opt, prefix, JSON.stringify(overrides), multiArch, wasmRuntime, suffix);
-  process.stdout.write(`Compiling with arguments:\n  --config          ${path}\n  --quantization    ${quantization}\n  --model-type      ${modelType}\n  --target          {"kind": "${device.split(':')[0]}"}\n  --opt             ${args.opt}\n  --system-lib-prefix "${prefix}"\n  --output          ${args.output}\n  --overrides       ${args.overrides}\n`);
+  process.stdout.write(
+    `Compiling with arguments:\n  --config          ${path}\n  --quantization    ${quantization}\n  --model-type      ${modelType}\n  --target          {"kind": "${device.split(':')[0]}"}\n  --opt             ${args.opt}\n  --system-lib-prefix "${prefix}"\n  --output          ${args.output}\n  --overrides       ${args.overrides}\n`,
+  );
   sleepFor('compile');
   writeFileSync(output, deterministicBytes(seed, Number(process.env.MLC_DOUBLE_LIB_BYTES ?? 8192)));
   log(`compile.py:190: Generated: ${args.output}`);
@@ -420,7 +508,9 @@ try {
   ({ convert_weight: convertWeight, gen_config: genConfig, compile })[sub](args);
 } catch (e) {
   if (e instanceof UsageError) {
-    process.stdout.write(`------------------------- Usage -------------------------\n${usage(SPECS[sub] ? sub : undefined)}\n------------------------- Error -------------------------\n`);
+    process.stdout.write(
+      `------------------------- Usage -------------------------\n${usage(SPECS[sub] ? sub : undefined)}\n------------------------- Error -------------------------\n`,
+    );
     process.stderr.write(`${e.message}\n`);
     status = 2;
   } else if (e instanceof PyError) {

@@ -16,7 +16,10 @@ quantizations: [q4f16_1, q0f16]
 targets: [cuda, android, webgpu]
 `;
 const MODELS = { redpajama: { preset: 'redpajama_3b_v1', weights: 'safetensors' as const }, llama: { preset: 'llama2_7b', weights: 'bin' as const } };
-const sha = async (p: string) => createHash('sha256').update(await readFile(p)).digest('hex');
+const sha = async (p: string) =>
+  createHash('sha256')
+    .update(await readFile(p))
+    .digest('hex');
 
 async function listTree(dir: string, prefix = ''): Promise<string[]> {
   const out: string[] = [];
@@ -47,10 +50,18 @@ describe('incremental builds', () => {
     expect(count(first.calls, 'compile')).toBe(12);
     const files = Object.keys(firstFiles);
     expect(files.filter((f) => f.startsWith('libs/'))).toEqual([
-      'libs/Llama-2-7b-q0f16-android.tar', 'libs/Llama-2-7b-q0f16-cuda.so', 'libs/Llama-2-7b-q0f16-webgpu.wasm',
-      'libs/Llama-2-7b-q4f16_1-android.tar', 'libs/Llama-2-7b-q4f16_1-cuda.so', 'libs/Llama-2-7b-q4f16_1-webgpu.wasm',
-      'libs/RedPajama-3B-q0f16-android.tar', 'libs/RedPajama-3B-q0f16-cuda.so', 'libs/RedPajama-3B-q0f16-webgpu.wasm',
-      'libs/RedPajama-3B-q4f16_1-android.tar', 'libs/RedPajama-3B-q4f16_1-cuda.so', 'libs/RedPajama-3B-q4f16_1-webgpu.wasm',
+      'libs/Llama-2-7b-q0f16-android.tar',
+      'libs/Llama-2-7b-q0f16-cuda.so',
+      'libs/Llama-2-7b-q0f16-webgpu.wasm',
+      'libs/Llama-2-7b-q4f16_1-android.tar',
+      'libs/Llama-2-7b-q4f16_1-cuda.so',
+      'libs/Llama-2-7b-q4f16_1-webgpu.wasm',
+      'libs/RedPajama-3B-q0f16-android.tar',
+      'libs/RedPajama-3B-q0f16-cuda.so',
+      'libs/RedPajama-3B-q0f16-webgpu.wasm',
+      'libs/RedPajama-3B-q4f16_1-android.tar',
+      'libs/RedPajama-3B-q4f16_1-cuda.so',
+      'libs/RedPajama-3B-q4f16_1-webgpu.wasm',
     ]);
     for (const folder of ['RedPajama-3B-q4f16_1-MLC', 'RedPajama-3B-q4f16_1-ctx768-MLC']) {
       expect(files).toContain(`${folder}/mlc-chat-config.json`);
@@ -69,7 +80,13 @@ describe('incremental builds', () => {
   });
 
   it("never writes into the user's model folder (convert_weight writes an index next to a lone model.safetensors)", async () => {
-    expect((await readdir(p.path('hf/redpajama'))).sort()).toEqual(['config.json', 'generation_config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']);
+    expect((await readdir(p.path('hf/redpajama'))).sort()).toEqual([
+      'config.json',
+      'generation_config.json',
+      'model.safetensors',
+      'tokenizer.json',
+      'tokenizer_config.json',
+    ]);
   });
 
   it('second build: no mlc_llm call, exit 0', async () => {
@@ -174,7 +191,10 @@ describe('incremental builds', () => {
   it('--json prints NDJSON events and a summary', async () => {
     const r = await p.run(['build', '--json']);
     expect(r.code).toBe(0);
-    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { event: string; status?: string; node?: string; counts?: Record<string, number> });
+    const events = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { event: string; status?: string; node?: string; counts?: Record<string, number> });
     expect(events.at(-1)?.event).toBe('summary');
     const finishes = events.filter((e) => e.event === 'finish');
     expect(finishes.length).toBeGreaterThan(0);
@@ -240,7 +260,15 @@ targets: [cuda]
     expect(await stat(p.path('dist/libs/Llama-2-7b-q4f16_1-webgpu.wasm'))).toBeTruthy();
     const again = await p.run();
     expect(again.code).toBe(0);
-    expect(again.calls.map((c) => `${c.sub} ${c.args.find((a) => a.endsWith('.wasm'))?.split('/').pop()}`)).toEqual(['compile RedPajama-3B-q4f16_1-webgpu.wasm']);
+    expect(
+      again.calls.map(
+        (c) =>
+          `${c.sub} ${c.args
+            .find((a) => a.endsWith('.wasm'))
+            ?.split('/')
+            .pop()}`,
+      ),
+    ).toEqual(['compile RedPajama-3B-q4f16_1-webgpu.wasm']);
   });
 
   it('fail-fast by default: after a failure nothing new starts', async () => {
@@ -252,7 +280,7 @@ targets: [cuda]
     expect(r.stderr).toMatch(/skipped/);
   });
 
-  it('a compile mlc_llm refuses (webgpu without its runtime) fails with mlc_llm\'s message', async () => {
+  it("a compile mlc_llm refuses (webgpu without its runtime) fails with mlc_llm's message", async () => {
     const p = await Project.create(MANIFEST.replace('targets: [cuda, android, webgpu]', 'targets: [webgpu]'), MODELS);
     const r = await p.run([], { MLC_LLM_SOURCE_DIR: '/nonexistent' });
     expect(r.code).toBe(1);
@@ -400,7 +428,13 @@ describe('mlc.build.lock', () => {
     expect(lock.version).toBe(1);
     expect(Object.keys(lock.sources)).toEqual(['./hf/llama', './hf/redpajama']);
     expect(lock.sources['./hf/redpajama']?.kind).toBe('local');
-    expect(Object.keys(lock.sources['./hf/redpajama']?.files ?? {})).toEqual(['config.json', 'generation_config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']);
+    expect(Object.keys(lock.sources['./hf/redpajama']?.files ?? {})).toEqual([
+      'config.json',
+      'generation_config.json',
+      'model.safetensors',
+      'tokenizer.json',
+      'tokenizer_config.json',
+    ]);
     expect(lock.sources['./hf/redpajama']?.files['model.safetensors']).toBe(`sha256:${await sha(p.path('hf/redpajama/model.safetensors'))}`);
 
     const before = (await stat(lockPath)).mtimeMs;
@@ -411,7 +445,9 @@ describe('mlc.build.lock', () => {
     await appendFile(p.path('hf/llama/pytorch_model-00001-of-00002.bin'), 'x');
     expect((await p.run()).code).toBe(0);
     const changed = JSON.parse(await readFile(lockPath, 'utf8')) as typeof lock;
-    expect(changed.sources['./hf/llama']?.files['pytorch_model-00001-of-00002.bin']).toBe(`sha256:${await sha(p.path('hf/llama/pytorch_model-00001-of-00002.bin'))}`);
+    expect(changed.sources['./hf/llama']?.files['pytorch_model-00001-of-00002.bin']).toBe(
+      `sha256:${await sha(p.path('hf/llama/pytorch_model-00001-of-00002.bin'))}`,
+    );
     expect(changed.sources['./hf/redpajama']).toEqual(lock.sources['./hf/redpajama']);
 
     await p.editManifest((y) => y.replace(/^ {2}Llama-2-7b:.*\n/m, ''));
@@ -497,7 +533,15 @@ targets:
   - { name: fast, preset: cuda${fast} }
   - { name: slow, preset: cuda${slow} }
 `;
-  const compiled = (calls: { sub: string; args: string[] }[]) => calls.filter((c) => c.sub === 'compile').map((c) => c.args.find((a) => a.endsWith('.so'))?.split('/').pop());
+  const compiled = (calls: { sub: string; args: string[] }[]) =>
+    calls
+      .filter((c) => c.sub === 'compile')
+      .map((c) =>
+        c.args
+          .find((a) => a.endsWith('.so'))
+          ?.split('/')
+          .pop(),
+      );
 
   it("changing a target's opt: or overrides: rebuilds that target's library, and only that one", async () => {
     const p = await Project.create(twoCudas(), { redpajama: MODELS.redpajama });
@@ -569,7 +613,10 @@ targets:
     const p = await Project.create(MANIFEST, MODELS);
     for (const env of [{ MLC_DOUBLE_FAIL: 'compile .*android' }, {}] as Record<string, string>[]) {
       const r = await p.run(['build', '--json', '-j', '1'], env);
-      const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { event: string; status?: string; counts?: Record<string, number> });
+      const events = r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { event: string; status?: string; counts?: Record<string, number> });
       const finishes: Record<string, number> = { ran: 0, cached: 0, fresh: 0, failed: 0, skipped: 0, interrupted: 0 };
       for (const e of events) if (e.event === 'finish') finishes[e.status as string]!++;
       const summary = events.filter((e) => e.event === 'summary');
@@ -582,7 +629,8 @@ targets:
 
 describe('closed output streams', () => {
   const small = MANIFEST.replace('targets: [cuda, android, webgpu]', 'targets: [cuda]');
-  const shell = (cmd: string, cwd: string, env: Record<string, string>) => spawnSync('bash', ['-c', cmd], { cwd, env: { ...process.env, ...env }, encoding: 'utf8' });
+  const shell = (cmd: string, cwd: string, env: Record<string, string>) =>
+    spawnSync('bash', ['-c', cmd], { cwd, env: { ...process.env, ...env }, encoding: 'utf8' });
 
   for (const [name, pipe] of [
     ['--json | head -1', 'node BIN --json | head -1'],

@@ -239,11 +239,12 @@ describe('other usage errors exit 2', () => {
     });
     const r = await run(['plan'], { cwd: dir });
     expect(r.code).toBe(2);
-    expect(r.stderr.split('\n').filter((l) => l.startsWith('mlc.build.yaml:')).map((l) => l.split(': ')[0])).toEqual([
-      'mlc.build.yaml:3:41',
-      'mlc.build.yaml:4:17',
-      'mlc.build.yaml:5:11',
-    ]);
+    expect(
+      r.stderr
+        .split('\n')
+        .filter((l) => l.startsWith('mlc.build.yaml:'))
+        .map((l) => l.split(': ')[0]),
+    ).toEqual(['mlc.build.yaml:3:41', 'mlc.build.yaml:4:17', 'mlc.build.yaml:5:11']);
     expect(r.stderr).toContain('3 errors');
   });
 });

@@ -16,7 +16,9 @@ describe('doctor', () => {
     const r = await p.run(['doctor']);
     expect(r.stdout).toMatch(/toolchain\n {2}✓ mlc_llm \(\S+mlc_llm\.mjs\): fingerprint [0-9a-f]{16}/);
     expect(r.stdout).toContain('  ✓ android: host: nothing beyond mlc_llm');
-    expect(r.stdout).toMatch(/disk\n {2}✓ store \S+\.mlc-build: [\d.]+ [KMGT]B free; this plan writes about [\d.]+ [KM]B of converted weights \(2 conversions to run\)/);
+    expect(r.stdout).toMatch(
+      /disk\n {2}✓ store \S+\.mlc-build: [\d.]+ [KMGT]B free; this plan writes about [\d.]+ [KM]B of converted weights \(2 conversions to run\)/,
+    );
     expect(r.stderr).toContain('this machine has everything the manifest needs');
     expect(r.code).toBe(0);
   });

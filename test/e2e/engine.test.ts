@@ -24,7 +24,16 @@ async function open(p: Project, env: NodeJS.ProcessEnv, make = (...args: Constru
   if (!project.ok) throw new Error(project.error.map((d) => d.message).join('\n'));
   const { manifest, graph, toolchain } = project.value;
   const store = await Store.open(manifest.cache);
-  const ctx = make(manifest, graph, store, toolchain, env, await loadProjectState(manifest.cache, manifest.root), { verify: false }, await readLock(manifest.root));
+  const ctx = make(
+    manifest,
+    graph,
+    store,
+    toolchain,
+    env,
+    await loadProjectState(manifest.cache, manifest.root),
+    { verify: false },
+    await readLock(manifest.root),
+  );
   return { ctx, selected: new Set(graph.nodes.keys()) };
 }
 
@@ -43,7 +52,9 @@ describe('the engine', () => {
     const env = { ...process.env, ...p.env, MLC_DOUBLE_SLEEP_MS: 'compile=1500' };
     const { ctx, selected } = await open(p, env);
     const events: BuildEvent[] = [];
-    const handle = startBuild(ctx, selected, { jobs: 8, keepGoing: false, signal: new AbortController().signal, machine: { cpus: 4, gpus: 0 } }, (e) => events.push(e));
+    const handle = startBuild(ctx, selected, { jobs: 8, keepGoing: false, signal: new AbortController().signal, machine: { cpus: 4, gpus: 0 } }, (e) =>
+      events.push(e),
+    );
     const compiles = () => events.filter((e) => e.event === 'run' && e.kind === 'compile').map((e) => (e as { node: string }).node);
     for (let i = 0; i < 200 && compiles().length < 3; i++) await new Promise((r) => setTimeout(r, 25));
     expect(compiles()).toHaveLength(3);
@@ -78,7 +89,9 @@ describe('the engine', () => {
   });
 
   it('reports an exception inside the engine as an internal error naming the node, and goes on with the rest', async () => {
-    const p = await Project.create(MANIFEST.replace('targets: [cuda, vulkan, android]', 'targets: [cuda, vulkan]'), { a: { preset: 'redpajama_3b_v1', weights: 'safetensors' } });
+    const p = await Project.create(MANIFEST.replace('targets: [cuda, vulkan, android]', 'targets: [cuda, vulkan]'), {
+      a: { preset: 'redpajama_3b_v1', weights: 'safetensors' },
+    });
     const env = { ...process.env, ...p.env };
     class Faulty extends BuildContext {
       override target(name: string) {
@@ -88,7 +101,9 @@ describe('the engine', () => {
     }
     const { ctx, selected } = await open(p, env, (...args) => new Faulty(...args));
     const events: BuildEvent[] = [];
-    const outcome = await startBuild(ctx, selected, { jobs: 4, keepGoing: true, signal: new AbortController().signal, machine: { cpus: 2, gpus: 0 } }, (e) => events.push(e)).done;
+    const outcome = await startBuild(ctx, selected, { jobs: 4, keepGoing: true, signal: new AbortController().signal, machine: { cpus: 2, gpus: 0 } }, (e) =>
+      events.push(e),
+    ).done;
     expect(outcome.internalErrors).toBe(1);
     const failed = outcome.results.get('compile:A/q4f16_1/vulkan');
     expect(failed?.status).toBe('failed');

@@ -20,7 +20,8 @@ const hasLfs = (() => {
 const weights = Buffer.from(Array.from({ length: 120_000 }, (_, i) => (i * 13) & 0xff));
 
 async function makeRepo(dir: string, edit?: (dir: string) => Promise<void>): Promise<string> {
-  const g = (...args: string[]) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', '-c', 'init.defaultBranch=main', ...args], { cwd: dir, stdio: 'pipe' });
+  const g = (...args: string[]) =>
+    execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', '-c', 'init.defaultBranch=main', ...args], { cwd: dir, stdio: 'pipe' });
   await mkdir(dir, { recursive: true });
   g('init', '-q');
   g('lfs', 'install', '--local');
@@ -51,7 +52,9 @@ describe.skipIf(lacks('git-lfs', hasLfs))('git+ sources (git and git-lfs)', () =
     const r = await p.run();
     expect(r.stderr).toMatch(/mlc-build: \d+ ran/);
     expect(r.code).toBe(0);
-    const lock = JSON.parse(await readFile(p.path('mlc.build.lock'), 'utf8')) as { sources: Record<string, { kind: string; commit: string; revision: string; files: Record<string, string> }> };
+    const lock = JSON.parse(await readFile(p.path('mlc.build.lock'), 'utf8')) as {
+      sources: Record<string, { kind: string; commit: string; revision: string; files: Record<string, string> }>;
+    };
     expect(lock.sources[`git+file://${origin}#main`]).toMatchObject({ kind: 'git', commit, revision: 'main' });
     expect(Object.keys(lock.sources[`git+file://${origin}#main`]?.files ?? {}).sort()).toEqual(['config.json', 'model.safetensors', 'tokenizer.json']);
     expect(await readFile(p.path('dist/models/M/model.safetensors'))).toEqual(weights); // the content, not a pointer

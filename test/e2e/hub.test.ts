@@ -22,7 +22,9 @@ function tinyRepo(extra: Partial<HubRepo> = {}): HubRepo {
       'tokenizer.json': Buffer.from('{"model":{"type":"BPE"},"decoder":{"type":"ByteLevel"}}'),
       'model-00001-of-00002.safetensors': bytes(150_000, 1),
       'model-00002-of-00002.safetensors': bytes(90_000, 2),
-      'model.safetensors.index.json': Buffer.from(JSON.stringify({ weight_map: { a: 'model-00001-of-00002.safetensors', b: 'model-00002-of-00002.safetensors' } })),
+      'model.safetensors.index.json': Buffer.from(
+        JSON.stringify({ weight_map: { a: 'model-00001-of-00002.safetensors', b: 'model-00002-of-00002.safetensors' } }),
+      ),
       'model-draft.safetensors': bytes(5_000, 3), // not in the index: not needed
       'pytorch_model.bin': bytes(60_000, 4), // a second format: skipped
       'original/consolidated.pth': bytes(4_000, 5),
@@ -62,9 +64,16 @@ describe('hf:// sources', () => {
     expect(first.stderr).toMatch(/mlc-build: \d+ ran/);
     expect(first.code).toBe(0);
     expect(resolves(server as HubServer).sort()).toEqual([
-      'config.json', 'generation_config.json', 'model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors', 'model.safetensors.index.json', 'tokenizer.json',
+      'config.json',
+      'generation_config.json',
+      'model-00001-of-00002.safetensors',
+      'model-00002-of-00002.safetensors',
+      'model.safetensors.index.json',
+      'tokenizer.json',
     ]);
-    const lock = JSON.parse(await readFile(p.path('mlc.build.lock'), 'utf8')) as { sources: Record<string, { kind: string; revision: string; commit: string; files: Record<string, string> }> };
+    const lock = JSON.parse(await readFile(p.path('mlc.build.lock'), 'utf8')) as {
+      sources: Record<string, { kind: string; revision: string; commit: string; files: Record<string, string> }>;
+    };
     expect(lock.sources['hf://org/tiny-llama']).toMatchObject({ kind: 'hf', revision: 'main', commit: COMMIT });
     expect(lock.sources['hf://org/tiny-llama']?.files['model-00002-of-00002.safetensors']).toBe(`sha256:${sha256(bytes(90_000, 2))}`);
     // The standard HF cache layout, usable by Python tools.
@@ -74,7 +83,12 @@ describe('hf:// sources', () => {
     expect(await readdir(join(repoDir, 'blobs'))).toContain(sha256(bytes(90_000, 2)));
     // The seed's layout: dist/models/<model>/, read by the steps' commands.
     expect((await readdir(p.path('dist/models/Tiny'))).sort()).toEqual([
-      'config.json', 'generation_config.json', 'model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors', 'model.safetensors.index.json', 'tokenizer.json',
+      'config.json',
+      'generation_config.json',
+      'model-00001-of-00002.safetensors',
+      'model-00002-of-00002.safetensors',
+      'model.safetensors.index.json',
+      'tokenizer.json',
     ]);
     // Pinned and cached: not a single request.
     (server as HubServer).requests.length = 0;
@@ -105,7 +119,9 @@ describe('hf:// sources', () => {
     (server as HubServer).faults.set('model-00002-of-00002.safetensors', 'corrupt-always');
     const r = await bad.p.run(['step=download', '-k'], bad.env);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain('FAILED  download:Tiny/weights: downloading model-00002-of-00002.safetensors from org/tiny-llama: the bytes do not match the oid');
+    expect(r.stderr).toContain(
+      'FAILED  download:Tiny/weights: downloading model-00002-of-00002.safetensors from org/tiny-llama: the bytes do not match the oid',
+    );
     const snapshot = bad.p.path('hf-cache/models--org--tiny-llama/snapshots', COMMIT);
     expect(await readdir(snapshot).catch(() => [])).not.toContain('model-00002-of-00002.safetensors');
   });
@@ -132,7 +148,9 @@ describe('hf:// sources', () => {
     const { p, env } = await setup(tinyRepo({ token }));
     const denied = await p.run(['step=config'], env);
     expect(denied.code).toBe(1);
-    expect(denied.stderr).toContain('HTTP 401: org/tiny-llama is gated or private: accept the license at https://huggingface.co/org/tiny-llama and set HF_TOKEN');
+    expect(denied.stderr).toContain(
+      'HTTP 401: org/tiny-llama is gated or private: accept the license at https://huggingface.co/org/tiny-llama and set HF_TOKEN',
+    );
     await mkdir(p.path('hf-home'), { recursive: true });
     await writeFile(p.path('hf-home/token'), `${token}\n`); // as `huggingface-cli login` leaves it
     const allowed = await p.run([], env);
@@ -160,7 +178,9 @@ describe('hf:// sources', () => {
 
   it('download.include and .exclude adjust the selection (and the lock follows)', async () => {
     const { p, env } = await setup();
-    await p.editManifest((y) => y.replace('conv_template: llama-2 }', 'conv_template: llama-2, download: { include: ["README.md"], exclude: ["generation_config.json"] } }'));
+    await p.editManifest((y) =>
+      y.replace('conv_template: llama-2 }', 'conv_template: llama-2, download: { include: ["README.md"], exclude: ["generation_config.json"] } }'),
+    );
     const r = await p.run(['step=download'], env);
     expect(r.code).toBe(0);
     const fetched = resolves(server as HubServer);
@@ -177,7 +197,11 @@ describe('hf:// sources', () => {
     (server as HubServer).faults.set('model-00001-of-00002.safetensors', 'slow');
     const r = await p.run(['--json', 'step=download'], env);
     expect(r.code).toBe(0);
-    const progress = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { event: string; node?: string; bytes?: number; total?: number; rate?: number }).filter((e) => e.event === 'progress' && e.node === 'download:Tiny/weights');
+    const progress = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { event: string; node?: string; bytes?: number; total?: number; rate?: number })
+      .filter((e) => e.event === 'progress' && e.node === 'download:Tiny/weights');
     expect(progress.length).toBeGreaterThanOrEqual(3);
     expect(progress.at(-1)?.bytes).toBe(progress.at(-1)?.total);
     expect(progress.every((e) => typeof e.rate === 'number' && e.rate > 0)).toBe(true);
@@ -227,7 +251,10 @@ describe('build --update', () => {
     const repo = tinyRepo();
     const { p, env } = await setup(repo);
     expect((await p.run([], env)).code).toBe(0);
-    const lockOf = async () => (JSON.parse(await readFile(p.path('mlc.build.lock'), 'utf8')) as { sources: Record<string, { commit: string; files: Record<string, string> }> }).sources['hf://org/tiny-llama'];
+    const lockOf = async () =>
+      (JSON.parse(await readFile(p.path('mlc.build.lock'), 'utf8')) as { sources: Record<string, { commit: string; files: Record<string, string> }> }).sources[
+        'hf://org/tiny-llama'
+      ];
     expect((await lockOf())?.commit).toBe(COMMIT);
     // The branch moves: a new commit with another generation config.
     const moved = 'b'.repeat(40);

@@ -20,7 +20,10 @@ async function tree(dir: string, prefix = ''): Promise<Record<string, string>> {
   for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
     const p = join(dir, e.name);
     if (e.isDirectory()) Object.assign(out, await tree(p, `${prefix}${e.name}/`));
-    else out[`${prefix}${e.name}`] = createHash('sha256').update(await readFile(p)).digest('hex');
+    else
+      out[`${prefix}${e.name}`] = createHash('sha256')
+        .update(await readFile(p))
+        .digest('hex');
   }
   return out;
 }
@@ -39,7 +42,7 @@ describe('kill -9 at any moment', () => {
     const p = await Project.create(MANIFEST, { m: { preset: 'llama2_7b', weights: 'safetensors' } });
     await writeFile(p.path('hf/m/model.safetensors'), Buffer.alloc(6 << 20, 3));
     let seed = 7;
-    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     let killedWhileRunning = 0;
     const { rm } = await import('node:fs/promises');
     for (let trial = 0; trial < 20; trial++) {

@@ -55,9 +55,16 @@ describe('plan of the seed manifest', () => {
     expect(byKind('config')).toHaveLength(8);
     // Downstream of a step that must run: stale, saying what it waits for.
     const compile = nodes.find((n) => n.id === 'compile:Llama-2-7b-chat-hf/q4f16_1/webgpu');
-    expect(compile).toMatchObject({ state: 'stale', reason: 'waits for config:Llama-2-7b-chat-hf/q4f16_1/ctx2k', outputs: ['dist/libs/Llama-2-7b-chat-hf-q4f16_1-webgpu.wasm'] });
+    expect(compile).toMatchObject({
+      state: 'stale',
+      reason: 'waits for config:Llama-2-7b-chat-hf/q4f16_1/ctx2k',
+      outputs: ['dist/libs/Llama-2-7b-chat-hf-q4f16_1-webgpu.wasm'],
+    });
     const convert = nodes.find((n) => n.id === 'convert:Mistral-7B-Instruct-v0.2/q4f16_1');
-    expect(convert?.outputs).toEqual(['dist/Mistral-7B-Instruct-v0.2-q4f16_1-MLC/tensor-cache.json', 'dist/Mistral-7B-Instruct-v0.2-q4f16_1-MLC/params_shard_*.bin']);
+    expect(convert?.outputs).toEqual([
+      'dist/Mistral-7B-Instruct-v0.2-q4f16_1-MLC/tensor-cache.json',
+      'dist/Mistral-7B-Instruct-v0.2-q4f16_1-MLC/params_shard_*.bin',
+    ]);
   });
 
   it('matches the seed: each compile has the seed device and extension', async () => {
@@ -69,7 +76,16 @@ describe('plan of the seed manifest', () => {
         const argv = n.argv ?? [];
         return `${argv[argv.indexOf('--device') + 1]} ${argv[argv.indexOf('-o') + 1]?.replace(/^.*q4f16_1-/, '')}`;
       });
-    expect(seen).toEqual(['cuda cuda.so', 'metal metal.so', 'metal:x86-64 metal_x86_64.dylib', 'vulkan vulkan.so', 'vulkan vulkan.dll', 'webgpu webgpu.wasm', 'iphone iphone.tar', 'android android.tar']);
+    expect(seen).toEqual([
+      'cuda cuda.so',
+      'metal metal.so',
+      'metal:x86-64 metal_x86_64.dylib',
+      'vulkan vulkan.so',
+      'vulkan vulkan.dll',
+      'webgpu webgpu.wasm',
+      'iphone iphone.tar',
+      'android android.tar',
+    ]);
     expect(nodes.some((n) => n.kind === 'convert')).toBe(false);
   });
 
@@ -130,14 +146,23 @@ describe('finding the manifest', () => {
   });
 
   it('finds package.json#mlcBuild and .mlcbuildrc.yaml', async () => {
-    const inPkg = await tempProject({ 'package.json': JSON.stringify({ name: 'p', mlcBuild: { version: 1, models: { A: { source: 'hf://o/a', conv_template: 'LM' } }, quantizations: ['q4f16_1'], targets: ['webgpu'] } }, null, 2) });
+    const inPkg = await tempProject({
+      'package.json': JSON.stringify(
+        { name: 'p', mlcBuild: { version: 1, models: { A: { source: 'hf://o/a', conv_template: 'LM' } }, quantizations: ['q4f16_1'], targets: ['webgpu'] } },
+        null,
+        2,
+      ),
+    });
     expect((await planJson(inPkg, 'step=compile')).map((n) => n.id)).toContain('compile:A/q4f16_1/webgpu');
     const rc = await tempProject({ '.mlcbuildrc.yaml': yaml });
     expect((await planJson(rc, 'step=compile')).map((n) => n.id)).toContain('compile:A/q4f16_1/cuda');
   });
 
   it('locates errors inside package.json#mlcBuild', async () => {
-    const dir = await tempProject({ 'package.json': '{\n  "name": "p",\n  "mlcBuild": {\n    "version": 1,\n    "models": {},\n    "quantizations": ["q4f16_1"],\n    "targets": ["cudaa"]\n  }\n}\n' });
+    const dir = await tempProject({
+      'package.json':
+        '{\n  "name": "p",\n  "mlcBuild": {\n    "version": 1,\n    "models": {},\n    "quantizations": ["q4f16_1"],\n    "targets": ["cudaa"]\n  }\n}\n',
+    });
     const r = await run(['plan'], { cwd: dir });
     expect(r.code).toBe(2);
     expect(r.stderr.split('\n')[0]).toBe('package.json:5:15: models must declare at least one model');

@@ -68,7 +68,9 @@ describe('scheduling', () => {
     const r = await p.run(['--profile', 'trace.json', '--json']);
     expect(r.code).toBe(0);
     expect(r.stderr).toContain('profile written to');
-    const trace = JSON.parse(await readFile(p.path('trace.json'), 'utf8')) as { traceEvents: { name: string; ph: string; ts?: number; dur?: number; pid: number; tid: number; args?: { name?: string; status?: string } }[] };
+    const trace = JSON.parse(await readFile(p.path('trace.json'), 'utf8')) as {
+      traceEvents: { name: string; ph: string; ts?: number; dur?: number; pid: number; tid: number; args?: { name?: string; status?: string } }[];
+    };
     const spans = trace.traceEvents.filter((e) => e.ph === 'X');
     const runs = r.stdout
       .trim()
@@ -103,7 +105,11 @@ describe('scheduling', () => {
 
 /** Starts a build whose steps sleep; resolves once the first step runs, with the child. */
 async function startSlowBuild(p: Project, env: Record<string, string>) {
-  const child = spawn(process.execPath, [BIN, '--json'], { cwd: p.dir, env: { ...process.env, ...p.env, MLC_DOUBLE_SLEEP_MS: '20000', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, '--json'], {
+    cwd: p.dir,
+    env: { ...process.env, ...p.env, MLC_DOUBLE_SLEEP_MS: '20000', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -140,7 +146,10 @@ describe('Ctrl-C', () => {
     expect(out().stderr).toContain('SIGINT: stopping the running steps');
     expect(out().stdout).toContain('"status":"interrupted"');
     // Interrupted: the steps that were running; skipped: those that never started. The summary agrees.
-    const events = out().stdout.trim().split('\n').map((l) => JSON.parse(l) as { event: string; node?: string; status?: string; counts?: Record<string, number> });
+    const events = out()
+      .stdout.trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { event: string; node?: string; status?: string; counts?: Record<string, number> });
     const ran = new Set(events.filter((e) => e.event === 'run').map((e) => e.node));
     const finishes = events.filter((e) => e.event === 'finish');
     expect(finishes.filter((e) => e.status === 'interrupted').every((e) => ran.has(e.node))).toBe(true);
@@ -213,7 +222,10 @@ describe('reported times', () => {
     const p = await Project.create(manifest(), MODELS);
     const r = await p.run(['--json', '-j', '1'], { MLC_DOUBLE_SLEEP_MS: 'compile=300' });
     expect(r.code).toBe(0);
-    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { event: string; status?: string; kind?: string; ms: number });
+    const events = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { event: string; status?: string; kind?: string; ms: number });
     const ran = events.filter((e) => e.event === 'finish' && e.status === 'ran');
     const summary = events.find((e) => e.event === 'summary') as { ms: number };
     expect(ran.reduce((n, e) => n + e.ms, 0)).toBeLessThanOrEqual(summary.ms);

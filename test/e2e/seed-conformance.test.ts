@@ -61,7 +61,10 @@ describe('seed conformance', async () => {
     const dir = await tempProject({ 'mlc.build.yaml': manifest });
     const r = await run(['plan', '--commands'], { cwd: dir });
     expect(r.code).toBe(0);
-    return r.stdout.split('\n').filter((l) => l.startsWith('mlc_llm ')).map(parse);
+    return r.stdout
+      .split('\n')
+      .filter((l) => l.startsWith('mlc_llm '))
+      .map(parse);
   };
   const example = await planned(SEED_MANIFEST);
   const intelMac = await planned(SEED_MANIFEST.replace(/\bmetal-x86_64\b/, 'metal-intel'));

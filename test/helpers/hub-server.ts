@@ -79,7 +79,17 @@ export class HubServer {
     if (!commit) return send(404, { error: `Revision Not Found for url: ${path}` });
     const all = { ...repo.files, ...Object.fromEntries((repo.extraListed ?? []).map((p) => [p, Buffer.from('outside')])) };
     if (api?.[2] === 'revision') {
-      return send(200, { _id: `id-${repo.repo}`, id: repo.repo, sha: commit, private: false, gated: repo.token ? 'manual' : false, downloads: 0, likes: 0, lastModified: '2025-01-01T00:00:00.000Z', siblings: Object.keys(all).map((rfilename) => ({ rfilename })) });
+      return send(200, {
+        _id: `id-${repo.repo}`,
+        id: repo.repo,
+        sha: commit,
+        private: false,
+        gated: repo.token ? 'manual' : false,
+        downloads: 0,
+        likes: 0,
+        lastModified: '2025-01-01T00:00:00.000Z',
+        siblings: Object.keys(all).map((rfilename) => ({ rfilename })),
+      });
     }
     if (api?.[2] === 'tree') {
       return send(

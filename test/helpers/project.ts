@@ -43,7 +43,16 @@ export class Project {
     await writeFile(this.env.MLC_DOUBLE_LOG as string, '');
     const r = await run(args, { cwd: this.dir, env: { ...this.env, ...env } });
     const text = await readFile(this.env.MLC_DOUBLE_LOG as string, 'utf8');
-    return { ...r, calls: text.trim() === '' ? [] : text.trim().split('\n').map((l) => JSON.parse(l) as Call) };
+    return {
+      ...r,
+      calls:
+        text.trim() === ''
+          ? []
+          : text
+              .trim()
+              .split('\n')
+              .map((l) => JSON.parse(l) as Call),
+    };
   }
 
   async editManifest(edit: (yaml: string) => string): Promise<void> {

@@ -6,10 +6,24 @@ import { detectModelType } from '../../src/toolchain/model-type.js';
 describe('argv per step', () => {
   it('convert_weight passes --model-type and --source-format only when set', () => {
     expect(convertWeightArgv({ source: './dist/models/M/', quant: 'q4f16_1', output: 'dist/M-q4f16_1-MLC' })).toEqual([
-      'convert_weight', './dist/models/M/', '--quantization', 'q4f16_1', '-o', 'dist/M-q4f16_1-MLC',
+      'convert_weight',
+      './dist/models/M/',
+      '--quantization',
+      'q4f16_1',
+      '-o',
+      'dist/M-q4f16_1-MLC',
     ]);
     expect(convertWeightArgv({ source: 's/', quant: 'q4f16_autoawq', modelType: 'llama', sourceFormat: 'awq', output: 'o' })).toEqual([
-      'convert_weight', 's/', '--quantization', 'q4f16_autoawq', '--model-type', 'llama', '--source-format', 'awq', '-o', 'o',
+      'convert_weight',
+      's/',
+      '--quantization',
+      'q4f16_autoawq',
+      '--model-type',
+      'llama',
+      '--source-format',
+      'awq',
+      '-o',
+      'o',
     ]);
   });
 
@@ -19,13 +33,37 @@ describe('argv per step', () => {
         source: 's/',
         quant: 'q4f16_1',
         convTemplate: 'mistral_default',
-        options: { prefill_chunk_size: 128, sliding_window_size: 1024, tensor_parallel_shards: 2, max_batch_size: 64, attention_sink_size: 4, pipeline_parallel_stages: 2 },
+        options: {
+          prefill_chunk_size: 128,
+          sliding_window_size: 1024,
+          tensor_parallel_shards: 2,
+          max_batch_size: 64,
+          attention_sink_size: 4,
+          pipeline_parallel_stages: 2,
+        },
         output: 'o/',
       }),
     ).toEqual([
-      'gen_config', 's/', '--quantization', 'q4f16_1', '--conv-template', 'mistral_default',
-      '--sliding-window-size', '1024', '--prefill-chunk-size', '128', '--attention-sink-size', '4',
-      '--tensor-parallel-shards', '2', '--pipeline-parallel-stages', '2', '--max-batch-size', '64', '-o', 'o/',
+      'gen_config',
+      's/',
+      '--quantization',
+      'q4f16_1',
+      '--conv-template',
+      'mistral_default',
+      '--sliding-window-size',
+      '1024',
+      '--prefill-chunk-size',
+      '128',
+      '--attention-sink-size',
+      '4',
+      '--tensor-parallel-shards',
+      '2',
+      '--pipeline-parallel-stages',
+      '2',
+      '--max-batch-size',
+      '64',
+      '-o',
+      'o/',
     ]);
   });
 
@@ -47,8 +85,20 @@ describe('argv per step', () => {
         output: 'dist/libs/x.so',
       }),
     ).toEqual([
-      'compile', './c/mlc-chat-config.json', '--device', 'cuda', '--host', 'x86_64-unknown-linux-gnu', '--opt', 'O3',
-      '--system-lib-prefix', 'llama_q4f16_1_', '-o', 'dist/libs/x.so', '--overrides', 'context_window_size=1024;max_batch_size=32',
+      'compile',
+      './c/mlc-chat-config.json',
+      '--device',
+      'cuda',
+      '--host',
+      'x86_64-unknown-linux-gnu',
+      '--opt',
+      'O3',
+      '--system-lib-prefix',
+      'llama_q4f16_1_',
+      '-o',
+      'dist/libs/x.so',
+      '--overrides',
+      'context_window_size=1024;max_batch_size=32',
     ]);
   });
 

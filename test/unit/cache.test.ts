@@ -56,7 +56,13 @@ describe('layered cache', () => {
     const digest = Object.values(record?.outputs ?? {})[0]?.digest as string;
     const { Readable } = await import('node:stream');
     // A provider that lies: it says it has the blob and sends other bytes.
-    const liar = { name: 'liar', getRecord: (k: string) => other.getRecord(k), getFields: (k: string) => other.getFields(k), hasBlob: async () => true, openBlob: async () => Readable.from([Buffer.from('not the library')]) };
+    const liar = {
+      name: 'liar',
+      getRecord: (k: string) => other.getRecord(k),
+      getFields: (k: string) => other.getFields(k),
+      hasBlob: async () => true,
+      openBlob: async () => Readable.from([Buffer.from('not the library')]),
+    };
     const local = await storeWith();
     const hit = await new LayeredCache(local, [liar]).lookup(KEY, { verify: false });
     const restored = await hit?.restore();
@@ -67,7 +73,13 @@ describe('layered cache', () => {
 
   it('a result naming a blob the provider lacks is a miss', async () => {
     const other = await storeWith({ key: KEY, content: 'library bytes' });
-    const liar = { name: 'gaps', getRecord: (k: string) => other.getRecord(k), getFields: (k: string) => other.getFields(k), hasBlob: async () => false, openBlob: async () => undefined };
+    const liar = {
+      name: 'gaps',
+      getRecord: (k: string) => other.getRecord(k),
+      getFields: (k: string) => other.getFields(k),
+      hasBlob: async () => false,
+      openBlob: async () => undefined,
+    };
     expect(await new LayeredCache(await storeWith(), [liar]).lookup(KEY, { verify: false })).toBeUndefined();
   });
 });

@@ -31,7 +31,11 @@ describe('the seed matrix (3 models × q4f16_1 × 8 platforms)', () => {
   });
 
   it('has one config per distinct option set, the base always among them', () => {
-    expect(ofKind('config').map((n) => n.id).sort()).toEqual([
+    expect(
+      ofKind('config')
+        .map((n) => n.id)
+        .sort(),
+    ).toEqual([
       'config:Llama-2-7b-chat-hf/q4f16_1/base',
       'config:Llama-2-7b-chat-hf/q4f16_1/ctx2k',
       'config:Llama-2-7b-chat-hf/q4f16_1/ctx768',
@@ -135,7 +139,9 @@ targets: [cuda]
 naming: { weights: "{model}{-tag}-MLC" }
 `);
     const g = buildGraph(m);
-    expect(!g.ok && g.error[0]?.message).toBe('output folder "A-MLC" would hold both config:A/q4f16_1/base and config:A/q0f16/base; change naming.weights or the model ids');
+    expect(!g.ok && g.error[0]?.message).toBe(
+      'output folder "A-MLC" would hold both config:A/q4f16_1/base and config:A/q0f16/base; change naming.weights or the model ids',
+    );
   });
 
   it('diagnostics from the manifest stage point at the offending text', () => {
@@ -144,7 +150,9 @@ models: { A: { source: hf://o/a, conv_template: LM } }
 quantizations: [q4f16_1]
 targets: [cuad]
 `);
-    expect(d.map((x) => [x.message, x.location?.line, x.location?.col, x.location?.length])).toEqual([['unknown target "cuad" (did you mean "cuda"?)', 4, 11, 4]]);
+    expect(d.map((x) => [x.message, x.location?.line, x.location?.col, x.location?.length])).toEqual([
+      ['unknown target "cuad" (did you mean "cuda"?)', 4, 11, 4],
+    ]);
   });
 });
 
@@ -196,7 +204,8 @@ describe('selectors', () => {
   it('rejects unknown values with a suggestion', () => {
     expect(parseSelectors(['target=cuad'], graph, manifest)).toEqual({
       ok: false,
-      error: 'target=cuad matches nothing in the matrix (did you mean "cuda"?); the matrix has target cuda, metal, metal-x86_64, vulkan, vulkan-windows, webgpu, iphone, android',
+      error:
+        'target=cuad matches nothing in the matrix (did you mean "cuda"?); the matrix has target cuda, metal, metal-x86_64, vulkan, vulkan-windows, webgpu, iphone, android',
     });
     expect(parseSelectors(['step=compiel'], graph, manifest)).toEqual({
       ok: false,

@@ -6,7 +6,10 @@ import { convertedBytes, targetChecks, type HostFacts } from '../../src/toolchai
 const none = { cuda: 0, rocm: 0, vulkan: 0, metal: 0 };
 const host = (over: Partial<HostFacts> = {}): HostFacts => ({ platform: 'linux', gpus: none, env: {}, onPath: () => false, exists: () => false, ...over });
 const preset = (name: string): Target => presetTarget(name) as Target;
-const failing = (t: Target, h: HostFacts) => targetChecks(t, h).filter((c) => !c.ok && !c.advice).map((c) => c.what);
+const failing = (t: Target, h: HostFacts) =>
+  targetChecks(t, h)
+    .filter((c) => !c.ok && !c.advice)
+    .map((c) => c.what);
 
 describe('host needs per target', () => {
   it('cuda needs a local NVIDIA GPU; MLC_MULTI_ARCH is advice', () => {
@@ -32,13 +35,17 @@ describe('host needs per target', () => {
 
   it('webgpu needs emscripten and the web runtime .bc under MLC_LLM_SOURCE_DIR', () => {
     expect(failing(preset('webgpu'), host())).toEqual(['webgpu: emscripten', 'webgpu: the web runtime mlc_wasm_runtime.bc']);
-    const ready = host({ onPath: (c) => c === 'emcc', env: { MLC_LLM_SOURCE_DIR: '/src/mlc-llm' }, exists: (p) => p === '/src/mlc-llm/web/dist/wasm/mlc_wasm_runtime.bc' });
+    const ready = host({
+      onPath: (c) => c === 'emcc',
+      env: { MLC_LLM_SOURCE_DIR: '/src/mlc-llm' },
+      exists: (p) => p === '/src/mlc-llm/web/dist/wasm/mlc_wasm_runtime.bc',
+    });
     expect(failing(preset('webgpu'), ready)).toEqual([]);
   });
 
   it('android .tar needs nothing beyond mlc_llm; the .so variant needs the NDK compiler', () => {
     expect(targetChecks(preset('android'), host())).toEqual([{ what: 'android: host', ok: true, detail: expect.stringContaining('nothing beyond mlc_llm') }]);
-    expect(failing(preset('android-adreno-so'), host())).toEqual(['android-adreno-so: TVM_NDK_CC (the Android NDK\'s clang)']);
+    expect(failing(preset('android-adreno-so'), host())).toEqual(["android-adreno-so: TVM_NDK_CC (the Android NDK's clang)"]);
     expect(failing(preset('android-adreno-so'), host({ env: { TVM_NDK_CC: '/ndk/clang' }, exists: () => true }))).toEqual([]);
   });
 

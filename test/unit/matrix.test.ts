@@ -7,15 +7,19 @@ const keys = (cells: ReturnType<typeof expandMatrix>) => cells.map(cellKey);
 describe('matrix expansion', () => {
   it('is the cartesian product in declaration order', () => {
     expect(keys(expandMatrix(dims, [], []))).toEqual([
-      'A/q4f16_1/cuda', 'A/q4f16_1/webgpu', 'A/q0f16/cuda', 'A/q0f16/webgpu',
-      'B/q4f16_1/cuda', 'B/q4f16_1/webgpu', 'B/q0f16/cuda', 'B/q0f16/webgpu',
+      'A/q4f16_1/cuda',
+      'A/q4f16_1/webgpu',
+      'A/q0f16/cuda',
+      'A/q0f16/webgpu',
+      'B/q4f16_1/cuda',
+      'B/q4f16_1/webgpu',
+      'B/q0f16/cuda',
+      'B/q0f16/webgpu',
     ]);
   });
 
   it('exclude matches partially: naming one dimension removes every cell with that value', () => {
-    expect(keys(expandMatrix(dims, [{ target: ['webgpu'] }], []))).toEqual([
-      'A/q4f16_1/cuda', 'A/q0f16/cuda', 'B/q4f16_1/cuda', 'B/q0f16/cuda',
-    ]);
+    expect(keys(expandMatrix(dims, [{ target: ['webgpu'] }], []))).toEqual(['A/q4f16_1/cuda', 'A/q0f16/cuda', 'B/q4f16_1/cuda', 'B/q0f16/cuda']);
   });
 
   it('exclude with several dimensions removes only cells matching all of them', () => {
@@ -28,7 +32,10 @@ describe('matrix expansion', () => {
 
   it('a list value in exclude matches any of its values', () => {
     expect(keys(expandMatrix(dims, [{ model: ['A', 'B'], quant: ['q0f16'] }], []))).toEqual([
-      'A/q4f16_1/cuda', 'A/q4f16_1/webgpu', 'B/q4f16_1/cuda', 'B/q4f16_1/webgpu',
+      'A/q4f16_1/cuda',
+      'A/q4f16_1/webgpu',
+      'B/q4f16_1/cuda',
+      'B/q4f16_1/webgpu',
     ]);
   });
 

@@ -11,7 +11,15 @@ describe('variant tags', () => {
     expect(variantTag({ prefill_chunk_size: 128, sliding_window_size: 1024 }, {})).toBe('sw1k_cs128');
     expect(
       variantTag(
-        { max_batch_size: 32, pipeline_parallel_stages: 2, tensor_parallel_shards: 4, attention_sink_size: 4, prefill_chunk_size: 512, sliding_window_size: 4096, context_window_size: 8192 },
+        {
+          max_batch_size: 32,
+          pipeline_parallel_stages: 2,
+          tensor_parallel_shards: 4,
+          attention_sink_size: 4,
+          prefill_chunk_size: 512,
+          sliding_window_size: 4096,
+          context_window_size: 8192,
+        },
         {},
       ),
     ).toBe('ctx8k_sw4k_cs512_sink4_tp4_pp2_batch32');

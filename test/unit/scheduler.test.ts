@@ -104,12 +104,7 @@ describe('scheduler', () => {
   it('starts the longest remaining chain first', () => {
     // Six short independent tasks and a chain of three long ones: critical path first gives the
     // lower bound, 30; first come first served would start the chain late.
-    const tasks = [
-      ...['s1', 's2', 's3', 's4', 's5', 's6'].map((id) => task(id, [], 5)),
-      task('a', [], 10),
-      task('b', ['a'], 10),
-      task('c', ['b'], 10),
-    ];
+    const tasks = [...['s1', 's2', 's3', 's4', 's5', 's6'].map((id) => task(id, [], 5)), task('a', [], 10), task('b', ['a'], 10), task('c', ['b'], 10)];
     const s = new Scheduler(tasks, cap(2), { keepGoing: false });
     expect(s.priority('a')).toBe(30);
     expect(s.priority('c')).toBe(10);
@@ -180,7 +175,12 @@ describe('scheduler', () => {
     expect(s.stop()).toEqual(['b']);
     expect(s.grant()).toEqual([]);
     s.finish('a', 'interrupted');
-    expect(s.takeSkipped().map((x) => x.id).sort()).toEqual(['b', 'c']);
+    expect(
+      s
+        .takeSkipped()
+        .map((x) => x.id)
+        .sort(),
+    ).toEqual(['b', 'c']);
     expect(s.finished).toBe(true);
   });
 

@@ -18,7 +18,15 @@ const FILES = { 'config.json': '{"model_type":"llama"}', 'tokenizer.json': '{}',
 
 async function depsOf(dir: string, lock: Lock, update = false): Promise<SourceDeps> {
   const stats = await StatCache.load(join(dir, 'sc.json'));
-  return { storeRoot: join(dir, 'store'), env: { HF_HUB_CACHE: join(dir, 'hub') }, lock, update, digest: (p) => stats.digest(p), observe: () => {}, rules: { include: [], exclude: [] } };
+  return {
+    storeRoot: join(dir, 'store'),
+    env: { HF_HUB_CACHE: join(dir, 'hub') },
+    lock,
+    update,
+    digest: (p) => stats.digest(p),
+    observe: () => {},
+    rules: { include: [], exclude: [] },
+  };
 }
 
 const pinned = (text: string, kind: 'hf' | 'git'): Lock => ({
@@ -76,17 +84,25 @@ describe('hf:// sources', () => {
 
   it('must be fetched when not pinned, when --update asks, or when a pinned file is missing or differs', async () => {
     const dir = await hubWith(FILES);
-    expect(await new HubSource(text, 'org/m', 'main', await depsOf(dir, { version: 1, sources: {} })).locate('meta')).toMatchObject({ kind: 'fetch', reason: 'revision main, not yet resolved' });
+    expect(await new HubSource(text, 'org/m', 'main', await depsOf(dir, { version: 1, sources: {} })).locate('meta')).toMatchObject({
+      kind: 'fetch',
+      reason: 'revision main, not yet resolved',
+    });
     expect((await new HubSource(text, 'org/m', 'main', await depsOf(dir, pinned(text, 'hf'), true)).locate('meta')).kind).toBe('fetch');
     const partial = await hubWith({ 'config.json': FILES['config.json'] });
-    expect(await new HubSource(text, 'org/m', 'main', await depsOf(partial, pinned(text, 'hf'))).locate('meta')).toMatchObject({ kind: 'fetch', reason: `commit ${COMMIT.slice(0, 12)}, not yet downloaded` });
+    expect(await new HubSource(text, 'org/m', 'main', await depsOf(partial, pinned(text, 'hf'))).locate('meta')).toMatchObject({
+      kind: 'fetch',
+      reason: `commit ${COMMIT.slice(0, 12)}, not yet downloaded`,
+    });
     const other = await hubWith({ ...FILES, 'tokenizer.json': '{"other":1}' });
     expect((await new HubSource(text, 'org/m', 'main', await depsOf(other, pinned(text, 'hf'))).locate('meta')).kind).toBe('fetch');
   });
 
   it('say where their files are once pinned', async () => {
     const dir = await hubWith(FILES);
-    expect(new HubSource(text, 'org/m', 'main', await depsOf(dir, pinned(text, 'hf'))).folder()).toBe(join(repoFolder(join(dir, 'hub'), 'org/m'), 'snapshots', COMMIT));
+    expect(new HubSource(text, 'org/m', 'main', await depsOf(dir, pinned(text, 'hf'))).folder()).toBe(
+      join(repoFolder(join(dir, 'hub'), 'org/m'), 'snapshots', COMMIT),
+    );
     expect(new HubSource(text, 'org/m', 'main', await depsOf(dir, { version: 1, sources: {} })).folder()).toBeUndefined();
   });
 });

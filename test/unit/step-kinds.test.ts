@@ -31,7 +31,8 @@ function contextOf(manifest: Manifest, graph: BuildGraph, opts: { toolchain?: st
   };
 }
 
-const files = (entries: Record<string, string>): Files => Object.fromEntries(Object.entries(entries).map(([n, d]) => [n, { digest: d, size: 1, path: `/blobs/${d}` }]));
+const files = (entries: Record<string, string>): Files =>
+  Object.fromEntries(Object.entries(entries).map(([n, d]) => [n, { digest: d, size: 1, path: `/blobs/${d}` }]));
 
 /** The key of `id` in a manifest, given its dependencies' files. */
 async function keyIn(yaml: string, id: string, deps: Record<string, Files>, opts: Parameters<typeof contextOf>[2] = {}): Promise<string> {

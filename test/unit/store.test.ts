@@ -93,7 +93,16 @@ describe('keys', () => {
   });
 
   it('drop from mlc-chat-config.json exactly the fields compile ignores; unknown fields count', () => {
-    const config = { model_type: 'llama', context_window_size: 768, conv_template: { name: 'LM' }, temperature: 0.7, eos_token_id: 2, tokenizer_files: [], active_vocab_size: 32000, some_new_field: 1 };
+    const config = {
+      model_type: 'llama',
+      context_window_size: 768,
+      conv_template: { name: 'LM' },
+      temperature: 0.7,
+      eos_token_id: 2,
+      tokenizer_files: [],
+      active_vocab_size: 32000,
+      some_new_field: 1,
+    };
     expect(compileRelevantConfig(config)).toEqual({ model_type: 'llama', context_window_size: 768, active_vocab_size: 32000, some_new_field: 1 });
   });
 

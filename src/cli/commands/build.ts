@@ -109,11 +109,20 @@ export function registerBuild(program: Command, setExit: (code: number) => void,
       const machine = { cpus: cpuCount(), gpus: gpuCount(detectGpus()) };
       // Without -j the pools alone bound what runs at once.
       const jobs = jobsFlag ?? Object.values(poolSizes(manifest, machine)).reduce((a, n) => a + Math.max(1, n), 0);
-      const outcome = await runBuild(ctx, selected, { jobs, machine, keepGoing: flags.keepGoing ?? false, signal: controller.signal, kill: killer.signal, blocked }, emit);
+      const outcome = await runBuild(
+        ctx,
+        selected,
+        { jobs, machine, keepGoing: flags.keepGoing ?? false, signal: controller.signal, kill: killer.signal, blocked },
+        emit,
+      );
       const limit = manifest.cacheLimits.maxSize;
       if (limit !== undefined) {
         const size = await storeSize(manifest.cache);
-        if (size > limit) emit({ event: 'warning', message: `the store ${manifest.cache} holds ${formatBytes(size)}, over cache.max_size ${formatBytes(limit)}: run mlc-build gc` });
+        if (size > limit)
+          emit({
+            event: 'warning',
+            message: `the store ${manifest.cache} holds ${formatBytes(size)}, over cache.max_size ${formatBytes(limit)}: run mlc-build gc`,
+          });
       }
       emit({ event: 'summary', counts: outcome.counts, kinds: outcome.kinds, ms: outcome.ms });
       if (profile && flags.profile) {
@@ -125,13 +134,21 @@ export function registerBuild(program: Command, setExit: (code: number) => void,
       const complete = counts.failed + counts.skipped + counts.interrupted === 0 && !controller.signal.aborted;
       if (complete && STAMPED_ARGV.some((a) => a.length === argv.length && a.every((w, i) => w === argv[i]))) {
         writeStamp(
-          { argv: [...argv], root: manifest.root, manifest: manifestDigest(manifest.source.text), env: envDigest(process.env), fresh: counts.ran + counts.cached + counts.fresh },
+          {
+            argv: [...argv],
+            root: manifest.root,
+            manifest: manifestDigest(manifest.source.text),
+            env: envDigest(process.env),
+            fresh: counts.ran + counts.cached + counts.fresh,
+          },
           [...ctx.store.stats.observed, projectStatePath(manifest.cache, manifest.root), join(manifest.cache, STAT_CACHE_FILE), ...codeFiles()],
           ctx.observedDirs,
           process.env,
         );
       }
-      setExit(controller.signal.aborted ? EXIT.interrupted : outcome.internalErrors > 0 ? EXIT.internal : outcome.counts.failed > 0 ? EXIT.stepFailed : EXIT.ok);
+      setExit(
+        controller.signal.aborted ? EXIT.interrupted : outcome.internalErrors > 0 ? EXIT.internal : outcome.counts.failed > 0 ? EXIT.stepFailed : EXIT.ok,
+      );
     } finally {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);

@@ -51,5 +51,7 @@ async function clean(manifest: Manifest, cache: boolean): Promise<void> {
   await rm(projectStatePath(manifest.cache, manifest.root), { force: true });
   deleteStamp(manifest.root, process.env);
   if (cache) await rm(manifest.cache, { recursive: true, force: true });
-  process.stderr.write(`mlc-build: removed ${removed} files from ${relative(process.cwd(), manifest.out) || '.'}${kept ? `, kept ${kept} changed since they were placed` : ''}${cache ? `, and the store ${manifest.cache}` : ''}\n`);
+  process.stderr.write(
+    `mlc-build: removed ${removed} files from ${relative(process.cwd(), manifest.out) || '.'}${kept ? `, kept ${kept} changed since they were placed` : ''}${cache ? `, and the store ${manifest.cache}` : ''}\n`,
+  );
 }

@@ -60,7 +60,11 @@ export function registerDoctor(program: Command, setExit: (code: number) => void
           if (!c.ok && !c.advice) problems++;
         }
       }
-      process.stderr.write(problems === 0 ? 'mlc-build: this machine has everything the manifest needs\n' : `mlc-build: ${problems} ${problems === 1 ? 'thing' : 'things'} the manifest needs ${problems === 1 ? 'is' : 'are'} missing (✗ above)\n`);
+      process.stderr.write(
+        problems === 0
+          ? 'mlc-build: this machine has everything the manifest needs\n'
+          : `mlc-build: ${problems} ${problems === 1 ? 'thing' : 'things'} the manifest needs ${problems === 1 ? 'is' : 'are'} missing (✗ above)\n`,
+      );
       setExit(problems === 0 ? EXIT.ok : EXIT.stepFailed);
     });
 }
@@ -98,7 +102,8 @@ async function diskCheck(manifest: Manifest, writes: { id: string; bytes: number
   const free = await freeSpace(manifest.cache);
   const what = `store ${manifest.cache}`;
   const unknownText = unknown.length > 0 ? `; not counted: ${unknown.join(', ')} (not downloaded yet, sizes unknown)` : '';
-  if (free === undefined) return { what, ok: true, advice: true, detail: `free space unknown; this plan writes about ${formatBytes(need)} of weights${unknownText}` };
+  if (free === undefined)
+    return { what, ok: true, advice: true, detail: `free space unknown; this plan writes about ${formatBytes(need)} of weights${unknownText}` };
   return {
     what,
     ok: need <= free,

@@ -42,7 +42,16 @@ export function registerExplain(program: Command, setExit: (code: number) => voi
         case 'step': {
           const key = ev.kind === 'source' ? ev.found.key : ev.key;
           const fields = ev.kind === 'source' ? ev.found.fields : ev.fields;
-          const state = ev.kind === 'source' ? (ev.fresh ? 'fresh' : 'changed') : ev.hit ? (ev.placed ? 'fresh' : `cached (in ${ev.hit.from === 'local' ? 'the store' : ev.hit.from}, not in out/)`) : 'must run';
+          const state =
+            ev.kind === 'source'
+              ? ev.fresh
+                ? 'fresh'
+                : 'changed'
+              : ev.hit
+                ? ev.placed
+                  ? 'fresh'
+                  : `cached (in ${ev.hit.from === 'local' ? 'the store' : ev.hit.from}, not in out/)`
+                : 'must run';
           lines.push(`${id}: ${state}`, `  key ${key}`);
           if (!last) lines.push('  no earlier build of this node is recorded');
           else if (last.key === key) lines.push('  same key as the last build');

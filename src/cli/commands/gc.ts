@@ -56,7 +56,8 @@ async function gc(project: Project, opts: { maxSize?: number; maxAge?: number; a
   const keep = new Set(Object.entries(state.nodes).flatMap(([id, n]) => (graph.nodes.has(id) ? [n.key] : [])));
   const plan = planGc(await inventory(manifest.cache), { ...opts, keep, now: Date.now() });
   const verb = opts.dryRun ? 'would remove' : 'removed';
-  if (opts.dryRun) for (const r of plan.records) process.stderr.write(`  ${r.node} (last used ${new Date(r.lastUsed).toISOString().slice(0, 16).replace('T', ' ')})\n`);
+  if (opts.dryRun)
+    for (const r of plan.records) process.stderr.write(`  ${r.node} (last used ${new Date(r.lastUsed).toISOString().slice(0, 16).replace('T', ' ')})\n`);
   if (!opts.dryRun) {
     const removed = await applyGc(manifest.cache, plan);
     if (removed.length > 0) {

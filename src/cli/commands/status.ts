@@ -34,7 +34,12 @@ export function registerStatus(program: Command, setExit: (code: number) => void
       }
       const rows = [...artifacts].map(([path, nodes]) => {
         const worst = nodes.reduce((a, b) => (RANK[b.state] > RANK[a.state] ? b : a));
-        return { path: relative(project.manifest.root, path) + (path.endsWith('/') ? '/' : ''), state: worst.state, reason: worst.state === 'fresh' ? '' : `${worst.id}: ${worst.reason}`, nodes: nodes.map((n) => n.id) };
+        return {
+          path: relative(project.manifest.root, path) + (path.endsWith('/') ? '/' : ''),
+          state: worst.state,
+          reason: worst.state === 'fresh' ? '' : `${worst.id}: ${worst.reason}`,
+          nodes: nodes.map((n) => n.id),
+        };
       });
       if (opts.json) {
         process.stdout.write(JSON.stringify(rows) + '\n');
@@ -43,6 +48,10 @@ export function registerStatus(program: Command, setExit: (code: number) => void
       const width = Math.max(...rows.map((r) => r.path.length));
       for (const r of rows) process.stdout.write(`${r.state.padEnd(8)} ${r.path.padEnd(width)}  ${r.reason}\n`.replace(/\s+\n$/, '\n'));
       const counts = rows.reduce<Record<string, number>>((c, r) => ({ ...c, [r.state]: (c[r.state] ?? 0) + 1 }), {});
-      process.stdout.write(`${rows.length} artifacts: ${Object.entries(counts).map(([s, n]) => `${n} ${s}`).join(', ')}\n`);
+      process.stdout.write(
+        `${rows.length} artifacts: ${Object.entries(counts)
+          .map(([s, n]) => `${n} ${s}`)
+          .join(', ')}\n`,
+      );
     });
 }
