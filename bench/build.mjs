@@ -31,7 +31,7 @@ const CONV = {
 };
 
 const dir = mkdtempSync(join(process.env.BENCH_DIR ?? tmpdir(), 'mlc-build-bench-'));
-const env = { ...process.env, MLC_BUILD_MLC_LLM: DOUBLE, MLC_LLM_SOURCE_DIR: join(dir, 'mlc-llm-src') };
+const env = { ...process.env, MLC_BUILD_MLC_LLM: DOUBLE, MLC_BUILD_ALL_HOSTS: '1', MLC_LLM_SOURCE_DIR: join(dir, 'mlc-llm-src') };
 const ms = (t0) => Number(process.hrtime.bigint() - t0) / 1e6;
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const time = (fn) => {

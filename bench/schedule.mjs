@@ -165,6 +165,7 @@ for (const [gi, g] of GRAPHS.entries()) {
   const env = {
     ...process.env,
     MLC_BUILD_MLC_LLM: DOUBLE,
+    MLC_BUILD_ALL_HOSTS: '1',
     MLC_LLM_SOURCE_DIR: join(dir, 'mlc-llm-src'),
     XDG_CACHE_HOME: join(dir, 'xdg'),
     TVM_NDK_CC: '/bin/true',

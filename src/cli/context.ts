@@ -1,16 +1,19 @@
 // Shared by the commands: load the project, print diagnostics, parse selectors, open the store.
 import { BuildContext } from '../exec/context.js';
 import { makePlan, type Plan } from '../exec/plan.js';
-import { parseSelectors, selectNodes } from '../graph/select.js';
+import { parseSelectors, selectNodes, type Selection } from '../graph/select.js';
 import { byPosition, renderDiagnostic, type Diagnostic } from '../manifest/diagnostic.js';
 import { readLock } from '../sources/lock.js';
 import { loadProjectState } from '../store/project-state.js';
 import { Store } from '../store/store.js';
+import { EXIT } from './exit-codes.js';
+import { allHostsRequested, explicitlyUnbuildable, hostView, unavailableNodes, unbuildableCells, type HostView } from './host-aware.js';
 import { loadProject, type Project } from './project.js';
 
 export interface GlobalOptions {
   config?: string;
   tokenFile?: string;
+  allHosts?: boolean;
 }
 
 export async function load(opts: GlobalOptions): Promise<Project | undefined> {
@@ -19,27 +22,37 @@ export async function load(opts: GlobalOptions): Promise<Project | undefined> {
   return result.ok ? result.value : undefined;
 }
 
-export function select(project: Project, selectors: readonly string[]): Set<string> | undefined {
-  const sel = parseSelectors(selectors, project.graph, project.manifest);
-  const nodes = sel.ok ? selectNodes(project.graph, project.manifest, sel.value) : sel;
-  if (!nodes.ok) {
-    process.stderr.write(`mlc-build: ${nodes.error}\n`);
-    return undefined;
-  }
-  return nodes.value;
-}
+export type Loaded = { project: Project; selected: Set<string>; sel: Selection; host: HostView; unavailable: Map<string, string> } | { exit: number };
 
-/** The project and the selected nodes, or undefined after saying what is wrong (exit 2). */
-export async function loadSelected(opts: GlobalOptions, selectors: readonly string[]): Promise<{ project: Project; selected: Set<string> } | undefined> {
+/**
+ * The project and the selected nodes, or the exit code after saying what is wrong. With `skip`
+ * (build), cells this host cannot build are left out; otherwise (plan, status) they stay and are
+ * listed in `unavailable`.
+ */
+export async function loadSelected(opts: GlobalOptions, selectors: readonly string[], mode: { skip: boolean } = { skip: false }): Promise<Loaded> {
   const project = await load(opts);
-  const selected = project && select(project, selectors);
-  return project && selected ? { project, selected } : undefined;
+  if (!project) return { exit: EXIT.usage };
+  const sel = parseSelectors(selectors, project.graph, project.manifest);
+  if (!sel.ok) return fail(sel.error, EXIT.usage);
+  const host = await hostView(project, allHostsRequested(opts.allHosts, process.env), process.env);
+  if (mode.skip) {
+    const explicit = explicitlyUnbuildable(project, sel.value, host);
+    if (explicit) return fail(explicit, EXIT.stepFailed);
+  }
+  const nodes = selectNodes(project.graph, project.manifest, sel.value, mode.skip ? unbuildableCells(project, host) : new Set());
+  if (!nodes.ok) return fail(nodes.error, EXIT.usage);
+  return { project, selected: nodes.value, sel: sel.value, host, unavailable: mode.skip ? new Map() : unavailableNodes(project, host) };
 }
 
-/** The plan of the selected nodes, read-only (plan and status create nothing on disk). */
-export async function readOnlyPlan(project: Project, selected: ReadonlySet<string>): Promise<Plan> {
+function fail(message: string, exit: number): { exit: number } {
+  process.stderr.write(`mlc-build: ${message}\n`);
+  return { exit };
+}
+
+/** The plan of the selected nodes, read-only (plan and status write nothing but the stat cache). */
+export async function readOnlyPlan(project: Project, selected: ReadonlySet<string>, unavailable: ReadonlyMap<string, string> = new Map()): Promise<Plan> {
   const ctx = await openContext(project, { readOnly: true });
-  const plan = await makePlan(ctx, selected);
+  const plan = await makePlan(ctx, selected, unavailable);
   await ctx.store.close();
   return plan;
 }

@@ -17,6 +17,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   const program = new Command('mlc-build')
     .description('Build MLC LLM model libraries: models × quantizations × targets, incrementally.')
     .option('-c, --config <file>', 'manifest file (default: mlc.build.yaml, found from the current folder up)')
+    .option('--all-hosts', 'try every cell, also those this host cannot build (MLC_BUILD_ALL_HOSTS=1 does the same)')
     .option('--token-file <file>', 'a file holding the Hugging Face token (default: HF_TOKEN, HUGGING_FACE_HUB_TOKEN, then HF_HOME/token)')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) })

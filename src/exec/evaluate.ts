@@ -56,7 +56,8 @@ export function readableOutputs(ev: Evaluation): Files | undefined {
   return undefined;
 }
 
-export type NodeState = 'fresh' | 'cached' | 'stale' | 'missing';
+/** `unavailable`: this host cannot build it (host-aware builds skip it). */
+export type NodeState = 'fresh' | 'cached' | 'stale' | 'missing' | 'unavailable';
 
 /** What plan and status say of an evaluation, against the node's last build. */
 export async function describe(ctx: BuildContext, node: StepNode, ev: Evaluation): Promise<{ state: NodeState; reason: string }> {

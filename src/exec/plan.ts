@@ -42,12 +42,14 @@ export async function evaluateAll(
   }
 }
 
-export async function makePlan(ctx: BuildContext, selected: ReadonlySet<string>): Promise<Plan> {
+/** `unavailable`: nodes this host cannot build, with why (host-aware builds skip them). */
+export async function makePlan(ctx: BuildContext, selected: ReadonlySet<string>, unavailable: ReadonlyMap<string, string> = new Map()): Promise<Plan> {
   const nodes: PlannedNode[] = [];
   await evaluateAll(ctx, selected, async (id, ev) => {
     const node = ctx.graph.nodes.get(id);
     if (!node) return;
-    const { state, reason } = await describe(ctx, node, ev);
+    const here = unavailable.get(id);
+    const { state, reason } = here !== undefined ? { state: 'unavailable' as const, reason: here } : await describe(ctx, node, ev);
     nodes.push({ id, kind: node.kind, deps: node.deps, state, reason, ...commandOf(ctx, id) });
   });
   return { root: ctx.manifest.root, nodes };
@@ -69,7 +71,7 @@ export function commandOf(ctx: BuildContext, id: string): Pick<PlannedNode, 'arg
 }
 
 export function countStates(plan: Plan): Record<NodeState, number> {
-  const counts: Record<NodeState, number> = { fresh: 0, cached: 0, stale: 0, missing: 0 };
+  const counts: Record<NodeState, number> = { fresh: 0, cached: 0, stale: 0, missing: 0, unavailable: 0 };
   for (const n of plan.nodes) counts[n.state]++;
   return counts;
 }

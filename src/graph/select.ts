@@ -66,27 +66,29 @@ export function parseSelectors(args: readonly string[], graph: BuildGraph, manif
   return ok(sel);
 }
 
-/** The selected nodes with everything they depend on; every node when nothing is selected. */
-export function selectNodes(graph: BuildGraph, manifest: Manifest, sel: Selection): Result<Set<string>, string> {
+/**
+ * The selected nodes with everything they depend on; every node when nothing is selected. Cells in
+ * `skip` (this host cannot build them) are left out of what model=, quant=, step= and no selector
+ * pick, and with them what only they need; node ids are taken as they are.
+ */
+export function selectNodes(graph: BuildGraph, manifest: Manifest, sel: Selection, skip: ReadonlySet<string> = new Set()): Result<Set<string>, string> {
   const hasDims = Object.keys(sel.dims).length > 0;
-  if (!hasDims && !sel.steps && sel.ids.length === 0) return ok(new Set(graph.nodes.keys()));
+  if (!hasDims && !sel.steps && sel.ids.length === 0 && skip.size === 0) return ok(new Set(graph.nodes.keys()));
   let roots: string[] = [];
-  if (hasDims || sel.steps) {
-    let candidates: Set<string>;
-    if (hasDims) {
-      const cells = manifest.cells.filter((c) => (['model', 'quant', 'target'] as const).every((d) => sel.dims[d] === undefined || sel.dims[d].includes(c[d])));
-      if (cells.length === 0) return err('the selectors match no cell of the matrix');
-      const cellRoots = cells.flatMap((c) => {
+  if (hasDims || sel.steps || sel.ids.length === 0) {
+    const matching = manifest.cells.filter((c) =>
+      (['model', 'quant', 'target'] as const).every((d) => sel.dims[d] === undefined || sel.dims[d].includes(c[d])),
+    );
+    if (matching.length === 0) return err('the selectors match no cell of the matrix');
+    const cellRoots = (cells: typeof matching) =>
+      cells.flatMap((c) => {
         const n = graph.cells.get(c.id);
         return n ? [n.compile, n.config, n.baseConfig, n.convert] : [];
       });
-      candidates = withDependencies(graph, cellRoots);
-    } else {
-      candidates = new Set(graph.nodes.keys());
-    }
     const steps = sel.steps;
-    roots = [...candidates].filter((id) => steps === undefined || steps.includes(graph.nodes.get(id)?.kind as NodeKind));
-    if (roots.length === 0) return err(`the selectors match no ${steps?.join('/') ?? ''} step`);
+    const ofSteps = (ids: Iterable<string>) => [...ids].filter((id) => steps === undefined || steps.includes(graph.nodes.get(id)?.kind as NodeKind));
+    if (ofSteps(withDependencies(graph, cellRoots(matching))).length === 0) return err(`the selectors match no ${steps?.join('/') ?? ''} step`);
+    roots = ofSteps(withDependencies(graph, cellRoots(matching.filter((c) => !skip.has(c.id)))));
   }
   return ok(withDependencies(graph, [...roots, ...sel.ids]));
 }

@@ -24,7 +24,7 @@ export function planTable(plan: Plan): string {
 export function planSummary(plan: Plan): string {
   const counts = countStates(plan);
   const toRun = counts.stale + counts.missing;
-  const parts = (['missing', 'stale', 'cached', 'fresh'] as const).filter((s) => counts[s] > 0).map((s) => `${counts[s]} ${s}`);
+  const parts = (['missing', 'stale', 'cached', 'fresh', 'unavailable'] as const).filter((s) => counts[s] > 0).map((s) => `${counts[s]} ${s}`);
   return `${plan.nodes.length} steps (${parts.join(', ') || 'none'}): ${toRun === 0 ? 'nothing to do' : `${toRun} to run`}`;
 }
 

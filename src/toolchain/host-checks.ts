@@ -1,7 +1,9 @@
 // What each target needs of the machine that compiles it (mlc_llm facts §1.3), checked against
 // facts about this host. Pure: the host is passed in, so every platform's rules are testable here.
 import type { Target } from '../manifest/types.js';
-import type { HostGpus } from './host.js';
+import { existsSync } from 'node:fs';
+import { which } from './fingerprint.js';
+import { detectGpus, type HostGpus } from './host.js';
 
 /** The commands the checks look for on PATH. */
 export const HOST_COMMANDS = ['xcrun', 'emcc'] as const;
@@ -123,4 +125,18 @@ export function gitChecks(versions: { git?: string; lfs?: string }): Check[] {
 export function convertedBytes(sourceWeightBytes: number, sourceDtype: string | undefined, bitsPerWeight: number): number {
   const bytesPerParam = sourceDtype === 'float32' ? 4 : 2; // bf16/fp16 checkpoints are the rule
   return Math.round((sourceWeightBytes / bytesPerParam) * (bitsPerWeight / 8));
+}
+
+/** Facts about this machine; the commands the checks ask about are looked up on PATH first. */
+export async function hostFacts(cwd: string, env: NodeJS.ProcessEnv, searched: string[] = []): Promise<HostFacts> {
+  const found = new Set<string>();
+  for (const cmd of HOST_COMMANDS) if (await which(cmd, cwd, env, searched)) found.add(cmd);
+  return { platform: process.platform, gpus: detectGpus(), env, onPath: (cmd) => found.has(cmd), exists: existsSync };
+}
+
+/** What this host lacks to build the target's libraries ("macOS", "emscripten + …"), or undefined if nothing. */
+export function missingFor(t: Target, host: HostFacts): string | undefined {
+  const missing = targetChecks(t, host).filter((c) => !c.ok && !c.advice);
+  if (missing.length === 0) return undefined;
+  return missing.map((c) => c.what.slice(`${t.name}: `.length)).join(' + ');
 }

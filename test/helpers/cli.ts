@@ -16,7 +16,9 @@ export interface RunResult {
 
 export function run(args: readonly string[], opts: { cwd: string; env?: Record<string, string | undefined> }): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const env = { ...process.env, ...opts.env };
+    // The mlc_llm double builds for every platform: tests try every cell unless a test of
+    // host-aware skipping turns it off (MLC_BUILD_ALL_HOSTS: '').
+    const env: Record<string, string | undefined> = { ...process.env, MLC_BUILD_ALL_HOSTS: '1', ...opts.env };
     delete env.MLC_BUILD_MLC_LLM;
     if (opts.env?.MLC_BUILD_MLC_LLM !== undefined) env.MLC_BUILD_MLC_LLM = opts.env.MLC_BUILD_MLC_LLM;
     const child = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -27,6 +27,7 @@ export class Project {
     await writeFile(join(dir, 'mlc-llm-src/web/dist/wasm/mlc_wasm_runtime.bc'), 'bitcode v1');
     return new Project(dir, {
       MLC_BUILD_MLC_LLM: DOUBLE,
+      MLC_BUILD_ALL_HOSTS: '1', // the double builds for every platform
       MLC_DOUBLE_LOG: join(dir, 'calls.log'),
       MLC_DOUBLE_SHARD_CAP: '65536',
       MLC_LLM_SOURCE_DIR: join(dir, 'mlc-llm-src'),

@@ -10,6 +10,7 @@ import { cpuCount, detectGpus, gpuCount } from '../../toolchain/host.js';
 import { deleteStamp, envDigest, manifestDigest, writeStamp } from '../noop-stamp.js';
 import { projectStatePath } from '../../store/project-state.js';
 import { STAT_CACHE_FILE } from '../../store/store.js';
+import { skipText } from '../host-aware.js';
 import { lockProject } from '../lock.js';
 import type { Project } from '../project.js';
 import { STAMPED_ARGV } from '../fast.js';
@@ -56,20 +57,28 @@ export function registerBuild(program: Command, setExit: (code: number) => void,
         process.stderr.write(`mlc-build: --jobs must be a positive integer, got ${flags.jobs}\n`);
         return setExit(EXIT.usage);
       }
-      const loaded = await loadSelected(program.opts<GlobalOptions>(), selectors);
-      if (!loaded) return setExit(EXIT.usage);
+      const loaded = await loadSelected(program.opts<GlobalOptions>(), selectors, { skip: true });
+      if ('exit' in loaded) return setExit(loaded.exit);
       const { project, selected } = loaded;
+      const skipped = skipText(project, loaded.sel, loaded.host, [...selected].filter((id) => project.graph.nodes.get(id)?.kind === 'compile').length);
+      if (skipped) process.stderr.write(skipped);
       const { manifest } = project;
       const locked = await lockProject(manifest, flags.wait);
       if (!locked) return setExit(EXIT.stepFailed);
       try {
-        await build(project, selected, flags, jobs);
+        await build(project, selected, flags, jobs, loaded.host.folders);
       } finally {
         await locked.release();
       }
     });
 
-  async function build(project: Project, selected: Set<string>, flags: BuildFlags, jobsFlag: number | undefined): Promise<void> {
+  async function build(
+    project: Project,
+    selected: Set<string>,
+    flags: BuildFlags,
+    jobsFlag: number | undefined,
+    hostFolders: readonly string[],
+  ): Promise<void> {
     const { manifest } = project;
     deleteStamp(manifest.root, process.env); // this build decides anew; only its success may stamp
     const global = program.opts<GlobalOptions>();
@@ -142,7 +151,7 @@ export function registerBuild(program: Command, setExit: (code: number) => void,
             fresh: counts.ran + counts.cached + counts.fresh,
           },
           [...ctx.store.stats.observed, projectStatePath(manifest.cache, manifest.root), join(manifest.cache, STAT_CACHE_FILE), ...codeFiles()],
-          ctx.observedDirs,
+          new Set([...ctx.observedDirs, ...hostFolders]),
           process.env,
         );
       }

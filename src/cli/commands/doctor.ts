@@ -7,9 +7,7 @@ import { makePlan } from '../../exec/plan.js';
 import type { Manifest } from '../../manifest/types.js';
 import { kindOf } from '../../steps/index.js';
 import { formatBytes } from '../../manifest/units.js';
-import { gitChecks, HOST_COMMANDS, targetChecks, type Check, type HostFacts } from '../../toolchain/host-checks.js';
-import { which } from '../../toolchain/fingerprint.js';
-import { detectGpus } from '../../toolchain/host.js';
+import { gitChecks, hostFacts, targetChecks, type Check } from '../../toolchain/host-checks.js';
 import { EXIT } from '../exit-codes.js';
 import { load, openContext, type GlobalOptions } from '../context.js';
 
@@ -35,7 +33,7 @@ export function registerDoctor(program: Command, setExit: (code: number) => void
         ],
       ]);
 
-      const host = await hostFacts(manifest.root);
+      const host = await hostFacts(manifest.root, process.env);
       const used = new Set(manifest.cells.map((c) => c.target));
       sections.push(['targets', manifest.targets.filter((t) => used.has(t.name)).flatMap((t) => targetChecks(t, host))]);
 
@@ -78,13 +76,6 @@ function describeFacts(facts: Record<string, unknown>): string {
   if (typeof facts.python === 'string') parts.push(`python ${facts.python}`);
   if (typeof facts.command === 'string') parts.push(`from \`${facts.command}\``);
   return parts.length > 0 ? ` (${parts.join(', ')})` : '';
-}
-
-/** Facts about this machine; the commands the checks ask about are looked up on PATH first. */
-async function hostFacts(cwd: string): Promise<HostFacts> {
-  const found = new Set<string>();
-  for (const cmd of HOST_COMMANDS) if (await which(cmd, cwd, process.env)) found.add(cmd);
-  return { platform: process.platform, gpus: detectGpus(), env: process.env, onPath: (cmd) => found.has(cmd), exists: existsSync };
 }
 
 function gitVersions(): { git?: string; lfs?: string } {

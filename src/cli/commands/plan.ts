@@ -14,9 +14,9 @@ export function registerPlan(program: Command, setExit: (code: number) => void):
     .addHelpText('after', SELECTOR_HELP)
     .action(async (selectors: string[], opts: { json?: boolean; commands?: boolean }) => {
       const loaded = await loadSelected(program.opts<GlobalOptions>(), selectors);
-      if (!loaded) return setExit(EXIT.usage);
-      const { project, selected } = loaded;
-      const plan = await readOnlyPlan(project, selected);
+      if ('exit' in loaded) return setExit(loaded.exit);
+      const { project, selected, unavailable } = loaded;
+      const plan = await readOnlyPlan(project, selected, unavailable);
       process.stdout.write(opts.json ? planJson(plan) : opts.commands ? planCommands(plan, process.cwd()) : planTable(plan));
     });
 
@@ -28,7 +28,7 @@ export function registerPlan(program: Command, setExit: (code: number) => void):
     .addHelpText('after', SELECTOR_HELP)
     .action(async (selectors: string[], opts: { format: GraphFormat }) => {
       const loaded = await loadSelected(program.opts<GlobalOptions>(), selectors);
-      if (!loaded) return setExit(EXIT.usage);
+      if ('exit' in loaded) return setExit(loaded.exit);
       process.stdout.write(renderGraph(loaded.project.graph, loaded.selected, opts.format));
     });
 }

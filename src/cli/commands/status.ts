@@ -6,7 +6,7 @@ import { kindOf } from '../../steps/index.js';
 import { EXIT } from '../exit-codes.js';
 import { loadSelected, openContext, SELECTOR_HELP, type GlobalOptions } from '../context.js';
 
-const RANK: Record<NodeState, number> = { fresh: 0, cached: 1, stale: 2, missing: 3 };
+const RANK: Record<NodeState, number> = { fresh: 0, cached: 1, stale: 2, missing: 3, unavailable: 4 };
 
 export function registerStatus(program: Command, setExit: (code: number) => void): void {
   program
@@ -17,10 +17,10 @@ export function registerStatus(program: Command, setExit: (code: number) => void
     .addHelpText('after', SELECTOR_HELP)
     .action(async (selectors: string[], opts: { json?: boolean }) => {
       const loaded = await loadSelected(program.opts<GlobalOptions>(), selectors);
-      if (!loaded) return setExit(EXIT.usage);
-      const { project, selected } = loaded;
+      if ('exit' in loaded) return setExit(loaded.exit);
+      const { project, selected, unavailable } = loaded;
       const ctx = await openContext(project, { readOnly: true });
-      const plan = await makePlan(ctx, selected);
+      const plan = await makePlan(ctx, selected, unavailable);
       await ctx.store.close();
       const byId = new Map(plan.nodes.map((n) => [n.id, n]));
       // An artifact is as fresh as the least fresh step that writes it.

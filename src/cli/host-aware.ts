@@ -1,0 +1,81 @@
+// Host-aware builds (Bazel's rule for incompatible targets): a build of the whole manifest, or of
+// model=/quant=/step= sets, skips the cells this host cannot build and says so once; a cell named
+// explicitly (target=, a compile node id) that it cannot build is an error. `--all-hosts` or
+// MLC_BUILD_ALL_HOSTS=1 tries every cell anyway.
+import type { Selection } from '../graph/select.js';
+import { hostFacts, missingFor } from '../toolchain/host-checks.js';
+import type { Project } from './project.js';
+
+export interface HostView {
+  /** Target name → what this host lacks to build its libraries. Empty with --all-hosts. */
+  missing: Map<string, string>;
+  /** Folders whose listing decided it (PATH folders searched, device folders), for the no-op stamp. */
+  folders: string[];
+}
+
+export function allHostsRequested(flag: boolean | undefined, env: NodeJS.ProcessEnv): boolean {
+  return flag === true || ['1', 'true', 'yes'].includes((env.MLC_BUILD_ALL_HOSTS ?? '').toLowerCase());
+}
+
+export async function hostView(project: Project, allHosts: boolean, env: NodeJS.ProcessEnv): Promise<HostView> {
+  const missing = new Map<string, string>();
+  if (allHosts) return { missing, folders: [] };
+  const folders: string[] = [];
+  const host = await hostFacts(project.manifest.root, env, folders);
+  const used = new Set(project.manifest.cells.map((c) => c.target));
+  for (const t of project.manifest.targets) {
+    if (!used.has(t.name)) continue;
+    const m = missingFor(t, host);
+    if (m !== undefined) missing.set(t.name, m);
+  }
+  return { missing, folders: [...folders, '/dev', '/dev/dri'] };
+}
+
+/** The cells this host cannot build. */
+export function unbuildableCells(project: Project, view: HostView): Set<string> {
+  return new Set(project.manifest.cells.filter((c) => view.missing.has(c.target)).map((c) => c.id));
+}
+
+/** Compile node id → why this host cannot build it (for plan and status). */
+export function unavailableNodes(project: Project, view: HostView): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const c of project.manifest.cells) {
+    const m = view.missing.get(c.target);
+    const node = project.graph.cells.get(c.id)?.compile;
+    if (m !== undefined && node) out.set(node, `unavailable here: ${c.target} needs ${m}`);
+  }
+  return out;
+}
+
+/** Why the selection names a cell this host cannot build, if it does. */
+export function explicitlyUnbuildable(project: Project, sel: Selection, view: HostView): string | undefined {
+  for (const t of sel.dims.target ?? []) {
+    const m = view.missing.get(t);
+    if (m !== undefined) return `target=${t} cannot be built on this host: it needs ${m} (build it on such a host or on CI, or pass --all-hosts to try anyway)`;
+  }
+  for (const id of sel.ids) {
+    const cell = project.manifest.cells.find((c) => project.graph.cells.get(c.id)?.compile === id);
+    const m = cell && view.missing.get(cell.target);
+    if (cell && m !== undefined)
+      return `${id} cannot be built on this host: ${cell.target} needs ${m} (build it on such a host or on CI, or pass --all-hosts to try anyway)`;
+  }
+  return undefined;
+}
+
+/** The one line said before a build that skips cells, grouped by what is missing. */
+export function skipText(project: Project, sel: Selection, view: HostView, buildable: number): string | undefined {
+  const inScope = project.manifest.cells.filter((c) =>
+    (['model', 'quant', 'target'] as const).every((d) => sel.dims[d] === undefined || sel.dims[d].includes(c[d])),
+  );
+  const skipped = inScope.filter((c) => view.missing.has(c.target));
+  if (skipped.length === 0) return undefined;
+  const byMissing = new Map<string, string[]>();
+  for (const t of new Set(skipped.map((c) => c.target))) {
+    const m = view.missing.get(t) as string;
+    byMissing.set(m, [...(byMissing.get(m) ?? []), t]);
+  }
+  const groups = [...byMissing].map(([m, ts]) => `${ts.join(', ')} need${ts.length === 1 ? 's' : ''} ${m}`);
+  const n = `${skipped.length} librar${skipped.length === 1 ? 'y' : 'ies'}`;
+  const head = buildable === 0 ? `nothing in the selection can be built on this host: skipping ${n}` : `skipping ${n} this host cannot build`;
+  return `mlc-build: ${head}: ${groups.join('; ')} (build them on such a host, or on CI; --all-hosts tries anyway)\n`;
+}

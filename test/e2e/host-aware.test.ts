@@ -1,0 +1,71 @@
+// Host-aware builds on this Linux machine: cells that need macOS are skipped (said once, grouped by
+// what is missing), a cell named explicitly is an error, plan marks them unavailable, and
+// --all-hosts tries them anyway (the mlc_llm double builds for every platform).
+import { describe, expect, it } from 'vitest';
+import { count, Project } from '../helpers/project.js';
+
+const MANIFEST = `version: 1
+models:
+  A: { source: ./hf/a, conv_template: redpajama_chat }
+  B: { source: ./hf/b, conv_template: llama-2 }
+quantizations: [q4f16_1]
+targets: [android, metal, iphone]
+matrix:
+  exclude: [ { model: B, target: android } ]
+`;
+const MODELS = { a: { preset: 'redpajama_3b_v1', weights: 'safetensors' as const }, b: { preset: 'llama2_7b', weights: 'safetensors' as const } };
+const hostAware = { MLC_BUILD_ALL_HOSTS: '' };
+
+describe.runIf(process.platform === 'linux')('host-aware builds (on Linux)', () => {
+  it('skip what needs macOS, say so once grouped by what is missing, and exit 0; a model with nothing buildable is skipped whole', async () => {
+    const p = await Project.create(MANIFEST, MODELS);
+    const r = await p.run([], hostAware);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(
+      'mlc-build: skipping 4 libraries this host cannot build: metal, iphone need macOS (build them on such a host, or on CI; --all-hosts tries anyway)\n',
+    );
+    expect(r.stderr.match(/skipping/g)).toHaveLength(1);
+    expect(r.calls.filter((c) => c.sub === 'compile').map((c) => c.args[c.args.indexOf('--device') + 1])).toEqual(['android']);
+    // B has only macOS cells: not even converted.
+    expect(r.calls.some((c) => c.args.some((a) => a.includes('hf/b') || a.includes('convert_B')))).toBe(false);
+    expect(count(r.calls, 'convert_weight')).toBe(1);
+  });
+
+  it('a target named explicitly that this host cannot build is an error saying what is missing', async () => {
+    const p = await Project.create(MANIFEST, MODELS);
+    const r = await p.run(['target=iphone'], hostAware);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(
+      'mlc-build: target=iphone cannot be built on this host: it needs macOS (build it on such a host or on CI, or pass --all-hosts to try anyway)',
+    );
+    expect(r.calls).toEqual([]);
+    const byId = await p.run(['compile:A/q4f16_1/metal'], hostAware);
+    expect(byId.code).toBe(1);
+    expect(byId.stderr).toContain('compile:A/q4f16_1/metal cannot be built on this host: metal needs macOS');
+  });
+
+  it('model= selects a set and skips like the whole manifest; nothing buildable is said and exits 0', async () => {
+    const p = await Project.create(MANIFEST, MODELS);
+    const r = await p.run(['model=B'], hostAware);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('mlc-build: nothing in the selection can be built on this host: skipping 2 libraries: metal, iphone need macOS');
+    expect(r.calls).toEqual([]);
+  });
+
+  it('plan marks such cells unavailable here, with the reason', async () => {
+    const p = await Project.create(MANIFEST, MODELS);
+    const r = await p.run(['plan', '--json'], hostAware);
+    expect(r.code).toBe(0);
+    const nodes = (JSON.parse(r.stdout) as { nodes: { id: string; state: string; reason: string }[] }).nodes;
+    expect(nodes.find((n) => n.id === 'compile:A/q4f16_1/metal')).toMatchObject({ state: 'unavailable', reason: 'unavailable here: metal needs macOS' });
+    expect(nodes.find((n) => n.id === 'compile:A/q4f16_1/android')).toMatchObject({ state: 'stale', reason: 'waits for config:A/q4f16_1/ctx768' });
+  });
+
+  it('--all-hosts (or MLC_BUILD_ALL_HOSTS=1) tries every cell', async () => {
+    const p = await Project.create(MANIFEST, MODELS);
+    const r = await p.run(['--all-hosts'], hostAware);
+    expect(r.code).toBe(0);
+    expect(count(r.calls, 'compile')).toBe(5);
+    expect(r.stderr).not.toContain('skipping');
+  });
+});
