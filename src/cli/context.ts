@@ -1,7 +1,7 @@
 // Shared by the commands: load the project, print diagnostics, parse selectors, open the store.
 import { BuildContext } from '../exec/context.js';
 import { makePlan, type Plan } from '../exec/plan.js';
-import { parseSelectors, selectNodes, type Selection } from '../graph/select.js';
+import { parseSelectors, selectRoots, withDependencies, type Selection } from '../graph/select.js';
 import { byPosition, renderDiagnostic, type Diagnostic } from '../manifest/diagnostic.js';
 import { readLock } from '../sources/lock.js';
 import { loadProjectState } from '../store/project-state.js';
@@ -9,6 +9,9 @@ import { Store } from '../store/store.js';
 import { EXIT } from './exit-codes.js';
 import { allHostsRequested, explicitlyUnbuildable, hostView, unavailableNodes, unbuildableCells, type HostView } from './host-aware.js';
 import { loadProject, type Project } from './project.js';
+
+/** The CLI's command names (set by main), to tell a mistyped command from a selector. */
+export const COMMANDS: string[] = [];
 
 export interface GlobalOptions {
   config?: string;
@@ -22,7 +25,17 @@ export async function load(opts: GlobalOptions): Promise<Project | undefined> {
   return result.ok ? result.value : undefined;
 }
 
-export type Loaded = { project: Project; selected: Set<string>; sel: Selection; host: HostView; unavailable: Map<string, string> } | { exit: number };
+export type Loaded =
+  | {
+      project: Project;
+      selected: Set<string>;
+      /** The nodes the selectors pick themselves, without their dependencies (what --force re-runs). */
+      roots: string[];
+      sel: Selection;
+      host: HostView;
+      unavailable: Map<string, string>;
+    }
+  | { exit: number };
 
 /**
  * The project and the selected nodes, or the exit code after saying what is wrong. With `skip`
@@ -32,16 +45,17 @@ export type Loaded = { project: Project; selected: Set<string>; sel: Selection; 
 export async function loadSelected(opts: GlobalOptions, selectors: readonly string[], mode: { skip: boolean } = { skip: false }): Promise<Loaded> {
   const project = await load(opts);
   if (!project) return { exit: EXIT.usage };
-  const sel = parseSelectors(selectors, project.graph, project.manifest);
+  const sel = parseSelectors(selectors, project.graph, project.manifest, COMMANDS);
   if (!sel.ok) return fail(sel.error, EXIT.usage);
   const host = await hostView(project, allHostsRequested(opts.allHosts, process.env), process.env);
   if (mode.skip) {
     const explicit = explicitlyUnbuildable(project, sel.value, host);
     if (explicit) return fail(explicit, EXIT.stepFailed);
   }
-  const nodes = selectNodes(project.graph, project.manifest, sel.value, mode.skip ? unbuildableCells(project, host) : new Set());
-  if (!nodes.ok) return fail(nodes.error, EXIT.usage);
-  return { project, selected: nodes.value, sel: sel.value, host, unavailable: mode.skip ? new Map() : unavailableNodes(project, host) };
+  const roots = selectRoots(project.graph, project.manifest, sel.value, mode.skip ? unbuildableCells(project, host) : new Set());
+  if (!roots.ok) return fail(roots.error, EXIT.usage);
+  const selected = withDependencies(project.graph, roots.value);
+  return { project, selected, roots: roots.value, sel: sel.value, host, unavailable: mode.skip ? new Map() : unavailableNodes(project, host) };
 }
 
 function fail(message: string, exit: number): { exit: number } {

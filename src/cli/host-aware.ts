@@ -63,7 +63,8 @@ export function explicitlyUnbuildable(project: Project, sel: Selection, view: Ho
 }
 
 /** The one line said before a build that skips cells, grouped by what is missing. */
-export function skipText(project: Project, sel: Selection, view: HostView, buildable: number): string | undefined {
+export function skipText(project: Project, sel: Selection, view: HostView, selected: ReadonlySet<string>): string | undefined {
+  const buildable = project.manifest.cells.filter((c) => selected.has(project.graph.cells.get(c.id)?.compile ?? '')).length;
   const inScope = project.manifest.cells.filter((c) =>
     (['model', 'quant', 'target'] as const).every((d) => sel.dims[d] === undefined || sel.dims[d].includes(c[d])),
   );

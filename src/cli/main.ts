@@ -5,9 +5,16 @@ import { registerClean } from './commands/clean.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerExplain } from './commands/explain.js';
 import { registerGc } from './commands/gc.js';
+import { registerInit } from './commands/init.js';
 import { registerPlan } from './commands/plan.js';
 import { registerStatus } from './commands/status.js';
+import { COMMANDS } from './context.js';
 import { EXIT } from './exit-codes.js';
+import { readFileSync } from 'node:fs';
+
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
 
 export async function main(argv: readonly string[]): Promise<number> {
   let exitCode: number = EXIT.ok;
@@ -16,6 +23,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   };
   const program = new Command('mlc-build')
     .description('Build MLC LLM model libraries: models × quantizations × targets, incrementally.')
+    .version(packageVersion(), '-V, --version', 'print the version')
+    .option('-C, --directory <dir>', 'run as if started in DIR (as make -C and ninja -C do)')
     .option('-c, --config <file>', 'manifest file (default: mlc.build.yaml, found from the current folder up)')
     .option('--all-hosts', 'try every cell, also those this host cannot build (MLC_BUILD_ALL_HOSTS=1 does the same)')
     .option('--token-file <file>', 'a file holding the Hugging Face token (default: HF_TOKEN, HUGGING_FACE_HUB_TOKEN, then HF_HOME/token)')
@@ -29,6 +38,19 @@ export async function main(argv: readonly string[]): Promise<number> {
   registerClean(program, setExit);
   registerGc(program, setExit);
   registerDoctor(program, setExit);
+  registerInit(program, setExit);
+
+  program.hook('preAction', () => {
+    const dir = program.opts<{ directory?: string }>().directory;
+    if (dir === undefined) return;
+    try {
+      process.chdir(dir);
+    } catch (e) {
+      process.stderr.write(`mlc-build: -C ${dir}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such folder' : (e as Error).message}\n`);
+      throw new CommanderError(EXIT.usage, 'mlc-build.directory', `cannot enter ${dir}`);
+    }
+  });
+  COMMANDS.splice(0, COMMANDS.length, ...program.commands.map((c) => c.name()));
 
   try {
     await program.parseAsync(argv, { from: 'user' });

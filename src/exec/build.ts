@@ -16,6 +16,7 @@ import { saveProjectState } from '../store/project-state.js';
 import type { ActionRecord, Files } from '../store/store.js';
 import type { BuildContext } from './context.js';
 import { evaluate } from './evaluate.js';
+import { commandOf } from './plan.js';
 import type { Emit, FinishStatus, KindTotals, OutputFile, StepFailure } from './events.js';
 import { capacity, schedulerTasks, type Machine } from './resources.js';
 import { runStep } from './run-step.js';
@@ -31,6 +32,8 @@ export interface BuildOptions {
   machine: Machine;
   /** Nodes that cannot run here (from BuildContext.preflight): they fail without stopping the others. */
   blocked?: ReadonlyMap<string, string>;
+  /** Steps to run even when fresh or in the cache (-B). */
+  force?: ReadonlySet<string>;
 }
 
 /** What became of one node. */
@@ -164,6 +167,11 @@ export function startBuild(ctx: BuildContext, selected: ReadonlySet<string>, opt
     }
     emit({ event: 'start', node: node.id, kind: node.kind });
     const failed = (failure: StepFailure, ms: number, key?: string): TaskOutcome => {
+      // The command as a user can re-run it after the build: with out/'s paths, not the staging folder's.
+      if (failure.argv) {
+        const planned = commandOf(ctx, node.id);
+        if (planned.argv) failure = { ...failure, argv: planned.argv, env: planned.env };
+      }
       const stopped = failure.stopped === true || (opts.signal.aborted && !failure.internal);
       finish(node, stopped ? 'interrupted' : 'failed', ms, {
         failure,
@@ -222,14 +230,15 @@ export function startBuild(ctx: BuildContext, selected: ReadonlySet<string>, opt
         }
         case 'step': {
           recordKeys.add(ev.key);
-          if (ev.hit?.local && ev.placed) {
+          const forced = opts.force?.has(node.id) === true;
+          if (!forced && ev.hit?.local && ev.placed) {
             done.set(node.id, ev.hit.local);
             ctx.noteKey(node, ev.key, { outputs: ev.hit.record.outputs });
             ctx.notePlaced(node, kind.placements(node, ctx, ev.hit.local));
             finish(node, 'fresh', Date.now() - t0, { key: ev.key });
             return 'ok';
           }
-          if (ev.hit) {
+          if (!forced && ev.hit) {
             const t = Date.now();
             const restored = await ev.hit.restore();
             if (restored.ok) {

@@ -18,7 +18,8 @@ export type Evaluation =
   /** A source whose files are here; `fresh` when its key is the last build's. */
   | { kind: 'source'; found: SourceFiles; fresh: boolean }
   /** A step: in place in out/ (`placed`), in the cache (`hit`), or to run. */
-  | { kind: 'step'; key: string; fields: KeyFields; action: Action; hit?: CacheHit; placed: boolean };
+  /** `differs`: files in out/ that differ from what the last build placed there, under an unchanged key. */
+  | { kind: 'step'; key: string; fields: KeyFields; action: Action; hit?: CacheHit; placed: boolean; differs?: string[] };
 
 export async function evaluate(ctx: BuildContext, node: StepNode, available: ReadonlyMap<string, Files>): Promise<Evaluation> {
   const waits = node.deps.filter((d) => !available.has(d));
@@ -39,8 +40,14 @@ export async function evaluate(ctx: BuildContext, node: StepNode, available: Rea
       if (last?.key === key && last.outputs) {
         const record = { key, node: node.id, outputs: last.outputs, durationMs: 0, createdAt: '' };
         const files = ctx.store.filesOf(record);
-        if (await ctx.isPlaced(kind.placements(node, ctx, files)))
+        const placements = kind.placements(node, ctx, files);
+        if (await ctx.isPlaced(placements))
           return { ...step, hit: { record, from: 'local', local: files, restore: async () => ({ ok: true, value: files }) }, placed: true };
+        // Same key, but not all in place: which files differ (removed, edited, replaced) is worth saying.
+        const differs: string[] = [];
+        for (const p of placements) if (!(await ctx.isPlaced([p]))) differs.push(p.dest);
+        const hit = await ctx.cache.lookup(key, { verify: ctx.opts.verify });
+        return { ...step, hit, placed: false, differs };
       }
       const hit = await ctx.cache.lookup(key, { verify: ctx.opts.verify });
       const placed = hit?.local ? await ctx.isPlaced(kind.placements(node, ctx, hit.local)) : false;
@@ -81,6 +88,12 @@ export async function describe(ctx: BuildContext, node: StepNode, ev: Evaluation
         : { state: 'missing', reason: `folder ${shown} not yet imported` };
     }
     case 'step':
+      if (!ev.hit && ev.differs && ev.differs.length > 0) {
+        // Same key as the last build: nothing changed but the files themselves (edited in place).
+        const files = ev.differs.map((d) => ctx.display(d));
+        const shown = files.length > 2 ? `${files.slice(0, 2).join(', ')} and ${files.length - 2} more` : files.join(', ');
+        return { state: 'stale', reason: `${shown} differ${files.length === 1 ? 's' : ''} from what was built (edited in place?); will be rebuilt` };
+      }
       if (ev.hit) {
         if (ev.placed) return { state: 'fresh', reason: 'up to date' };
         return { state: 'cached', reason: ev.hit.from === 'local' ? 'in the store; will be restored' : `in ${ev.hit.from}; will be restored` };

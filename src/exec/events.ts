@@ -56,6 +56,8 @@ export interface StepFailure {
   /** Found before the build started (and reported then): the node never started. */
   preflight?: boolean;
   argv?: string[];
+  /** Variables the command is run with on top of the build's (a target's env:). */
+  env?: Record<string, string>;
   exitCode?: number | null;
   signal?: string | null;
   log?: string;

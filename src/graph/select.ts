@@ -21,7 +21,8 @@ const STEP_ALIASES: Record<string, NodeKind> = {
   compile: 'compile',
 };
 
-export function parseSelectors(args: readonly string[], graph: BuildGraph, manifest: Manifest): Result<Selection, string> {
+/** `commands`: the CLI's command names, to tell a mistyped command from a selector. */
+export function parseSelectors(args: readonly string[], graph: BuildGraph, manifest: Manifest, commands: readonly string[] = []): Result<Selection, string> {
   const sel: Selection = { dims: {}, ids: [] };
   const cellValues = {
     model: [...new Set(manifest.cells.map((c) => c.model))],
@@ -36,6 +37,16 @@ export function parseSelectors(args: readonly string[], graph: BuildGraph, manif
         continue;
       }
       if (arg.includes(':')) return err(`unknown node ${JSON.stringify(arg)}${didYouMean(arg, [...graph.nodes.keys()])}`);
+      // A bare word names a model, a target or a quantization (the user meant a selector), or is a mistyped command.
+      for (const dim of ['model', 'target', 'quant'] as const) {
+        if (cellValues[dim].includes(arg)) return err(`${JSON.stringify(arg)} is a ${dim === 'quant' ? 'quantization' : dim}: select it with ${dim}=${arg}`);
+      }
+      const command = didYouMean(arg, commands);
+      if (command !== '' || !arg.startsWith('-')) {
+        return err(
+          `unknown command ${JSON.stringify(arg)}${command}; a selector is model=, quant=, target=, step= or a node id such as compile:MODEL/QUANT/TARGET`,
+        );
+      }
       return err(`unknown selector ${JSON.stringify(arg)}: use model=, quant=, target=, step= or a node id such as compile:MODEL/QUANT/TARGET`);
     }
     const key = arg.slice(0, eq);
@@ -67,13 +78,14 @@ export function parseSelectors(args: readonly string[], graph: BuildGraph, manif
 }
 
 /**
- * The selected nodes with everything they depend on; every node when nothing is selected. Cells in
- * `skip` (this host cannot build them) are left out of what model=, quant=, step= and no selector
- * pick, and with them what only they need; node ids are taken as they are.
+ * The nodes the selectors pick themselves (their dependencies not included); every node when
+ * nothing is selected. Cells in `skip` (this host cannot build them) are left out of what model=,
+ * quant=, step= and no selector pick, and with them what only they need; node ids are taken as
+ * they are.
  */
-export function selectNodes(graph: BuildGraph, manifest: Manifest, sel: Selection, skip: ReadonlySet<string> = new Set()): Result<Set<string>, string> {
+export function selectRoots(graph: BuildGraph, manifest: Manifest, sel: Selection, skip: ReadonlySet<string> = new Set()): Result<string[], string> {
   const hasDims = Object.keys(sel.dims).length > 0;
-  if (!hasDims && !sel.steps && sel.ids.length === 0 && skip.size === 0) return ok(new Set(graph.nodes.keys()));
+  if (!hasDims && !sel.steps && sel.ids.length === 0 && skip.size === 0) return ok([...graph.nodes.keys()]);
   let roots: string[] = [];
   if (hasDims || sel.steps || sel.ids.length === 0) {
     const matching = manifest.cells.filter((c) =>
@@ -88,12 +100,21 @@ export function selectNodes(graph: BuildGraph, manifest: Manifest, sel: Selectio
     const steps = sel.steps;
     const ofSteps = (ids: Iterable<string>) => [...ids].filter((id) => steps === undefined || steps.includes(graph.nodes.get(id)?.kind as NodeKind));
     if (ofSteps(withDependencies(graph, cellRoots(matching))).length === 0) return err(`the selectors match no ${steps?.join('/') ?? ''} step`);
-    roots = ofSteps(withDependencies(graph, cellRoots(matching.filter((c) => !skip.has(c.id)))));
+    const kept = matching.filter((c) => !skip.has(c.id));
+    // With step=, the steps of that kind among everything the cells need; else the cells' own nodes.
+    roots = steps ? ofSteps(withDependencies(graph, cellRoots(kept))) : cellRoots(kept);
   }
-  return ok(withDependencies(graph, [...roots, ...sel.ids]));
+  return ok([...new Set([...roots, ...sel.ids])]);
 }
 
-function withDependencies(graph: BuildGraph, roots: readonly string[]): Set<string> {
+/** The selected nodes with everything they depend on. */
+export function selectNodes(graph: BuildGraph, manifest: Manifest, sel: Selection, skip: ReadonlySet<string> = new Set()): Result<Set<string>, string> {
+  const roots = selectRoots(graph, manifest, sel, skip);
+  return roots.ok ? ok(withDependencies(graph, roots.value)) : roots;
+}
+
+/** The nodes with everything they depend on. */
+export function withDependencies(graph: BuildGraph, roots: readonly string[]): Set<string> {
   const out = new Set<string>();
   const stack = [...roots];
   while (stack.length > 0) {

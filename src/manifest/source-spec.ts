@@ -32,6 +32,9 @@ export function parseSource(text: string, root: string): SourceSpec | string {
     if (rev === '') return `source ${JSON.stringify(text)} has an empty revision after "#"`;
     return { kind: 'git', text, url, rev };
   }
+  if (/^hf:\/?(?!\/)/.test(text)) {
+    return `source ${JSON.stringify(text)} is not a Hugging Face repository: write hf://${text.replace(/^hf:\/?/, '')} (two slashes)`;
+  }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) {
     return `source ${JSON.stringify(text)} has an unknown scheme (use hf://org/name, git+URL or a local folder)`;
   }

@@ -9,7 +9,8 @@ export function closest(input: string, known: readonly string[]): string | undef
     const kl = k.toLowerCase();
     // A truncated or extended name ("context_window" for "context_window_size") is a likely typo too.
     const affix = lower.length >= 3 && (kl.startsWith(lower) || lower.startsWith(kl));
-    const d = affix ? 0.5 : distance(lower, kl);
+    // Among affixes the nearest in length wins: "qwen3x" is qwen3, not qwen.
+    const d = affix ? 0.5 + Math.abs(kl.length - lower.length) / 100 : distance(lower, kl);
     if (d < bestScore) {
       best = k;
       bestScore = d;
@@ -20,7 +21,10 @@ export function closest(input: string, known: readonly string[]): string | undef
 }
 
 /** ` (did you mean "x"?)` or ``. */
-export function didYouMean(input: string, known: readonly string[]): string {
-  const c = closest(input, known);
+export function didYouMean(input: string, known: readonly string[], exclude: readonly string[] = []): string {
+  const c = closest(
+    input,
+    known.filter((k) => !exclude.includes(k)),
+  );
   return c === undefined ? '' : ` (did you mean ${JSON.stringify(c)}?)`;
 }

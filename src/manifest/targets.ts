@@ -56,9 +56,10 @@ export function presetTarget(name: string, path?: Path): Target | undefined {
   };
 }
 
-export function unknownTarget(name: string): string {
+/** `listed`: names the manifest already lists (never suggested: the user has them). */
+export function unknownTarget(name: string, listed: readonly string[] = []): string {
   const presets = Object.keys(recipes().targetPresets);
-  return `unknown target ${JSON.stringify(name)}${didYouMean(name, presets)}`;
+  return `unknown target ${JSON.stringify(name)}${didYouMean(name, presets, listed)}`;
 }
 
 export function resolveTargets(raw: RawManifest, src: ManifestSource, diags: Diagnostic[]): Target[] {
@@ -66,7 +67,8 @@ export function resolveTargets(raw: RawManifest, src: ManifestSource, diags: Dia
   const seen = new Map<string, Path>();
   raw.targets.forEach((entry, i) => {
     const path: Path = ['targets', i];
-    const target = typeof entry === 'string' ? fromPresetName(entry, path, src, diags) : fromObject(entry, path, src, diags);
+    const listed = raw.targets.filter((t, j): t is string => typeof t === 'string' && j !== i);
+    const target = typeof entry === 'string' ? fromPresetName(entry, path, src, diags, listed) : fromObject(entry, path, src, diags);
     if (!target) return;
     const first = seen.get(target.name);
     if (first) {
@@ -85,9 +87,9 @@ export function resolveTargets(raw: RawManifest, src: ManifestSource, diags: Dia
   return targets;
 }
 
-function fromPresetName(name: string, path: Path, src: ManifestSource, diags: Diagnostic[]): Target | undefined {
+function fromPresetName(name: string, path: Path, src: ManifestSource, diags: Diagnostic[], listed: readonly string[]): Target | undefined {
   const t = presetTarget(name, path);
-  if (!t) diags.push(error(unknownTarget(name), src.locate(path)));
+  if (!t) diags.push(error(unknownTarget(name, listed), src.locate(path)));
   return t;
 }
 

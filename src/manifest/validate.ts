@@ -85,16 +85,17 @@ function checkConvTemplate(name: string, at: ReturnType<ManifestSource['locate']
   diags.push(error(`unknown conv template ${JSON.stringify(name)}${didYouMean(name, registered)}`, at));
 }
 
-export function unknownQuantization(name: string): string {
+/** `listed`: quantizations the manifest already lists (never suggested). */
+export function unknownQuantization(name: string, listed: readonly string[] = []): string {
   const names = recipes().quantizations.map((q) => q.name);
-  return `unknown quantization ${JSON.stringify(name)}${didYouMean(name, names)}; valid: ${names.join(', ')}`;
+  return `unknown quantization ${JSON.stringify(name)}${didYouMean(name, names, listed)}; valid: ${names.join(', ')}`;
 }
 
 export function checkQuantizations(raw: RawManifest, src: ManifestSource, diags: Diagnostic[]): string[] {
   const known = new Set(recipes().quantizations.map((q) => q.name));
   const out: string[] = [];
   raw.quantizations.forEach((q, i) => {
-    if (!known.has(q)) diags.push(error(unknownQuantization(q), src.locate(['quantizations', i])));
+    if (!known.has(q)) diags.push(error(unknownQuantization(q, raw.quantizations), src.locate(['quantizations', i])));
     else if (out.includes(q)) diags.push(error(`quantization ${JSON.stringify(q)} is listed twice`, src.locate(['quantizations', i])));
     else out.push(q);
   });

@@ -129,3 +129,43 @@ export function recipes(): Recipes {
   };
   return cached;
 }
+
+export interface ConvTemplateRule {
+  /** A case-insensitive regex over the model's id and source. */
+  name?: string;
+  vocab_size?: number;
+  template: string;
+}
+
+export interface ConvTemplateFamily {
+  rules?: ConvTemplateRule[];
+  default: string;
+  /** False when the default is a guess (init says so). */
+  sure?: boolean;
+}
+
+/** recipes/conv-template-families.json: the conv template for a model_type (what `init` writes). */
+export function convTemplateFamilies(): Record<string, ConvTemplateFamily> {
+  return readRecipe<{ families: Record<string, ConvTemplateFamily> }>('conv-template-families.json').families;
+}
+
+export interface WheelVariant {
+  packages: string[];
+  for: string;
+}
+
+/** recipes/wheels.json: MLC's wheel index and the package pair of each variant. */
+export function wheels(): { find_links: string; variants: Record<string, WheelVariant> } {
+  return readRecipe('wheels.json');
+}
+
+/** How to install mlc_llm from MLC's wheels, in one paragraph. */
+export function installAdvice(): string {
+  const w = wheels();
+  const cpu = w.variants.cpu as WheelVariant;
+  const others = Object.entries(w.variants)
+    .filter(([v]) => v !== 'cpu')
+    .map(([v, x]) => `${v} for ${x.for}`)
+    .join(', ');
+  return `install it: python -m pip install --pre -U -f ${w.find_links} ${cpu.packages.join(' ')} (${cpu.for}; replace cpu by ${others}); or point toolchain.mlc_llm in the manifest (or MLC_BUILD_MLC_LLM) at an installed mlc_llm; \`mlc-build plan\` works without it`;
+}

@@ -31,7 +31,7 @@ export function plainLogger(write: (s: string) => void): (e: BuildEvent) => void
             if (f?.internal)
               return write(`INTERNAL ERROR  ${e.node} (a bug in mlc-build, not in the step; please report it):\n  ${f.message.replace(/\n/g, '\n  ')}\n`);
             const lines = [`FAILED  ${e.node}: ${f?.message ?? 'failed'}`];
-            if (f?.argv) lines.push(`  $ ${shellLine(f.argv)}`);
+            if (f?.argv) lines.push(`  $ ${shellLine(f.argv, f.env)}`);
             if (f?.log) lines.push(`  log: ${f.log}`);
             for (const l of f?.tail ?? []) lines.push(`  | ${l}`);
             return write(lines.join('\n') + '\n');

@@ -8,6 +8,7 @@ import { access, open } from 'node:fs/promises';
 import { basename, delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { canonicalJson } from '../canonical-json.js';
+import { installAdvice } from '../recipes/index.js';
 import { sha256 } from '../store/hash.js';
 import type { StatCache } from '../store/stat-cache.js';
 import { err, ok, type Result } from '../result.js';
@@ -67,7 +68,7 @@ export async function fingerprintToolchain(
   const folders: string[] = [];
   const exe = await which(cmd.argv[0] as string, opts.cwd, opts.env, folders);
   if (!exe) {
-    return err(`${cmd.argv[0]} not found (install mlc_llm, or point toolchain.mlc_llm or MLC_BUILD_MLC_LLM at it)`);
+    return err(`${cmd.argv[0]} not found: ${installAdvice()}`);
   }
   const python = /^python[\d.]*$/.test(basename(exe)) ? exe : await shebangPython(exe, opts);
   if (python) {

@@ -316,7 +316,10 @@ targets: [cuda]
     const noToolchain = await p.run([], { MLC_BUILD_MLC_LLM: '/nonexistent/mlc_llm' });
     expect(noToolchain.code).toBe(1);
     expect(noToolchain.stderr).toContain('mlc-build: some steps cannot run on this machine:');
-    expect(noToolchain.stderr).toContain('  - /nonexistent/mlc_llm not found (install mlc_llm, or point toolchain.mlc_llm or MLC_BUILD_MLC_LLM at it)');
+    expect(noToolchain.stderr).toContain(
+      '  - /nonexistent/mlc_llm not found: install it: python -m pip install --pre -U -f https://mlc.ai/wheels mlc-llm-nightly-cpu mlc-ai-nightly-cpu',
+    );
+    expect(noToolchain.stderr.match(/not found: install it/g)).toHaveLength(1); // said once
     expect(noToolchain.stderr).toMatch(/FAILED {2}download:Remote\/meta: resolving https:\/\/example\.invalid\/org\/m#HEAD: git ls-remote: /);
     // With the toolchain and --keep-going, the local model builds; the unreachable one still fails.
     const r = await p.run(['-k']);

@@ -30,10 +30,10 @@ const cases: Case[] = [
     also: [' 8 | cahce: .c', '   | ^^^^^'],
   },
   {
-    name: 'unknown quantization, listing the valid ones',
+    name: 'unknown quantization, listing the valid ones, never suggesting one already listed',
     yaml: `${HEAD}quantizations: [q4f16_1, q4f61_1]\ntargets: [cuda]\n`,
     first:
-      'mlc.build.yaml:6:26: unknown quantization "q4f61_1" (did you mean "q4f16_1"?); valid: q0f16, q0bf16, q0f32, q3f16_0, q3f16_1, q4f16_0, q4f16_1, q4bf16_0, q4bf16_1, q4f32_1, q4f16_2, q4f16_autoawq, q4f16_ft, e5m2_e5m2_f16, e4m3_e4m3_f16, e4m3_e4m3_f16_max_calibrate, fp8_e4m3fn_bf16_block_scale, fp8_e4m3fn_bf16_block_scale_static_activation',
+      'mlc.build.yaml:6:26: unknown quantization "q4f61_1" (did you mean "q4f32_1"?); valid: q0f16, q0bf16, q0f32, q3f16_0, q3f16_1, q4f16_0, q4f16_1, q4bf16_0, q4bf16_1, q4f32_1, q4f16_2, q4f16_autoawq, q4f16_ft, e5m2_e5m2_f16, e4m3_e4m3_f16, e4m3_e4m3_f16_max_calibrate, fp8_e4m3fn_bf16_block_scale, fp8_e4m3fn_bf16_block_scale_static_activation',
   },
   {
     name: 'unknown conv template',

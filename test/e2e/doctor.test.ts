@@ -14,7 +14,7 @@ describe('doctor', () => {
   it('exit 0 when everything the manifest needs is here: toolchain fingerprint, host needs, disk estimate', async () => {
     const p = await Project.create(manifest('android, vulkan-generic'), MODELS);
     const r = await p.run(['doctor']);
-    expect(r.stdout).toMatch(/toolchain\n {2}✓ mlc_llm \(\S+mlc_llm\.mjs\): fingerprint [0-9a-f]{16}/);
+    expect(r.stdout).toMatch(/toolchain\n {2}✓ mlc_llm \(\S+mlc_llm\.mjs\): runs; fingerprint [0-9a-f]{16}/);
     expect(r.stdout).toContain('  ✓ android: host: nothing beyond mlc_llm');
     expect(r.stdout).toMatch(
       /disk\n {2}✓ store \S+\.mlc-build: [\d.]+ [KMGT]B free; this plan writes about [\d.]+ [KM]B of converted weights \(2 conversions to run\)/,
@@ -40,6 +40,16 @@ describe('doctor', () => {
     const r = await p.run(['doctor'], { MLC_BUILD_MLC_LLM: p.path('no-such-mlc_llm') });
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/✗ mlc_llm \(\S+no-such-mlc_llm\): /);
+  });
+
+  it('a toolchain that is found but cannot run fails the doctor, naming the cause: python3 -m mlc_llm without the module', async () => {
+    const p = await Project.create(manifest('android').replace('version: 1', 'version: 1\ntoolchain: { mlc_llm: python3 -m mlc_llm }'), MODELS);
+    const r = await p.run(['doctor'], { MLC_BUILD_MLC_LLM: '' });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(
+      /✗ mlc_llm \(python3 -m mlc_llm\): `python3 -m mlc_llm --help` fails: No module named mlc_llm \(that Python has no mlc_llm\); install it: python -m pip install --pre -U -f https:\/\/mlc\.ai\/wheels/,
+    );
+    expect(r.stdout).not.toContain('✓ mlc_llm');
   });
 
   it('after a build, nothing is left to convert', async () => {

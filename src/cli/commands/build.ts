@@ -1,5 +1,5 @@
-import { readdirSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { runBuild } from '../../exec/build.js';
@@ -19,7 +19,8 @@ import { LiveView } from '../../report/live-view.js';
 import { Profile } from '../../report/profile.js';
 import { blockedText, jsonLogger, plainLogger } from '../../report/build-log.js';
 import { EXIT } from '../exit-codes.js';
-import { loadSelected, openContext, SELECTOR_HELP, type GlobalOptions } from '../context.js';
+import { loadSelected, openContext, readOnlyPlan, SELECTOR_HELP, type GlobalOptions } from '../context.js';
+import { planTable } from '../../report/plan-text.js';
 
 interface BuildFlags {
   wait: boolean;
@@ -29,6 +30,8 @@ interface BuildFlags {
   json?: boolean;
   verify?: boolean;
   profile?: string;
+  dryRun?: boolean;
+  force?: boolean;
 }
 
 /** mlc-build's own code and data: a no-op stamp is void once they change. */
@@ -49,6 +52,8 @@ export function registerBuild(program: Command, setExit: (code: number) => void,
     .option('--verify', 're-hash every input, output and stored blob instead of trusting the stat cache')
     .option('--update', 're-resolve hub revisions instead of using the commits pinned in mlc.build.lock')
     .option('--profile <file>', 'write a Chrome trace-event file of the build (open it in ui.perfetto.dev)')
+    .option('-n, --dry-run', 'print the plan (what would run, and why) instead of building')
+    .option('-B, --force', 're-run the steps the selectors pick (all without selectors) even when fresh; their dependencies build as usual')
     .option('--no-wait', 'fail at once if another build of this project is running, instead of waiting for it')
     .addHelpText('after', SELECTOR_HELP)
     .action(async (selectors: string[], flags: BuildFlags) => {
@@ -60,13 +65,29 @@ export function registerBuild(program: Command, setExit: (code: number) => void,
       const loaded = await loadSelected(program.opts<GlobalOptions>(), selectors, { skip: true });
       if ('exit' in loaded) return setExit(loaded.exit);
       const { project, selected } = loaded;
-      const skipped = skipText(project, loaded.sel, loaded.host, [...selected].filter((id) => project.graph.nodes.get(id)?.kind === 'compile').length);
+      const skipped = skipText(project, loaded.sel, loaded.host, selected);
       if (skipped) process.stderr.write(skipped);
       const { manifest } = project;
+      if (flags.dryRun) {
+        process.stdout.write(planTable(await readOnlyPlan(project, selected)));
+        return;
+      }
+      // Found before any step runs: a --profile folder that does not exist, an out/ that cannot be written.
+      if (flags.profile !== undefined && !existsSync(dirname(resolve(flags.profile)))) {
+        process.stderr.write(`mlc-build: --profile ${flags.profile}: the folder ${dirname(resolve(flags.profile))} does not exist\n`);
+        return setExit(EXIT.usage);
+      }
+      const unwritable = outputFolderProblem(manifest.out);
+      if (unwritable) {
+        process.stderr.write(
+          `mlc-build: cannot write to the output folder ${relative(process.cwd(), manifest.out) || manifest.out}: ${unwritable} (change out: in the manifest, or its permissions)\n`,
+        );
+        return setExit(EXIT.usage);
+      }
       const locked = await lockProject(manifest, flags.wait);
       if (!locked) return setExit(EXIT.stepFailed);
       try {
-        await build(project, selected, flags, jobs, loaded.host.folders);
+        await build(project, selected, flags, jobs, loaded.host.folders, flags.force ? new Set(loaded.roots) : undefined);
       } finally {
         await locked.release();
       }
@@ -78,6 +99,7 @@ export function registerBuild(program: Command, setExit: (code: number) => void,
     flags: BuildFlags,
     jobsFlag: number | undefined,
     hostFolders: readonly string[],
+    force: ReadonlySet<string> | undefined,
   ): Promise<void> {
     const { manifest } = project;
     deleteStamp(manifest.root, process.env); // this build decides anew; only its success may stamp
@@ -121,7 +143,7 @@ export function registerBuild(program: Command, setExit: (code: number) => void,
       const outcome = await runBuild(
         ctx,
         selected,
-        { jobs, machine, keepGoing: flags.keepGoing ?? false, signal: controller.signal, kill: killer.signal, blocked },
+        { jobs, machine, keepGoing: flags.keepGoing ?? false, signal: controller.signal, kill: killer.signal, blocked, force },
         emit,
       );
       const limit = manifest.cacheLimits.maxSize;
@@ -162,5 +184,25 @@ export function registerBuild(program: Command, setExit: (code: number) => void,
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
     }
+  }
+}
+
+/** Why out/ cannot be written, if it cannot: tried by writing a probe file there. */
+function outputFolderProblem(out: string): string | undefined {
+  const probe = join(out, `.mlc-build-probe-${process.pid}`);
+  try {
+    mkdirSync(out, { recursive: true });
+    writeFileSync(probe, '');
+    rmSync(probe);
+    return undefined;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return code === 'EROFS'
+      ? 'it is on a read-only filesystem'
+      : code === 'EACCES' || code === 'EPERM'
+        ? 'permission denied'
+        : code === 'ENOTDIR' || code === 'EEXIST'
+          ? 'a file stands where a folder must be'
+          : (e as Error).message;
   }
 }

@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { makePlan } from '../../exec/plan.js';
 import type { Manifest } from '../../manifest/types.js';
 import { kindOf } from '../../steps/index.js';
+import { installAdvice } from '../../recipes/index.js';
 import { formatBytes } from '../../manifest/units.js';
 import { gitChecks, hostFacts, targetChecks, type Check } from '../../toolchain/host-checks.js';
 import { EXIT } from '../exit-codes.js';
@@ -24,12 +25,16 @@ export function registerDoctor(program: Command, setExit: (code: number) => void
       const ctx = await openContext(project, { readOnly: true });
       const fp = await ctx.fingerprint();
       const argv = project.toolchain.argv.join(' ');
+      // Found is not enough: it must run (the seed's "Verify Installation": `mlc_llm --help`).
+      const runs = fp.ok ? verifyToolchain(project.toolchain.argv, manifest.root) : undefined;
       sections.push([
         'toolchain',
         [
-          fp.ok
-            ? { what: `mlc_llm (${argv})`, ok: true, detail: `fingerprint ${fp.value.digest.slice(0, 16)}${describeFacts(fp.value.facts)}` }
-            : { what: `mlc_llm (${argv})`, ok: false, detail: fp.error },
+          !fp.ok
+            ? { what: `mlc_llm (${argv})`, ok: false, detail: fp.error }
+            : runs
+              ? { what: `mlc_llm (${argv})`, ok: false, detail: `${runs}; ${installAdvice()}` }
+              : { what: `mlc_llm (${argv})`, ok: true, detail: `runs; fingerprint ${fp.value.digest.slice(0, 16)}${describeFacts(fp.value.facts)}` },
         ],
       ]);
 
@@ -76,6 +81,19 @@ function describeFacts(facts: Record<string, unknown>): string {
   if (typeof facts.python === 'string') parts.push(`python ${facts.python}`);
   if (typeof facts.command === 'string') parts.push(`from \`${facts.command}\``);
   return parts.length > 0 ? ` (${parts.join(', ')})` : '';
+}
+
+/** Why `<toolchain> --help` does not work, or undefined when it prints its usage and exits 0. */
+function verifyToolchain(argv: readonly string[], cwd: string): string | undefined {
+  const r = spawnSync(argv[0] as string, [...argv.slice(1), '--help'], { cwd, encoding: 'utf8', timeout: 120_000 });
+  const output = `${r.stdout ?? ''}\n${r.stderr ?? ''}`;
+  const lastLine = output.trim().split('\n').pop() ?? '';
+  if (r.error) return `\`${argv.join(' ')} --help\` cannot be started (${(r.error as NodeJS.ErrnoException).code ?? r.error.message})`;
+  const missingModule = /No module named '?([\w.]+)'?/.exec(output);
+  if (missingModule) return `\`${argv.join(' ')} --help\` fails: No module named ${missingModule[1]} (that Python has no mlc_llm)`;
+  if (r.status !== 0) return `\`${argv.join(' ')} --help\` exits ${r.status ?? r.signal}: ${lastLine}`;
+  if (!/usage/i.test(output)) return `\`${argv.join(' ')} --help\` printed no usage: ${lastLine}`;
+  return undefined;
 }
 
 function gitVersions(): { git?: string; lfs?: string } {

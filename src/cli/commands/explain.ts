@@ -53,6 +53,9 @@ export function registerExplain(program: Command, setExit: (code: number) => voi
                   : `cached (in ${ev.hit.from === 'local' ? 'the store' : ev.hit.from}, not in out/)`
                 : 'must run';
           lines.push(`${id}: ${state}`, `  key ${key}`);
+          if (ev.kind === 'step' && !ev.placed) {
+            for (const d of ev.differs ?? []) lines.push(`  ${ctx.display(d)} differs from what the last build placed there (edited or removed?)`);
+          }
           if (!last) lines.push('  no earlier build of this node is recorded');
           else if (last.key === key) lines.push('  same key as the last build');
           else {
