@@ -66,6 +66,21 @@ describe('gc', () => {
     expect(count(again.calls, 'convert_weight')).toBe(1);
   });
 
+  it('--all without a limit removes everything the current manifest does not need, and --dry-run lists it by node', async () => {
+    const p = await Project.create(BOTH, MODELS);
+    expect((await p.run()).code).toBe(0);
+    await p.editManifest(() => ONLY_A);
+    expect((await p.run()).code).toBe(0);
+    const dry = await p.run(['gc', '--all', '--dry-run']);
+    expect(dry.stderr).toMatch(/^ {2}convert:B\/q4f16_1 \(last used /m);
+    expect(dry.stderr).not.toContain('convert:A/q4f16_1');
+    expect(dry.stderr).toMatch(/gc would remove 4 results/);
+    const all = await p.run(['gc', '--all']);
+    expect(all.stderr).toMatch(/gc removed 4 results/);
+    await p.run(['clean']);
+    expect((await p.run()).calls).toEqual([]); // what A needs is all still there
+  });
+
   it('a build warns when the store is over cache.max_size; bad sizes are usage errors', async () => {
     const p = await Project.create(ONLY_A.replace('version: 1\n', 'version: 1\ncache: { max_size: 1KB }\n'), MODELS);
     const r = await p.run();

@@ -31,9 +31,20 @@ export function run(args: readonly string[], opts: { cwd: string; env?: Record<s
   });
 }
 
+/** Temp folders made by this test file, removed after it (test/setup.ts). */
+export const TEMP_DIRS: string[] = [];
+
+/** A fresh empty folder, removed after the test file. */
+export async function tempDir(prefix = 'mlc-build-test-'): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  TEMP_DIRS.push(dir);
+  return dir;
+}
+
 /** A fresh folder holding the given files (paths relative to it). */
 export async function tempProject(files: Record<string, string>): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'mlc-build-test-'));
+  TEMP_DIRS.push(dir);
   for (const [name, text] of Object.entries(files)) {
     await mkdir(dirname(join(dir, name)), { recursive: true });
     await writeFile(join(dir, name), text);

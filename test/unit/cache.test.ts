@@ -1,16 +1,16 @@
 // The layered cache: the local store first, then other providers; a hit elsewhere fills the local
 // store, verified; a result whose blobs are missing or corrupt is a miss.
-import { chmod, mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { tempDir } from '../helpers/cli.js';
 import { describe, expect, it } from 'vitest';
 import { LayeredCache } from '../../src/store/cache.js';
 import { Store } from '../../src/store/store.js';
 
 async function storeWith(result?: { key: string; content: string }): Promise<Store> {
-  const store = await Store.open(await mkdtemp(join(tmpdir(), 'mlc-build-cache-')));
+  const store = await Store.open(await tempDir('mlc-build-cache-'));
   if (result) {
-    const dir = await mkdtemp(join(tmpdir(), 'mlc-build-out-'));
+    const dir = await tempDir('mlc-build-out-');
     await writeFile(join(dir, 'lib.so'), result.content);
     const outputs = await store.ingestDir(dir);
     await store.putRecord({ key: result.key, node: 'compile:M/q/cuda', outputs, durationMs: 5, createdAt: '2026-01-01T00:00:00Z' }, { step: 'compile' });

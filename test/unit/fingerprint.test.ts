@@ -1,8 +1,9 @@
 // The toolchain fingerprint, against a fake Python installation of mlc_llm and TVM.
 import { execFileSync } from 'node:child_process';
-import { chmod, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { tempDir } from '../helpers/cli.js';
 import { describe, expect, it } from 'vitest';
 import { StatCache } from '../../src/store/stat-cache.js';
 import { fingerprintToolchain } from '../../src/toolchain/fingerprint.js';
@@ -19,7 +20,7 @@ const python = (() => {
 const noPython = lacks('python3 (with importlib.metadata)', python !== undefined);
 
 async function fakeInstall(version: string, libBytes: string): Promise<{ bin: string; env: NodeJS.ProcessEnv; dir: string }> {
-  const dir = await mkdtemp(join(tmpdir(), 'mlc-build-fp-'));
+  const dir = await tempDir('mlc-build-fp-');
   const site = join(dir, 'site-packages');
   await mkdir(join(site, 'mlc_llm'), { recursive: true });
   await mkdir(join(site, 'tvm'), { recursive: true });

@@ -4,7 +4,7 @@ import { buildGraph, type BuildGraph } from '../../src/graph/build.js';
 import { parseSelectors, selectNodes } from '../../src/graph/select.js';
 import { diagnosticsOf, graphOf, manifestOf } from '../helpers/manifest.js';
 
-const SEED = readFileSync(new URL('../../mlc.build.yaml', import.meta.url), 'utf8');
+const SEED = readFileSync(new URL('../../examples/seed-release.mlc.build.yaml', import.meta.url), 'utf8');
 
 function reachable(graph: BuildGraph, from: string): Set<string> {
   const seen = new Set<string>();

@@ -1,9 +1,9 @@
 // Each source implementation against mlc.build.lock: here at the pinned commit (no network), or
 // to be fetched; keys hold content, never paths.
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, rename, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, rename, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { tempDir } from '../helpers/cli.js';
 import { describe, expect, it } from 'vitest';
 import { GitSource, gitCheckoutDir } from '../../src/sources/git.js';
 import { HubSource, repoFolder } from '../../src/sources/hf.js';
@@ -41,7 +41,7 @@ async function writeAll(dir: string): Promise<void> {
 
 describe('local folders', () => {
   it('are always here; the key follows the content, not the path', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'mlc-build-src-'));
+    const dir = await tempDir('mlc-build-src-');
     await writeAll(join(dir, 'a'));
     const deps = await depsOf(dir, { version: 1, sources: {} });
     const meta = await new LocalSource('./a', join(dir, 'a'), deps).locate('meta');
@@ -61,7 +61,7 @@ describe('local folders', () => {
 describe('hf:// sources', () => {
   const text = 'hf://org/m';
   async function hubWith(files: Record<string, string>): Promise<string> {
-    const dir = await mkdtemp(join(tmpdir(), 'mlc-build-src-'));
+    const dir = await tempDir('mlc-build-src-');
     const repo = repoFolder(join(dir, 'hub'), 'org/m');
     await mkdir(join(repo, 'blobs'), { recursive: true });
     await mkdir(join(repo, 'snapshots', COMMIT), { recursive: true });
@@ -112,7 +112,7 @@ describe('git+ sources', () => {
   const serially = <T>(_k: string, fn: () => Promise<T>) => fn();
 
   it('are here when the pinned commit is checked out in the store, else must be fetched', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'mlc-build-src-'));
+    const dir = await tempDir('mlc-build-src-');
     const deps = await depsOf(dir, pinned(text, 'git'));
     const source = new GitSource(text, 'https://example.invalid/m', 'main', deps, serially);
     expect((await source.locate('meta')).kind).toBe('fetch');

@@ -1,4 +1,7 @@
 // Each step kind's key fields: which manifest and input changes change which key.
+import { tempDir } from '../helpers/cli.js';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { StepNode } from '../../src/graph/nodes.js';
 import { keyOf } from '../../src/keys.js';
@@ -90,10 +93,7 @@ describe('config keys', () => {
 describe('compile keys', () => {
   const id = 'compile:M/q4f16_1/cuda';
   const withChat = async (yaml: string, chat: Record<string, unknown>, opts: Parameters<typeof contextOf>[2] = {}) => {
-    const { mkdtemp, writeFile } = await import('node:fs/promises');
-    const { join } = await import('node:path');
-    const { tmpdir } = await import('node:os');
-    const dir = await mkdtemp(join(tmpdir(), 'mlc-build-kind-'));
+    const dir = await tempDir('mlc-build-kind-');
     await writeFile(join(dir, 'c.json'), JSON.stringify(chat));
     const config = { 'mlc-chat-config.json': { digest: JSON.stringify(chat), size: 1, path: join(dir, 'c.json') } };
     return keyIn(yaml, id, { 'config:M/q4f16_1/base': config }, opts);

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, stat, utimes, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { tempDir } from '../helpers/cli.js';
 import { describe, expect, it } from 'vitest';
 import { diffFields, keyOf } from '../../src/keys.js';
 import { compileRelevantConfig } from '../../src/steps/compile.js';
@@ -10,7 +10,7 @@ import { StatCache } from '../../src/store/stat-cache.js';
 import { Store } from '../../src/store/store.js';
 
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
-const temp = () => mkdtemp(join(tmpdir(), 'mlc-build-store-'));
+const temp = () => tempDir('mlc-build-store-');
 
 describe('stat cache', () => {
   it('trusts an unchanged file, re-hashes a changed one, and survives a reload', async () => {

@@ -48,7 +48,7 @@ export function registerBuild(program: Command, setExit: (code: number) => void,
     .argument('[selectors...]', 'model=, quant=, target=, step= or node ids')
     .option('-j, --jobs <n>', 'run at most N steps at once, over all pools (default: no cap beyond the pools)')
     .option('-k, --keep-going', 'after a failure, still build everything that does not depend on it')
-    .option('--json', 'NDJSON events on stdout (start, finish, warning, summary)')
+    .option('--json', 'NDJSON events on stdout: start, run, progress, finish, warning, then one summary')
     .option('--verify', 're-hash every input, output and stored blob instead of trusting the stat cache')
     .option('--update', 're-resolve hub revisions instead of using the commits pinned in mlc.build.lock')
     .option('--profile <file>', 'write a Chrome trace-event file of the build (open it in ui.perfetto.dev)')

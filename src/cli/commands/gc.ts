@@ -23,7 +23,7 @@ export function registerGc(program: Command, setExit: (code: number) => void): v
     .description('shrink the store: least recently used results first, keeping what the current manifest uses')
     .option('--max-size <size>', 'remove results until the store is at most this big, e.g. 50GB (default: cache.max_size)')
     .option('--older-than <age>', 'remove results unused for longer, e.g. 30d, 12h (default: cache.max_age)')
-    .option('--all', "also remove what the current manifest's last build used")
+    .option('--all', 'remove everything the current manifest does not need; with --max-size or --older-than, those limits may remove what it uses too')
     .option('--dry-run', 'say what would be removed, remove nothing')
     .action(async (flags: GcFlags) => {
       const project = await load(program.opts<GlobalOptions>());
@@ -42,7 +42,11 @@ export function registerGc(program: Command, setExit: (code: number) => void): v
       const locked = await lockProject(project.manifest, true);
       if (!locked) return setExit(EXIT.stepFailed);
       try {
-        await gc(project, { maxSize, maxAge, all: flags.all ?? false, dryRun: flags.dryRun ?? false });
+        // `--all` alone: everything the current manifest does not need (what "all" reads as); with a
+        // limit given, the limit applies to everything, what the manifest uses included.
+        const unneeded = flags.all === true && flags.maxSize === undefined && flags.olderThan === undefined;
+        const limits = unneeded ? { maxAge: -1, all: false } : { maxSize, maxAge, all: flags.all ?? false };
+        await gc(project, { ...limits, dryRun: flags.dryRun ?? false });
       } finally {
         await locked.release();
       }

@@ -3,7 +3,6 @@ import { relative } from 'node:path';
 import type { NodeState, PlannedNode } from '../../exec/plan.js';
 import { makePlan } from '../../exec/plan.js';
 import { kindOf } from '../../steps/index.js';
-import { EXIT } from '../exit-codes.js';
 import { loadSelected, openContext, SELECTOR_HELP, type GlobalOptions } from '../context.js';
 
 const RANK: Record<NodeState, number> = { fresh: 0, cached: 1, stale: 2, missing: 3, unavailable: 4 };
@@ -11,7 +10,7 @@ const RANK: Record<NodeState, number> = { fresh: 0, cached: 1, stale: 2, missing
 export function registerStatus(program: Command, setExit: (code: number) => void): void {
   program
     .command('status')
-    .description('fresh, stale or missing, for every artifact under out/')
+    .description('fresh, cached, stale, missing or unavailable (on this host), for every artifact under out/')
     .argument('[selectors...]', 'model=, quant=, target=, step= or node ids')
     .option('--json', 'a JSON array of {path, state, reason, nodes}')
     .addHelpText('after', SELECTOR_HELP)
