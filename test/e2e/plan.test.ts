@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FIXTURES, run, tempProject } from '../helpers/cli.js';
 
-const SEED = readFileSync(new URL('../../mlc.build.yaml', import.meta.url), 'utf8');
+const SEED = readFileSync(new URL('../../examples/seed-release.mlc.build.yaml', import.meta.url), 'utf8');
 const redpajama = readFileSync(join(FIXTURES, 'hf-configs/redpajama_3b_v1.json'), 'utf8');
 
 interface JsonNode {
@@ -199,5 +199,18 @@ describe('graph', () => {
       expect(r.code).toBe(0);
       expect(r.stdout).toContain('Usage: mlc-build');
     }
+  });
+});
+
+describe('the main job (mlc.build.yaml)', () => {
+  it('plans without mlc_llm or the network, names no gated source, and marks what this host cannot build', async () => {
+    const text = readFileSync(new URL('../../mlc.build.yaml', import.meta.url), 'utf8');
+    expect(text).not.toMatch(/^\s+source: hf:\/\/meta-llama/m); // gated: kept commented out
+    const dir = await tempProject({ 'mlc.build.yaml': text });
+    const r = await run(['plan', '--json'], { cwd: dir, env: { MLC_BUILD_MLC_LLM: '/nonexistent/mlc_llm', MLC_BUILD_ALL_HOSTS: '' } });
+    expect(r.code).toBe(0);
+    const nodes = (JSON.parse(r.stdout) as { nodes: { id: string; state: string }[] }).nodes;
+    expect(nodes.filter((n) => n.id.startsWith('compile:')).length).toBe(8);
+    if (process.platform === 'linux') expect(nodes.find((n) => n.id.endsWith('/iphone'))?.state).toBe('unavailable');
   });
 });

@@ -1,5 +1,5 @@
 // Seed conformance: for every `mlc_llm` line of "Compile Model Libraries" (the fixture was extracted
-// from the page by scripts/extract-seed-commands.mjs), `plan --commands` on the example manifest gives
+// from the page by scripts/extract-seed-commands.mjs), `plan --commands` on examples/seed-release.mlc.build.yaml gives
 // a command with the same subcommand, flags and values. Paths differ where the seed overwrites one
 // folder per platform and we keep one per variant; the model and the library file name must agree.
 // The reverse holds too: the plan runs no command the seed does not show.
@@ -12,7 +12,7 @@ import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FIXTURES, run, tempProject } from '../helpers/cli.js';
 
-const SEED_MANIFEST = readFileSync(new URL('../../mlc.build.yaml', import.meta.url), 'utf8');
+const SEED_MANIFEST = readFileSync(new URL('../../examples/seed-release.mlc.build.yaml', import.meta.url), 'utf8');
 const SEED_COMMANDS = readFileSync(join(FIXTURES, 'seed-commands.txt'), 'utf8').trim().split('\n');
 const PLACEHOLDERS = ['HF_MODEL', 'OUTPUT', 'CONV_TEMPLATE'];
 
