@@ -4,7 +4,7 @@ import { makePlan, type Plan } from '../exec/plan.js';
 import { parseSelectors, selectRoots, withDependencies, type Selection } from '../graph/select.js';
 import { byPosition, renderDiagnostic, type Diagnostic } from '../manifest/diagnostic.js';
 import { readLock } from '../sources/lock.js';
-import { loadProjectState } from '../store/project-state.js';
+import { loadProjectState, type ProjectState } from '../store/project-state.js';
 import { Store } from '../store/store.js';
 import { EXIT } from './exit-codes.js';
 import { allHostsRequested, explicitlyUnbuildable, hostView, unavailableNodes, unbuildableCells, type HostView } from './host-aware.js';
@@ -45,6 +45,11 @@ export type Loaded =
 export async function loadSelected(opts: GlobalOptions, selectors: readonly string[], mode: { skip: boolean } = { skip: false }): Promise<Loaded> {
   const project = await load(opts);
   if (!project) return { exit: EXIT.usage };
+  return selectIn(project, opts, selectors, mode);
+}
+
+/** The selected nodes of a loaded project (see loadSelected). */
+export async function selectIn(project: Project, opts: GlobalOptions, selectors: readonly string[], mode: { skip: boolean }): Promise<Loaded> {
   const sel = parseSelectors(selectors, project.graph, project.manifest, COMMANDS);
   if (!sel.ok) return fail(sel.error, EXIT.usage);
   const host = await hostView(project, allHostsRequested(opts.allHosts, process.env), process.env);
@@ -74,10 +79,12 @@ export async function readOnlyPlan(project: Project, selected: ReadonlySet<strin
 export async function openContext(
   project: Project,
   opts: { readOnly: boolean; verify?: boolean; update?: boolean; tokenFile?: string },
+  /** Watch mode: the store and project state its rebuilds share. */
+  shared?: { store: Store; state: ProjectState },
 ): Promise<BuildContext> {
   const { manifest } = project;
-  const store = await Store.open(manifest.cache, { readOnly: opts.readOnly });
-  const state = await loadProjectState(manifest.cache, manifest.root);
+  const store = shared?.store ?? (await Store.open(manifest.cache, { readOnly: opts.readOnly }));
+  const state = shared?.state ?? (await loadProjectState(manifest.cache, manifest.root));
   const lock = await readLock(manifest.root);
   return new BuildContext(
     manifest,
@@ -91,7 +98,7 @@ export async function openContext(
   );
 }
 
-function report(diags: readonly Diagnostic[]): void {
+export function report(diags: readonly Diagnostic[]): void {
   const sorted = [...diags].sort(byPosition);
   for (const d of sorted) process.stderr.write(renderDiagnostic(d) + '\n');
   const errors = sorted.filter((d) => d.severity === 'error').length;

@@ -20,6 +20,7 @@ import { commandOf } from './plan.js';
 import type { Emit, FinishStatus, KindTotals, OutputFile, StepFailure } from './events.js';
 import { capacity, schedulerTasks, type Machine } from './resources.js';
 import { runStep } from './run-step.js';
+import type { RunningStep, RunningSteps, StepRun } from './running.js';
 import { Scheduler, type Task, type TaskOutcome } from './scheduler.js';
 
 export interface BuildOptions {
@@ -34,6 +35,19 @@ export interface BuildOptions {
   blocked?: ReadonlyMap<string, string>;
   /** Steps to run even when fresh or in the cache (-B). */
   force?: ReadonlySet<string>;
+  /** Watch mode: what the session's rebuilds share (see running.ts). */
+  carry?: Carry;
+}
+
+/** What the builds of one watch session share. */
+export interface Carry {
+  running: RunningSteps;
+  /** This rebuild's number in the session. */
+  generation: number;
+  /** What becomes of a running step of an earlier rebuild whose key changed. */
+  supersede: (kind: NodeKind) => 'cancel' | 'finish';
+  /** Steps that failed with these keys (node → key): reported, not re-run until a key changes. */
+  knownFailures: ReadonlyMap<string, string>;
 }
 
 /** What became of one node. */
@@ -66,6 +80,11 @@ export interface BuildHandle {
   done: Promise<BuildOutcome>;
   /** Stops one executing node (its process group, its staging); the others go on. False if it is not executing. */
   cancel(node: string): boolean;
+  /**
+   * A later rebuild takes over (watch mode): start nothing new, place nothing more, report nothing
+   * more; running steps go on (the registry decides their fate). Settles once no placement is under way.
+   */
+  supersede(): Promise<void>;
 }
 
 type Outcome = TaskOutcome | 'reported';
@@ -105,6 +124,55 @@ export function startBuild(ctx: BuildContext, selected: ReadonlySet<string>, opt
   const out = ctx.manifest.out;
   const relOut = (p: string) => relative(out, p).split(sep).join('/');
   let active = 0;
+  const carry = opts.carry;
+  let superseded = false;
+  // Placements under way, so a rebuild that supersedes this one places after them, never under them.
+  const placing = new Set<Promise<void>>();
+  const place = async (node: StepNode, files: Files): Promise<boolean> => {
+    if (superseded) return false;
+    const p = ctx.place(node, kindOf(node).placements(node, ctx, files));
+    placing.add(p);
+    try {
+      await p;
+    } finally {
+      placing.delete(p);
+    }
+    return true;
+  };
+  const reported = emit;
+  emit = (e) => {
+    if (!superseded) reported(e);
+  };
+  // Steps of earlier rebuilds hold their slots in this scheduler until they end.
+  const held = new Set<RunningStep>();
+  const unsubscribe = carry?.running.onEnd((step) => {
+    if (!held.delete(step)) return;
+    sched.release(step.pool, step.slots);
+    pump();
+  });
+  if (carry) {
+    for (const step of carry.running.all()) {
+      held.add(step);
+      sched.hold(step.pool, step.slots);
+    }
+  }
+  /** A running step of an earlier rebuild for this node, if any. */
+  const priorRun = (node: StepNode): RunningStep | undefined => {
+    const step = carry?.running.get(node.id);
+    return step && step.generation !== carry?.generation ? step : undefined;
+  };
+  /** An earlier rebuild's step whose result this build does not want: cancel it, or let it finish (policy). */
+  const letGo = (step: RunningStep, reason: string): void => {
+    if (step.finishing || step.cancelling || !carry) return;
+    if (carry.supersede(kindOfId(step.node)) === 'finish') {
+      step.finishing = true;
+      return;
+    }
+    step.cancelling = true;
+    step.cancel();
+    emit({ event: 'cancelled', node: step.node, reason });
+  };
+  const kindOfId = (id: string): NodeKind => ctx.graph.nodes.get(id)?.kind ?? (id.split(':')[0] as NodeKind);
 
   const finish = (node: StepNode, status: FinishStatus, ms: number, extra: Omit<NodeResult, 'node' | 'kind' | 'status' | 'ms'> = {}): void => {
     counts[status]++;
@@ -138,7 +206,12 @@ export function startBuild(ctx: BuildContext, selected: ReadonlySet<string>, opt
     });
 
   /** Runs `work` holding the node's slots and its own stop signal; the time is the work's alone. */
-  const execute = async <T>(node: StepNode, work: (signal: AbortSignal) => Promise<T>): Promise<{ value: T; ms: number } | 'not started'> => {
+  const execute = async <T>(
+    node: StepNode,
+    work: (signal: AbortSignal) => Promise<T>,
+    /** The step's key, when it is one a later rebuild may take over. */
+    adoptable?: { key: string; result: (timed: Promise<{ value: T; ms: number }>) => Promise<StepRun> },
+  ): Promise<{ value: T; ms: number } | 'not started'> => {
     const slot = await acquire(node);
     if (slot === undefined) return 'not started';
     laneOf.set(node.id, slot); // held, like the pool's slots, until the node has finished
@@ -148,8 +221,30 @@ export function startBuild(ctx: BuildContext, selected: ReadonlySet<string>, opt
     if (opts.signal.aborted) stop.abort();
     opts.signal.addEventListener('abort', onBuildStop, { once: true });
     const t = Date.now();
+    const timed = work(stop.signal).then((value) => ({ value, ms: Date.now() - t }));
+    if (carry) {
+      const task = tasks.get(node.id) as Task;
+      carry.running.add({
+        node: node.id,
+        key: adoptable?.key,
+        pool: task.pool,
+        slots: task.slots,
+        generation: carry.generation,
+        ended: timed.then(
+          () => undefined,
+          () => undefined,
+        ),
+        ...(adoptable ? { result: adoptable.result(timed) } : {}),
+        cancel: () => {
+          cancelled.add(node.id);
+          stop.abort();
+        },
+        finishing: false,
+        cancelling: false,
+      });
+    }
     try {
-      return { value: await work(stop.signal), ms: Date.now() - t };
+      return await timed;
     } finally {
       opts.signal.removeEventListener('abort', onBuildStop);
       executing.delete(node.id);
@@ -181,8 +276,26 @@ export function startBuild(ctx: BuildContext, selected: ReadonlySet<string>, opt
       });
       return stopped ? 'interrupted' : 'failed';
     };
+    /** Records a step's result: placed in out/, its key noted, reported. */
+    const recorded = async (key: string, record: ActionRecord, status: 'ran' | 'cached', ms: number, source?: string): Promise<Outcome> => {
+      const t = Date.now();
+      const files = ctx.store.filesOf(record);
+      if (!(await place(node, files))) return 'skipped';
+      done.set(node.id, files);
+      ctx.noteKey(node, key, { outputs: record.outputs });
+      finish(node, status, status === 'ran' ? ms : Date.now() - t, {
+        key,
+        outputs: placedOutputs(node, files),
+        log: ctx.store.logPath(node.id),
+        ...(source ? { source } : {}),
+      });
+      return 'ok';
+    };
     try {
-      const ev = await evaluate(ctx, node, done);
+      // A download an earlier rebuild started is let finish; what it fetched is then found in place.
+      const download = priorRun(node);
+      if (download && download.key === undefined) await download.ended;
+      let ev = await evaluate(ctx, node, done);
       switch (ev.kind) {
         case 'waits':
           throw new Error(`${node.id} started before ${ev.deps.join(', ')}`);
@@ -210,7 +323,7 @@ export function startBuild(ctx: BuildContext, selected: ReadonlySet<string>, opt
           if (ran === 'not started') return 'reported';
           const r = ran.value;
           if (!r.ok) return failed({ message: r.error, ...(executingStopped(node) ? { stopped: true } : {}) }, ran.ms);
-          await ctx.place(node, kind.placements(node, ctx, r.value.files));
+          if (!(await place(node, r.value.files))) return 'skipped';
           done.set(node.id, r.value.files);
           ctx.noteKey(node, r.value.key, { fields: r.value.fields });
           pins.set(ctx.model(node.model).source.text, [...(pins.get(ctx.model(node.model).source.text) ?? []), r.value.pin]);
@@ -221,7 +334,7 @@ export function startBuild(ctx: BuildContext, selected: ReadonlySet<string>, opt
         case 'source': {
           const t = Date.now();
           const { files, key, fields, pin } = ev.found;
-          await ctx.place(node, kind.placements(node, ctx, files));
+          if (!(await place(node, files))) return 'skipped';
           done.set(node.id, files);
           ctx.noteKey(node, key, { fields });
           pins.set(ctx.model(node.model).source.text, [...(pins.get(ctx.model(node.model).source.text) ?? []), pin]);
@@ -231,6 +344,16 @@ export function startBuild(ctx: BuildContext, selected: ReadonlySet<string>, opt
         case 'step': {
           recordKeys.add(ev.key);
           const forced = opts.force?.has(node.id) === true;
+          // Watch mode: a step of an earlier rebuild for this node, decided by its key.
+          const prior = priorRun(node);
+          if (prior && (prior.key !== ev.key || prior.finishing)) letGo(prior, 'its key changed');
+          if (!forced && carry?.knownFailures.get(node.id) === ev.key) {
+            finish(node, 'failed', 0, {
+              key: ev.key,
+              failure: { message: 'failed before with these inputs; not re-run until one of them changes', log: ctx.store.logPath(node.id) },
+            });
+            return 'skipped'; // like a preflight failure: its dependents skip, the rebuild goes on
+          }
           if (!forced && ev.hit?.local && ev.placed) {
             done.set(node.id, ev.hit.local);
             ctx.noteKey(node, ev.key, { outputs: ev.hit.record.outputs });
@@ -242,7 +365,7 @@ export function startBuild(ctx: BuildContext, selected: ReadonlySet<string>, opt
             const t = Date.now();
             const restored = await ev.hit.restore();
             if (restored.ok) {
-              await ctx.place(node, kind.placements(node, ctx, restored.value));
+              if (!(await place(node, restored.value))) return 'skipped';
               done.set(node.id, restored.value);
               ctx.noteKey(node, ev.key, { outputs: ev.hit.record.outputs });
               finish(node, 'cached', Date.now() - t, { key: ev.key, outputs: placedOutputs(node, restored.value), source: ev.hit.from });
@@ -250,41 +373,47 @@ export function startBuild(ctx: BuildContext, selected: ReadonlySet<string>, opt
             }
             emit({ event: 'warning', message: `${node.id}: could not restore from ${ev.hit.from} (${restored.error}); running it` });
           }
-          const shared = inflight.get(ev.key);
+          if (prior?.result && prior.key === ev.key && !prior.finishing && !prior.cancelling) {
+            // Same key: take the running step over, with the slots it holds; this rebuild reports it.
+            prior.adoptedBy = carry?.generation;
+            const lane = lanes.take();
+            laneOf.set(node.id, lane);
+            emit({ event: 'run', node: node.id, kind: node.kind, slot: lane, pool: prior.pool });
+            const r = await prior.result;
+            if (!r.value.ok) return failed(r.value.error, r.ms, ev.key);
+            return recorded(ev.key, r.value.value, 'ran', r.value.value.durationMs);
+          }
+          if (prior) {
+            // Never two runs of one node at once: the new run starts once the old one has ended.
+            await prior.ended;
+            ev = await evaluate(ctx, node, done);
+            if (ev.kind !== 'step') throw new Error(`${node.id} is no longer a step`);
+          }
+          const key = ev.key;
+          const { fields, action } = ev;
+          const shared = inflight.get(key);
           const run =
             shared?.run ??
-            execute(node, (signal) => runStep(ctx, node, ev.key, ev.fields, ev.action, { signal, kill: opts.kill })).then((r) => {
+            execute(node, (signal) => runStep(ctx, node, key, fields, action, { signal, kill: opts.kill }), { key, result: (timed) => timed }).then((r) => {
               if (r !== 'not started' && r.value.ok) durations.learn(node.id, r.value.value.durationMs);
               return r;
             });
-          if (!shared) inflight.set(ev.key, { node: node.id, run });
+          if (!shared) inflight.set(key, { node: node.id, run });
           const r = await run;
           if (r === 'not started') {
             if (!shared) return 'reported';
-            finish(node, 'skipped', 0, { key: ev.key, reason: `the same step was not started as ${shared.node}` });
+            finish(node, 'skipped', 0, { key, reason: `the same step was not started as ${shared.node}` });
             return 'skipped';
           }
           if (!r.value.ok) {
             if (shared) {
-              finish(node, 'skipped', 0, { key: ev.key, reason: `the same step failed as ${shared.node}` });
+              finish(node, 'skipped', 0, { key, reason: `the same step failed as ${shared.node}` });
               return 'skipped';
             }
-            return failed(r.value.error, r.ms, ev.key);
+            return failed(r.value.error, r.ms, key);
           }
-          const record = r.value.value;
-          const t = Date.now();
-          const files = ctx.store.filesOf(record);
-          await ctx.place(node, kind.placements(node, ctx, files));
-          done.set(node.id, files);
-          ctx.noteKey(node, ev.key, { outputs: record.outputs });
           // The node that ran it reports the run's time; one that shared the run, its placing.
-          finish(node, shared ? 'cached' : 'ran', shared ? Date.now() - t : record.durationMs, {
-            key: ev.key,
-            outputs: placedOutputs(node, files),
-            log: ctx.store.logPath(node.id),
-            ...(shared ? { source: 'local' } : {}),
-          });
-          return 'ok';
+          return shared ? recorded(key, r.value.value, 'cached', 0, 'local') : recorded(key, r.value.value, 'ran', r.value.value.durationMs);
         }
       }
     } catch (e) {
@@ -330,8 +459,29 @@ export function startBuild(ctx: BuildContext, selected: ReadonlySet<string>, opt
       grants.delete(task.id);
       go?.(true);
     }
+    if (held.size > 0 && !superseded) freeHeldSlots();
     if (sched.finished && active === 0) allDone();
   }
+  /**
+   * A step that must run waits for a pool whose slots are all held by earlier rebuilds' steps this
+   * rebuild has not decided yet (their keys wait for upstream steps): cancel one of those rather
+   * than wait, one at a time, so the upstream step can run and the others' keys become known.
+   */
+  function freeHeldSlots(): void {
+    for (const pool of sched.blocked()) {
+      const inPool = (p: string) => pool === 'jobs' || p === pool;
+      const ownRunning = [...executing.keys()].some((id) => inPool((tasks.get(id) as Task).pool));
+      const adopted = [...held].some((s) => s.adoptedBy === carry?.generation && inPool(s.pool));
+      if (ownRunning || adopted || [...held].some((s) => s.cancelling && inPool(s.pool))) continue;
+      const pending = [...held].filter((s) => s.adoptedBy === undefined && !s.finishing && !s.cancelling && inPool(s.pool));
+      const victim = pending[pending.length - 1];
+      if (!victim) continue;
+      victim.cancelling = true;
+      victim.cancel();
+      emit({ event: 'cancelled', node: victim.node, reason: 'its key was not known yet and its slot was needed by a step it waits for' });
+    }
+  }
+
   opts.signal.addEventListener(
     'abort',
     () => {
@@ -344,6 +494,10 @@ export function startBuild(ctx: BuildContext, selected: ReadonlySet<string>, opt
   const run = async (): Promise<BuildOutcome> => {
     pump();
     await finished;
+    unsubscribe?.();
+    const outcome = (): BuildOutcome => ({ counts, kinds, ms: Date.now() - started, results, internalErrors });
+    // A superseded build leaves out/, the lock and the project state to the rebuild that took over.
+    if (superseded) return outcome();
     if (!opts.signal.aborted) {
       // Keep what the graph still names and this build did not redo, and what this build placed.
       const keep = new Set<string>();
@@ -359,7 +513,7 @@ export function startBuild(ctx: BuildContext, selected: ReadonlySet<string>, opt
     await durations.save();
     await ctx.store.touch(recordKeys);
     await ctx.store.close();
-    return { counts, kinds, ms: Date.now() - started, results, internalErrors };
+    return outcome();
   };
 
   return {
@@ -370,6 +524,12 @@ export function startBuild(ctx: BuildContext, selected: ReadonlySet<string>, opt
       cancelled.add(id);
       stop.abort();
       return true;
+    },
+    async supersede() {
+      superseded = true;
+      sched.stop();
+      pump();
+      await Promise.allSettled([...placing]);
     },
   };
 }

@@ -38,6 +38,10 @@ export type BuildEvent =
   /** Download progress; `rate` in bytes per second since the download started. */
   | { event: 'progress'; node: string; bytes: number; total: number; rate: number }
   | { event: 'warning'; message: string }
+  /** Watch mode: a rebuild starts because these files changed (paths relative to the project). */
+  | { event: 'trigger'; files: string[] }
+  /** Watch mode: a running step was stopped because its result is no longer wanted. */
+  | { event: 'cancelled'; node: string; reason: string }
   | { event: 'summary'; counts: Record<FinishStatus, number>; kinds: Partial<Record<NodeKind, KindTotals>>; ms: number };
 
 /** One output of a node: its path relative to out/, digest and size. */

@@ -199,8 +199,35 @@ export class Scheduler {
     return queued;
   }
 
+  /**
+   * Slots taken outside this scheduler's tasks: in watch mode, a step an earlier rebuild started
+   * keeps its slots until it ends. The pool may go below zero (a smaller pool after an edit).
+   */
+  hold(pool: PoolName, slots: number): void {
+    const need = this.demand({ pool, slots });
+    this.free[pool] -= need.pool;
+    this.freeJobs -= need.jobs;
+  }
+
+  /** Gives back what hold() took. */
+  release(pool: PoolName, slots: number): void {
+    const need = this.demand({ pool, slots });
+    this.free[pool] += need.pool;
+    this.freeJobs += need.jobs;
+  }
+
+  /** Pools that queued tasks wait for now (after grant()): a full pool, or 'jobs' when -j is the limit. */
+  blocked(): Set<PoolName | 'jobs'> {
+    const out = new Set<PoolName | 'jobs'>();
+    for (const e of this.queue) {
+      const need = this.demand(e.task);
+      out.add(this.free[e.task.pool] < need.pool ? e.task.pool : 'jobs');
+    }
+    return out;
+  }
+
   /** What a task takes: its slots, clamped so that an idle machine always has room for it. */
-  private demand(task: Task): { pool: number; jobs: number } {
+  private demand(task: Pick<Task, 'pool' | 'slots'>): { pool: number; jobs: number } {
     const slots = Math.max(1, task.slots);
     return { pool: Math.min(slots, this.capacity.pools[task.pool]), jobs: Math.min(slots, this.capacity.jobs) };
   }

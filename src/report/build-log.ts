@@ -42,10 +42,19 @@ export function plainLogger(write: (s: string) => void): (e: BuildEvent) => void
         return; // the live view shows it; plain logs stay short
       case 'warning':
         return write(`warning: ${e.message}\n`);
+      case 'trigger':
+        return write(`mlc-build: ${e.files.length === 0 ? 'rebuilding' : `changed: ${listed(e.files)}`}\n`);
+      case 'cancelled':
+        return write(`  cancel  ${e.node}: ${e.reason}\n`);
       case 'summary':
         return write(`mlc-build: ${summaryText(e.counts)} in ${seconds(e.ms)}\n${kindsText(e.kinds)}`);
     }
   };
+}
+
+/** A few paths, then how many more. */
+function listed(files: readonly string[]): string {
+  return files.length <= 4 ? files.join(', ') : `${files.slice(0, 3).join(', ')} and ${files.length - 3} more`;
 }
 
 /** The preflight report: what cannot run here, grouped by reason. */

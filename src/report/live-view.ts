@@ -85,7 +85,11 @@ export class LiveView {
         this.running.delete(e.node);
         this.counts[e.status]++;
         break;
+      case 'cancelled':
+        this.running.delete(e.node);
+        break;
       case 'warning':
+      case 'trigger':
         break;
       case 'summary':
         this.stop();

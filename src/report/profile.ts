@@ -61,6 +61,8 @@ export class Profile {
       case 'start':
       case 'progress':
       case 'warning':
+      case 'trigger':
+      case 'cancelled':
       case 'summary':
         return;
     }

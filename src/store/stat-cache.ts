@@ -17,6 +17,8 @@ export class StatCache {
   private dirty = false;
   /** Every path asked about since load: what this build's decisions read (for the no-op stamp). */
   readonly observed = new Set<string>();
+  /** The digest each observed path had when it was read (undefined: it did not exist), for watch mode. */
+  readonly seen = new Map<string, string | undefined>();
   private constructor(
     private readonly file: string,
     private readonly entries: Map<string, Entry>,
@@ -36,12 +38,20 @@ export class StatCache {
     // A stat is microseconds synchronously and a thread-pool round trip asynchronously; a no-op
     // build makes thousands of them.
     this.observed.add(path);
-    const st = statSync(path, { bigint: true });
+    let st;
+    try {
+      st = statSync(path, { bigint: true });
+    } catch (e) {
+      this.seen.set(path, undefined);
+      throw e;
+    }
     const e = this.entries.get(path);
     if (!opts.verify && e && e.dev === String(st.dev) && e.ino === String(st.ino) && e.size === Number(st.size) && e.mtime === String(st.mtimeNs)) {
+      this.seen.set(path, e.digest);
       return { digest: e.digest, size: e.size };
     }
     const d = await hashFile(path);
+    this.seen.set(path, d.digest);
     // Re-stat: a file written while we read it must not be cached under the new stat.
     const after = await stat(path, { bigint: true });
     if (after.mtimeNs === st.mtimeNs && after.size === st.size) this.set(path, after, d.digest);
@@ -51,6 +61,7 @@ export class StatCache {
   /** Records a digest the caller computed for the file as it is now. */
   async remember(path: string, digest: string): Promise<void> {
     this.observed.add(path);
+    this.seen.set(path, digest);
     this.set(path, await stat(path, { bigint: true }), digest);
   }
 

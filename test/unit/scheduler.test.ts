@@ -188,4 +188,24 @@ describe('scheduler', () => {
     expect(() => new Scheduler([task('a', ['b'], 1), task('b', ['a'], 1)], cap(1), { keepGoing: false })).toThrow(/cycle/);
     expect(() => new Scheduler([task('a', ['nope'], 1)], cap(1), { keepGoing: false })).toThrow(/not scheduled/);
   });
+  it('slots held by a step of an earlier rebuild are not granted until released, and blocked() names the pool', () => {
+    const s = new Scheduler([task('a', [], 5), task('b', [], 5)], cap(2), { keepGoing: false });
+    s.hold('cpu', 1);
+    for (const t of s.takeReady()) s.request(t.id);
+    expect(s.grant().map((t) => t.id)).toEqual(['a']);
+    expect(s.blocked()).toEqual(new Set(['cpu']));
+    s.release('cpu', 1);
+    expect(s.grant().map((t) => t.id)).toEqual(['b']);
+    expect(s.blocked()).toEqual(new Set());
+  });
+
+  it('a hold larger than the pool after an edit shrank it waits for its release, without a deadlock', () => {
+    const s = new Scheduler([task('a', [], 5)], cap(1, 1), { keepGoing: false });
+    s.hold('cpu', 4); // clamped to the pool: the step ends and gives back exactly what it took
+    for (const t of s.takeReady()) s.request(t.id);
+    expect(s.grant()).toEqual([]);
+    expect(s.blocked()).toEqual(new Set(['cpu']));
+    s.release('cpu', 4);
+    expect(s.grant().map((t) => t.id)).toEqual(['a']);
+  });
 });

@@ -3,10 +3,9 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { runBuild } from '../../exec/build.js';
-import { poolSizes } from '../../exec/resources.js';
 import { formatBytes } from '../../manifest/units.js';
 import { storeSize } from '../../store/gc.js';
-import { cpuCount, detectGpus, gpuCount } from '../../toolchain/host.js';
+import { buildLog, jobsFor, thisMachine } from '../build-setup.js';
 import { deleteStamp, envDigest, manifestDigest, writeStamp } from '../noop-stamp.js';
 import { projectStatePath } from '../../store/project-state.js';
 import { STAT_CACHE_FILE } from '../../store/store.js';
@@ -15,9 +14,8 @@ import { lockProject } from '../lock.js';
 import type { Project } from '../project.js';
 import { STAMPED_ARGV } from '../fast.js';
 import type { Emit } from '../../exec/events.js';
-import { LiveView } from '../../report/live-view.js';
 import { Profile } from '../../report/profile.js';
-import { blockedText, jsonLogger, plainLogger } from '../../report/build-log.js';
+import { blockedText } from '../../report/build-log.js';
 import { EXIT } from '../exit-codes.js';
 import { loadSelected, openContext, readOnlyPlan, SELECTOR_HELP, type GlobalOptions } from '../context.js';
 import { planTable } from '../../report/plan-text.js';
@@ -109,10 +107,7 @@ export function registerBuild(program: Command, setExit: (code: number) => void,
     if (blocked.size > 0) process.stderr.write(blockedText(blocked));
 
     // Observers of one event stream: the log (NDJSON, the live view or plain lines) and the profile.
-    const observers: Emit[] = [];
-    if (flags.json) observers.push(jsonLogger((s) => process.stdout.write(s)));
-    else if (process.stderr.isTTY && process.env.TERM !== 'dumb' && !process.env.CI) observers.push(new LiveView(process.stderr, selected.size).observe);
-    else observers.push(plainLogger((s) => process.stderr.write(s)));
+    const observers: Emit[] = [buildLog(flags.json === true, selected.size).observe];
     const profile = flags.profile === undefined ? undefined : new Profile();
     if (profile) observers.push(profile.observe);
     const emit: Emit = (e) => {
@@ -137,9 +132,8 @@ export function registerBuild(program: Command, setExit: (code: number) => void,
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
     try {
-      const machine = { cpus: cpuCount(), gpus: gpuCount(detectGpus()) };
-      // Without -j the pools alone bound what runs at once.
-      const jobs = jobsFlag ?? Object.values(poolSizes(manifest, machine)).reduce((a, n) => a + Math.max(1, n), 0);
+      const machine = thisMachine();
+      const jobs = jobsFor(manifest, machine, jobsFlag);
       const outcome = await runBuild(
         ctx,
         selected,
