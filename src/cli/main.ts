@@ -8,6 +8,7 @@ import { registerGc } from './commands/gc.js';
 import { registerInit } from './commands/init.js';
 import { registerPlan } from './commands/plan.js';
 import { registerStatus } from './commands/status.js';
+import { registerWatch } from './commands/watch.js';
 import { COMMANDS } from './context.js';
 import { EXIT } from './exit-codes.js';
 import { readFileSync } from 'node:fs';
@@ -34,6 +35,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   registerBuild(program, setExit, argv);
   registerPlan(program, setExit);
   registerStatus(program, setExit);
+  registerWatch(program, setExit);
   registerExplain(program, setExit);
   registerClean(program, setExit);
   registerGc(program, setExit);

@@ -463,18 +463,19 @@ export function startBuild(ctx: BuildContext, selected: ReadonlySet<string>, opt
     if (sched.finished && active === 0) allDone();
   }
   /**
-   * A step that must run waits for a pool whose slots are all held by earlier rebuilds' steps this
-   * rebuild has not decided yet (their keys wait for upstream steps): cancel one of those rather
-   * than wait, one at a time, so the upstream step can run and the others' keys become known.
+   * A step that must run waits for a pool whose slots are all held by earlier rebuilds' steps whose
+   * keys this rebuild cannot know yet (their nodes wait for upstream steps, maybe for the very one
+   * that waits for the slot): cancel one of those rather than wait, one at a time. Any other
+   * occupant (a step of this build, one taken over, finishing or being cancelled) ends by itself.
    */
   function freeHeldSlots(): void {
+    const pending = (s: RunningStep) => s.adoptedBy === undefined && !s.finishing && !s.cancelling && sched.waiting(s.node);
     for (const pool of sched.blocked()) {
       const inPool = (p: string) => pool === 'jobs' || p === pool;
-      const ownRunning = [...executing.keys()].some((id) => inPool((tasks.get(id) as Task).pool));
-      const adopted = [...held].some((s) => s.adoptedBy === carry?.generation && inPool(s.pool));
-      if (ownRunning || adopted || [...held].some((s) => s.cancelling && inPool(s.pool))) continue;
-      const pending = [...held].filter((s) => s.adoptedBy === undefined && !s.finishing && !s.cancelling && inPool(s.pool));
-      const victim = pending[pending.length - 1];
+      if ([...executing.keys()].some((id) => inPool((tasks.get(id) as Task).pool))) continue;
+      const occupants = [...held].filter((s) => inPool(s.pool));
+      if (!occupants.every(pending)) continue;
+      const victim = occupants[occupants.length - 1];
       if (!victim) continue;
       victim.cancelling = true;
       victim.cancel();

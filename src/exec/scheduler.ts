@@ -216,6 +216,11 @@ export class Scheduler {
     this.freeJobs += need.jobs;
   }
 
+  /** The task waits for dependencies that have not finished (unknown ids: false). */
+  waiting(id: string): boolean {
+    return this.entries.get(id)?.state === 'pending';
+  }
+
   /** Pools that queued tasks wait for now (after grant()): a full pool, or 'jobs' when -j is the limit. */
   blocked(): Set<PoolName | 'jobs'> {
     const out = new Set<PoolName | 'jobs'>();

@@ -121,6 +121,7 @@ export function resolveManifest(src: ManifestSource): Result<Loaded, Diagnostic[
       cache: resolve(root, (typeof raw.cache === 'string' ? raw.cache : raw.cache?.path) ?? '.mlc-build'),
       cacheLimits,
       resources: resourcesOf(raw),
+      watch: { debounceMs: raw.watch?.debounce_ms, poll: raw.watch?.poll, supersede: { ...raw.watch?.supersede } },
       toolchain: { mlcLlm: raw.toolchain?.mlc_llm, fingerprint: raw.toolchain?.fingerprint },
       models,
       quantizations,

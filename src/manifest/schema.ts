@@ -87,6 +87,23 @@ export const CacheSchema = z.union([
   }),
 ]);
 
+const supersede = z.enum(['cancel', 'finish'], { error: 'must be cancel or finish' });
+
+/** `watch:`: how `mlc-build watch` waits for changes and treats running steps whose key changed. */
+export const WatchSchema = z.strictObject({
+  debounce_ms: z
+    .number({ error: 'must be a number of milliseconds' })
+    .int({ error: 'must be a whole number of milliseconds' })
+    .min(0, { error: 'must be 0 or more' })
+    .optional()
+    .describe('wait this long after the last change before rebuilding (default 200)'),
+  poll: z.boolean({ error: 'must be true or false' }).optional().describe('poll files instead of filesystem events (network and container filesystems)'),
+  supersede: z
+    .strictObject({ download: supersede.optional(), convert: supersede.optional(), config: supersede.optional(), compile: supersede.optional() })
+    .optional()
+    .describe('per step kind, what becomes of a running step whose key changed: cancel (default) or finish (run to the end, cached)'),
+});
+
 export const TargetObjectSchema = z.strictObject({
   name: nonEmpty('a target name'),
   preset: nonEmpty('a target preset name').optional().describe('a preset from recipes/targets.json to start from'),
@@ -121,6 +138,7 @@ export const ManifestSchema = z.strictObject({
   out: nonEmpty('a folder').optional().describe('artifacts folder (default dist)'),
   cache: CacheSchema.optional().describe('local store: a folder (default .mlc-build), or { path, max_size, max_age }'),
   resources: ResourcesSchema.optional(),
+  watch: WatchSchema.optional(),
   toolchain: z
     .strictObject({
       mlc_llm: nonEmpty('a command').optional().describe('"mlc_llm", "python -m mlc_llm" or a path; env MLC_BUILD_MLC_LLM overrides'),
@@ -169,4 +187,6 @@ export const KNOWN_KEYS = {
   exclude: Object.keys(ExcludeSchema.shape),
   naming: ['weights', 'library'],
   download: Object.keys(DownloadRulesSchema.shape),
+  watch: Object.keys(WatchSchema.shape),
+  supersede: ['download', 'convert', 'config', 'compile'],
 } as const;

@@ -91,6 +91,13 @@ export interface CacheLimits {
   maxAge?: number;
 }
 
+/** `watch:`: debounce, polling, and per step kind what a running step whose key changed does. */
+export interface WatchSettings {
+  debounceMs?: number;
+  poll?: boolean;
+  supersede: Partial<Record<'download' | 'convert' | 'config' | 'compile', 'cancel' | 'finish'>>;
+}
+
 export interface Manifest {
   file: string;
   root: string;
@@ -98,6 +105,7 @@ export interface Manifest {
   cache: string;
   cacheLimits: CacheLimits;
   resources: Resources;
+  watch: WatchSettings;
   toolchain: { mlcLlm?: string; fingerprint?: string };
   models: Model[];
   quantizations: string[];

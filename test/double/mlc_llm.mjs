@@ -8,6 +8,8 @@
 //
 // Environment:
 //   MLC_DOUBLE_LOG         append one JSON line per call: {sub, args, cwd, pid, start, end, status}
+//   MLC_DOUBLE_STARTS      append one JSON line per call as it starts: {sub, args, pid} (a killed call is
+//                          in this log only)
 //   MLC_DOUBLE_FAIL        a regex; a call whose "sub args…" matches fails (exit 1, a traceback)
 //   MLC_DOUBLE_SLEEP_MS    sleep before writing outputs: "500" or "compile=200,convert_weight=1000"
 //   MLC_DOUBLE_SLEEP_FILE  a JSON file {regex: ms}: the first regex matching "<cwd name> <sub> <args…>" sets the sleep
@@ -258,17 +260,22 @@ function deterministicBytes(seed, size) {
   return out;
 }
 
-function sleepFor(sub) {
+/** How long this call sleeps; decided as it starts (before its start line), so a test may change the table once it has started. */
+function sleepMs(sub) {
   if (process.env.MLC_DOUBLE_SLEEP_FILE) {
     const table = JSON.parse(readFileSync(process.env.MLC_DOUBLE_SLEEP_FILE, 'utf8'));
     const line = `${basename(process.cwd())} ${sub} ${process.argv.slice(3).join(' ')}`;
     const hit = Object.entries(table).find(([re]) => new RegExp(re).test(line));
-    if (hit) return void Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Number(hit[1]));
+    if (hit) return Number(hit[1]);
   }
   const spec = process.env.MLC_DOUBLE_SLEEP_MS;
-  if (!spec) return;
-  const ms = /^\d+$/.test(spec) ? Number(spec) : Number(Object.fromEntries(spec.split(',').map((kv) => kv.split('=')))[sub] ?? 0);
-  if (ms > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+  if (!spec) return 0;
+  return /^\d+$/.test(spec) ? Number(spec) : Number(Object.fromEntries(spec.split(',').map((kv) => kv.split('=')))[sub] ?? 0);
+}
+
+let SLEEP_MS = 0;
+function sleepFor() {
+  if (SLEEP_MS > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, SLEEP_MS);
 }
 
 function convertWeight(args) {
@@ -494,6 +501,8 @@ if (process.env.MLC_DOUBLE_CHILDREN) {
 }
 const [sub, ...rest] = process.argv.slice(2);
 const start = Date.now();
+SLEEP_MS = sleepMs(sub);
+if (process.env.MLC_DOUBLE_STARTS) appendFileSync(process.env.MLC_DOUBLE_STARTS, JSON.stringify({ sub, args: rest, pid: process.pid }) + '\n');
 let status = 0;
 try {
   if (sub === '-h' || sub === '--help') {

@@ -43,17 +43,16 @@ export class Project {
   async run(args: string[] = [], env: Record<string, string> = {}): Promise<RunResult & { calls: Call[] }> {
     await writeFile(this.env.MLC_DOUBLE_LOG as string, '');
     const r = await run(args, { cwd: this.dir, env: { ...this.env, ...env } });
-    const text = await readFile(this.env.MLC_DOUBLE_LOG as string, 'utf8');
-    return {
-      ...r,
-      calls:
-        text.trim() === ''
-          ? []
-          : text
-              .trim()
-              .split('\n')
-              .map((l) => JSON.parse(l) as Call),
-    };
+    return { ...r, calls: await this.calls() };
+  }
+
+  /** The mlc_llm calls logged since the last `run` (or since the project was made). */
+  async calls(): Promise<Call[]> {
+    const text = await readFile(this.env.MLC_DOUBLE_LOG as string, 'utf8').catch(() => '');
+    return text
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .map((l) => JSON.parse(l) as Call);
   }
 
   async editManifest(edit: (yaml: string) => string): Promise<void> {
