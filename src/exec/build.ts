@@ -17,6 +17,7 @@ import type { ActionRecord, Files } from '../store/store.js';
 import type { BuildContext } from './context.js';
 import { evaluate } from './evaluate.js';
 import { commandOf } from './plan.js';
+import type { CacheHit } from '../store/cache.js';
 import type { Emit, FinishStatus, KindTotals, OutputFile, StepFailure } from './events.js';
 import { capacity, schedulerTasks, type Machine } from './resources.js';
 import { runStep } from './run-step.js';
@@ -230,6 +231,7 @@ export function startBuild(ctx: BuildContext, selected: ReadonlySet<string>, opt
         pool: task.pool,
         slots: task.slots,
         generation: carry.generation,
+        started: t,
         ended: timed.then(
           () => undefined,
           () => undefined,
@@ -361,17 +363,23 @@ export function startBuild(ctx: BuildContext, selected: ReadonlySet<string>, opt
             finish(node, 'fresh', Date.now() - t0, { key: ev.key });
             return 'ok';
           }
-          if (!forced && ev.hit) {
+          // A store hit is restored; found after waiting for an earlier rebuild's run too (its record may be the one wanted).
+          const restore = async (hit: CacheHit, key: string): Promise<Outcome | undefined> => {
             const t = Date.now();
-            const restored = await ev.hit.restore();
+            const restored = await hit.restore();
             if (restored.ok) {
               if (!(await place(node, restored.value))) return 'skipped';
               done.set(node.id, restored.value);
-              ctx.noteKey(node, ev.key, { outputs: ev.hit.record.outputs });
-              finish(node, 'cached', Date.now() - t, { key: ev.key, outputs: placedOutputs(node, restored.value), source: ev.hit.from });
+              ctx.noteKey(node, key, { outputs: hit.record.outputs });
+              finish(node, 'cached', Date.now() - t, { key, outputs: placedOutputs(node, restored.value), source: hit.from });
               return 'ok';
             }
-            emit({ event: 'warning', message: `${node.id}: could not restore from ${ev.hit.from} (${restored.error}); running it` });
+            emit({ event: 'warning', message: `${node.id}: could not restore from ${hit.from} (${restored.error}); running it` });
+            return undefined;
+          };
+          if (!forced && ev.hit) {
+            const restored = await restore(ev.hit, ev.key);
+            if (restored) return restored;
           }
           if (prior?.result && prior.key === ev.key && !prior.finishing && !prior.cancelling) {
             // Same key: take the running step over, with the slots it holds; this rebuild reports it.
@@ -388,6 +396,10 @@ export function startBuild(ctx: BuildContext, selected: ReadonlySet<string>, opt
             await prior.ended;
             ev = await evaluate(ctx, node, done);
             if (ev.kind !== 'step') throw new Error(`${node.id} is no longer a step`);
+            if (!forced && ev.hit) {
+              const restored = await restore(ev.hit, ev.key);
+              if (restored) return restored;
+            }
           }
           const key = ev.key;
           const { fields, action } = ev;
@@ -464,22 +476,28 @@ export function startBuild(ctx: BuildContext, selected: ReadonlySet<string>, opt
   }
   /**
    * A step that must run waits for a pool whose slots are all held by earlier rebuilds' steps whose
-   * keys this rebuild cannot know yet (their nodes wait for upstream steps, maybe for the very one
-   * that waits for the slot): cancel one of those rather than wait, one at a time. Any other
-   * occupant (a step of this build, one taken over, finishing or being cancelled) ends by itself.
+   * keys wait for a step that is queued — maybe the very one waiting for the slot (a compile waiting
+   * for its config): cancel one of those rather than wait, one at a time. Any other occupant (a step
+   * of this build, one taken over, finishing, being cancelled, or whose inputs are only being
+   * decided) ends or is decided by itself.
    */
   function freeHeldSlots(): void {
-    const pending = (s: RunningStep) => s.adoptedBy === undefined && !s.finishing && !s.cancelling && sched.waiting(s.node);
+    const queued = new Set(sched.queued().map((t) => t.id));
+    if (queued.size === 0) return;
+    const waitsForQueued = (id: string, seen = new Set<string>()): boolean =>
+      (tasks.get(id)?.deps ?? []).some((d) => queued.has(d) || (!seen.has(d) && (seen.add(d), waitsForQueued(d, seen))));
+    const pending = (s: RunningStep) => s.adoptedBy === undefined && !s.finishing && !s.cancelling && waitsForQueued(s.node);
     for (const pool of sched.blocked()) {
       const inPool = (p: string) => pool === 'jobs' || p === pool;
       if ([...executing.keys()].some((id) => inPool((tasks.get(id) as Task).pool))) continue;
       const occupants = [...held].filter((s) => inPool(s.pool));
       if (!occupants.every(pending)) continue;
-      const victim = occupants[occupants.length - 1];
+      // The one that has run the shortest time: the least work lost.
+      const victim = occupants.reduce<RunningStep | undefined>((a, b) => (a === undefined || b.started > a.started ? b : a), undefined);
       if (!victim) continue;
       victim.cancelling = true;
       victim.cancel();
-      emit({ event: 'cancelled', node: victim.node, reason: 'its key was not known yet and its slot was needed by a step it waits for' });
+      emit({ event: 'cancelled', node: victim.node, reason: 'its key waits for a step that needed its slot' });
     }
   }
 

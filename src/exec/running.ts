@@ -19,6 +19,8 @@ export interface RunningStep {
   slots: number;
   /** The rebuild that started it. */
   generation: number;
+  /** When it started (ms since the epoch): a cancel picks the step with the least work done. */
+  started: number;
   /** Settles when it has ended (a step's result, on success, recorded in the store). */
   ended: Promise<void>;
   /** A step's run, which a later rebuild with the same key takes over; undefined for a download. */

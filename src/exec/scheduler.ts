@@ -216,9 +216,9 @@ export class Scheduler {
     this.freeJobs += need.jobs;
   }
 
-  /** The task waits for dependencies that have not finished (unknown ids: false). */
-  waiting(id: string): boolean {
-    return this.entries.get(id)?.state === 'pending';
+  /** Tasks that asked for slots and wait for them. */
+  queued(): Task[] {
+    return this.queue.map((e) => e.task);
   }
 
   /** Pools that queued tasks wait for now (after grant()): a full pool, or 'jobs' when -j is the limit. */

@@ -130,9 +130,9 @@ describe('watch', { timeout: 120_000 }, () => {
     await p.editManifest(() => manifest(', opt: O3, config: { context_window_size: 1024 }', '', 'watch: { supersede: { compile: finish } }\n'));
     await w.rebuild(2);
     expect(w.events.filter((e) => e.event === 'cancelled')).toEqual([]);
-    const calls = (await p.calls()).filter((c) => c.sub === 'compile' && isCompileA(c.args)) as unknown as { start: number; end: number; status: number }[];
+    const calls = (await p.calls()).filter((c) => c.sub === 'compile' && isCompileA(c.args));
     expect(calls.map((c) => c.status)).toEqual([0, 0, 0]);
-    expect((calls[2] as { start: number }).start).toBeGreaterThanOrEqual((calls[1] as { end: number }).end); // never two runs of one node at once
+    expect(calls[2]?.start).toBeGreaterThanOrEqual(calls[1]?.end as number); // never two runs of one node at once
     // Reverting to opt O3 without the context window: the finished run's record is restored.
     const before = (await p.calls()).length;
     await p.editManifest(() => manifest(', opt: O3', '', 'watch: { supersede: { compile: finish } }\n'));
@@ -242,5 +242,37 @@ describe('watch', { timeout: 120_000 }, () => {
     await p.editManifest((y) => y.replace('redpajama_chat', 'LM'));
     const second = await w.rebuild(2);
     expect(finished(second, 'ran')).toEqual([`config:${MODEL}/q4f16_1/base`]);
+  });
+  it('reverted while a finishing run goes on: the library in out/ is fresh at once, and the late run never overwrites it', async () => {
+    const { p, w } = await setup('watch: { supersede: { compile: finish } }\n');
+    const lib = p.path(`dist/libs/${MODEL}-q4f16_1-a.so`);
+    const original = await readFile(lib);
+    await slow(p, { 'compile.*--device cuda': 3000 });
+    await p.editManifest(() => manifest(', opt: O3', '', 'watch: { supersede: { compile: finish } }\n'));
+    const late = await w.started('the slow compile', (s) => s.sub === 'compile' && s.args.includes('O3'));
+    await slow(p, {});
+    await p.editManifest(() => manifest('', '', 'watch: { supersede: { compile: finish } }\n'));
+    const reverted = await w.rebuild(2);
+    expect(finished(reverted, 'fresh')).toContain(COMPILE_A); // the last good library never left out/
+    await w.until('the late run to end', () => !alive(late.pid));
+    await w.until('its result to be recorded', async () => (await p.calls()).some((c) => c.pid === late.pid));
+    await new Promise((r) => setTimeout(r, 500)); // what the late run would place, it would place now
+    expect((await readFile(lib)).equals(original)).toBe(true);
+    await w.stop();
+    const status = await p.run(['status', '--json']);
+    expect(status.stdout).not.toMatch(/"stale"|"missing"/);
+  });
+  it('a running step whose node left the graph is cancelled, and its library leaves out/ as after a build', async () => {
+    const { p, w } = await setup();
+    await slow(p, { 'compile.*--device vulkan': 30_000 });
+    await p.editManifest(() => manifest('', ', opt: O3'));
+    const old = await w.started('the slow compile of b', (s) => s.sub === 'compile' && s.args.includes('O3'));
+    await p.editManifest((y) => y.replace(/  - \{ name: b.*\n/, ''));
+    await w.rebuild(2);
+    expect(w.events.filter((e) => e.event === 'cancelled')).toEqual([{ event: 'cancelled', node: COMPILE_B, reason: 'no longer in the build' }]);
+    expect(alive(old.pid)).toBe(false);
+    expect(stepProcesses(p)).toBe('');
+    await expect(access(p.path(`dist/libs/${MODEL}-q4f16_1-b.so`))).rejects.toThrow(/ENOENT/); // out/ holds what the manifest names
+    await access(p.path(`dist/libs/${MODEL}-q4f16_1-a.so`));
   });
 });

@@ -11,6 +11,9 @@ export interface Call {
   sub: 'convert_weight' | 'gen_config' | 'compile';
   args: string[];
   status: number;
+  pid: number;
+  start: number;
+  end: number;
 }
 
 export class Project {
