@@ -612,9 +612,14 @@ targets:
     expect(await sha(lib)).toBe(digest);
   });
 
-  it('build --json: the summary counts equal the finish events, on success and after a failure', async () => {
+  it('build --json: the summary counts equal the finish events, after a failure, on success and restoring from the store', async () => {
     const p = await Project.create(MANIFEST, MODELS);
-    for (const env of [{ MLC_DOUBLE_FAIL: 'compile .*android' }, {}] as Record<string, string>[]) {
+    for (const [env, clean] of [
+      [{ MLC_DOUBLE_FAIL: 'compile .*android' }, false],
+      [{}, false],
+      [{}, true],
+    ] as [Record<string, string>, boolean][]) {
+      if (clean) expect((await p.run(['clean'])).code).toBe(0);
       const r = await p.run(['build', '--json', '-j', '1'], env);
       const events = r.stdout
         .trim()
@@ -626,6 +631,7 @@ targets:
       expect(summary).toHaveLength(1);
       expect(summary[0]?.counts).toEqual(finishes);
       expect(Object.values(finishes).reduce((a, b) => a + b, 0)).toBe(28);
+      if (clean) expect(finishes.cached).toBeGreaterThan(0);
     }
   });
 });
