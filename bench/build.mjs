@@ -12,6 +12,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CONV, PRESETS } from './models.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const BIN = join(root, 'bin/mlc-build.js');
@@ -20,15 +21,6 @@ const MODELS = Number(process.env.BENCH_MODELS ?? 40);
 const MODEL_MB = Number(process.env.BENCH_MODEL_MB ?? 50);
 const BIG_MB = Number(process.env.BENCH_BIG_MB ?? 2048);
 const RUNS = 5;
-const PRESETS = ['llama2_7b', 'mistral_7b', 'qwen2_0_5b', 'redpajama_3b_v1', 'gemma_2b', 'phi-2'];
-const CONV = {
-  llama2_7b: 'llama-2',
-  mistral_7b: 'mistral_default',
-  qwen2_0_5b: 'qwen2',
-  redpajama_3b_v1: 'redpajama_chat',
-  gemma_2b: 'gemma_instruction',
-  'phi-2': 'phi-2',
-};
 
 const dir = mkdtempSync(join(process.env.BENCH_DIR ?? tmpdir(), 'mlc-build-bench-'));
 const env = { ...process.env, MLC_BUILD_MLC_LLM: DOUBLE, MLC_BUILD_ALL_HOSTS: '1', MLC_LLM_SOURCE_DIR: join(dir, 'mlc-llm-src') };

@@ -8,8 +8,9 @@
 //
 // Environment:
 //   MLC_DOUBLE_LOG         append one JSON line per call: {sub, args, cwd, pid, start, end, status}
-//   MLC_DOUBLE_STARTS      append one JSON line per call as it starts: {sub, args, pid} (a killed call is
-//                          in this log only)
+//   MLC_DOUBLE_STARTS      append one JSON line per call as it starts: {sub, args, pid, time, inputs} (a killed
+//                          call is in this log only); `inputs` digests the arguments (staging path left out) and
+//                          every file under the staging folder's in/, so equal inputs mean an identical run
 //   MLC_DOUBLE_FAIL        a regex; a call whose "sub args…" matches fails (exit 1, a traceback)
 //   MLC_DOUBLE_SLEEP_MS    sleep before writing outputs: "500" or "compile=200,convert_weight=1000"
 //   MLC_DOUBLE_SLEEP_FILE  a JSON file {regex: ms}: the first regex matching "<cwd name> <sub> <args…>" sets the sleep
@@ -273,6 +274,36 @@ function sleepMs(sub) {
   return /^\d+$/.test(spec) ? Number(spec) : Number(Object.fromEntries(spec.split(',').map((kv) => kv.split('=')))[sub] ?? 0);
 }
 
+/** What this call reads: its arguments with the staging folder left out, and the files under its in/ (of a compile's config, the fields compile reads). */
+function inputsDigest(sub, args) {
+  const h = createHash('sha256');
+  const cwd = process.cwd();
+  h.update(args.map((a) => a.split(cwd).join('<staging>')).join('\0'));
+  const walk = (dir) => {
+    let names;
+    try {
+      names = readdirSync(dir).sort();
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      const p = join(dir, name);
+      const st = statSync(p, { throwIfNoEntry: false });
+      if (st?.isDirectory()) walk(p);
+      else if (st?.isFile()) {
+        let bytes = readFileSync(p);
+        if (sub === 'compile' && name === 'mlc-chat-config.json') {
+          const config = JSON.parse(bytes.toString('utf8'));
+          bytes = Buffer.from(JSON.stringify(Object.fromEntries(Object.entries(config).filter(([k]) => !COMPILE_IGNORES.includes(k)))));
+        }
+        h.update(`\0${p.slice(cwd.length)}\0`).update(bytes);
+      }
+    }
+  };
+  walk(join(cwd, 'in'));
+  return h.digest('hex');
+}
+
 let SLEEP_MS = 0;
 function sleepFor() {
   if (SLEEP_MS > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, SLEEP_MS);
@@ -502,7 +533,10 @@ if (process.env.MLC_DOUBLE_CHILDREN) {
 const [sub, ...rest] = process.argv.slice(2);
 const start = Date.now();
 SLEEP_MS = sleepMs(sub);
-if (process.env.MLC_DOUBLE_STARTS) appendFileSync(process.env.MLC_DOUBLE_STARTS, JSON.stringify({ sub, args: rest, pid: process.pid }) + '\n');
+if (process.env.MLC_DOUBLE_STARTS) {
+  const line = { sub, args: rest, pid: process.pid, time: start, inputs: inputsDigest(sub, rest) };
+  appendFileSync(process.env.MLC_DOUBLE_STARTS, JSON.stringify(line) + '\n');
+}
 let status = 0;
 try {
   if (sub === '-h' || sub === '--help') {
