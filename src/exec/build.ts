@@ -169,6 +169,9 @@ export function startBuild(ctx: BuildContext, selected: ReadonlySet<string>, opt
       step.finishing = true;
       return;
     }
+    cancelStep(step, reason);
+  };
+  const cancelStep = (step: RunningStep, reason: string): void => {
     step.cancelling = true;
     step.cancel();
     emit({ event: 'cancelled', node: step.node, reason });
@@ -495,9 +498,7 @@ export function startBuild(ctx: BuildContext, selected: ReadonlySet<string>, opt
       // The one that has run the shortest time: the least work lost.
       const victim = occupants.reduce<RunningStep | undefined>((a, b) => (a === undefined || b.started > a.started ? b : a), undefined);
       if (!victim) continue;
-      victim.cancelling = true;
-      victim.cancel();
-      emit({ event: 'cancelled', node: victim.node, reason: 'its key waits for a step that needed its slot' });
+      cancelStep(victim, 'its key waits for a step that needed its slot');
     }
   }
 
@@ -511,6 +512,8 @@ export function startBuild(ctx: BuildContext, selected: ReadonlySet<string>, opt
   );
 
   const run = async (): Promise<BuildOutcome> => {
+    // Earlier rebuilds' steps whose node this build does not build: cancelled, or let finish (policy).
+    for (const step of held) if (!selected.has(step.node)) letGo(step, 'no longer in the build');
     pump();
     await finished;
     unsubscribe?.();

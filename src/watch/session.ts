@@ -63,11 +63,11 @@ export async function watchProject(req: WatchRequest): Promise<number> {
 }
 
 interface Current {
-  generation: number;
   handle: BuildHandle;
   ctx: BuildContext;
   log: { observe: Emit; stop(): void };
-  cancelled: number;
+  /** Steps this rebuild cancelled so far. */
+  cancelled: () => number;
 }
 
 class WatchSession {
@@ -197,22 +197,12 @@ class WatchSession {
       });
     }
     const generation = ++this.generation;
-    const current: Current = { generation, handle: undefined as unknown as BuildHandle, ctx: undefined as unknown as BuildContext, log, cancelled: 0 };
+    let cancelled = 0;
     const emit: Emit = (e: BuildEvent) => {
-      if (e.event === 'cancelled') current.cancelled++;
+      if (e.event === 'cancelled') cancelled++;
       log.observe(e);
     };
     if (generation > 1) emit({ event: 'trigger', files: files.map((f) => this.rel(f)) });
-    // Steps of earlier rebuilds whose node is no longer built.
-    for (const step of this.running.all()) {
-      if (sel.selected.has(step.node) || step.cancelling || step.finishing) continue;
-      if (this.policy(step.node) === 'finish') step.finishing = true;
-      else {
-        step.cancelling = true;
-        step.cancel();
-        emit({ event: 'cancelled', node: step.node, reason: 'no longer in the build' });
-      }
-    }
     if (!this.store || this.store.root !== manifest.cache) {
       await this.store?.close();
       this.store = await Store.open(manifest.cache);
@@ -239,8 +229,7 @@ class WatchSession {
     // during a long first build is not missed.
     await this.learnInputs(ctx, project);
     const machine = thisMachine();
-    current.ctx = ctx;
-    current.handle = startBuild(
+    const handle = startBuild(
       ctx,
       sel.selected,
       {
@@ -254,6 +243,7 @@ class WatchSession {
       },
       emit,
     );
+    const current: Current = { handle, ctx, log, cancelled: () => cancelled };
     this.current = current;
     void current.handle.done.then(
       (outcome) => this.enqueue(() => this.finished(current, outcome)),
@@ -280,7 +270,7 @@ class WatchSession {
     const parts = [`${counts.ran} ran`];
     if (counts.cached > 0) parts.push(`${counts.cached} cached`);
     if (counts.failed > 0) parts.push(`${counts.failed} failed`);
-    if (current.cancelled > 0) parts.push(`${current.cancelled} cancelled`);
+    if (current.cancelled() > 0) parts.push(`${current.cancelled()} cancelled`);
     const retry = counts.failed > 0 && process.stdin.isTTY ? ' · Enter retries failed steps' : '';
     this.say(
       `watching ${this.watchSet.fileCount} files · last build ${ok ? 'OK' : 'FAILED'} in ${(outcome.ms / 1000).toFixed(1)} s · ${parts.join(', ')} · ${new Date().toTimeString().slice(0, 8)}${retry}`,
@@ -314,10 +304,6 @@ class WatchSession {
     const lock = this.lock;
     this.lock = undefined;
     await lock.release();
-  }
-
-  private policy(node: string): 'cancel' | 'finish' {
-    return this.policyOfKind((this.project?.graph.nodes.get(node)?.kind ?? node.split(':')[0]) as NodeKind);
   }
 
   private policyOfKind(kind: NodeKind): 'cancel' | 'finish' {
