@@ -40,7 +40,8 @@ export const compile: StepKind<CompileNode> = {
         overrides: target.overrides,
         ext: target.ext,
         toolchain: toolchain.value,
-        env: Object.fromEntries(target.envReads.map((k) => [k, envValue(ctx, target, k)])),
+        // The web runtime counts by content (wasm_runtime), not by where the checkout is: machines share results.
+        env: Object.fromEntries(target.envReads.filter((k) => k !== 'MLC_LLM_SOURCE_DIR').map((k) => [k, envValue(ctx, target, k)])),
         wasm_runtime: await wasmRuntimeDigest(ctx, target),
       },
       action: { inputs: [inputOf(CHAT_CONFIG, chat)] },
