@@ -5,7 +5,11 @@ import { parseSelectors, selectRoots, withDependencies, type Selection } from '.
 import { byPosition, renderDiagnostic, type Diagnostic } from '../manifest/diagnostic.js';
 import { readLock } from '../sources/lock.js';
 import { loadProjectState, type ProjectState } from '../store/project-state.js';
+import { LayeredCache } from '../store/cache.js';
+import { RemoteCache } from '../store/remote/remote-cache.js';
+import type { RemoteFlags } from '../store/remote/settings.js';
 import { Store } from '../store/store.js';
+import { poolSizes } from '../exec/resources.js';
 import { EXIT } from './exit-codes.js';
 import { allHostsRequested, explicitlyUnbuildable, hostView, unavailableNodes, unbuildableCells, type HostView } from './host-aware.js';
 import { loadProject, type Project } from './project.js';
@@ -13,16 +17,21 @@ import { loadProject, type Project } from './project.js';
 /** The CLI's command names (set by main), to tell a mistyped command from a selector. */
 export const COMMANDS: string[] = [];
 
-export interface GlobalOptions {
+export interface GlobalOptions extends RemoteFlags {
   config?: string;
   tokenFile?: string;
   allHosts?: boolean;
 }
 
 export async function load(opts: GlobalOptions): Promise<Project | undefined> {
-  const result = await loadProject({ cwd: process.cwd(), config: opts.config, env: process.env });
+  const result = await loadProject({ cwd: process.cwd(), config: opts.config, env: process.env, remote: remoteFlags(opts) });
   report(result.ok ? result.value.warnings : result.error);
   return result.ok ? result.value : undefined;
+}
+
+/** The remote cache flags of the global options. */
+export function remoteFlags(opts: GlobalOptions): RemoteFlags {
+  return { remoteCache: opts.remoteCache, remoteCacheReadOnly: opts.remoteCacheReadOnly };
 }
 
 export type Loaded =
@@ -72,6 +81,7 @@ function fail(message: string, exit: number): { exit: number } {
 export async function readOnlyPlan(project: Project, selected: ReadonlySet<string>, unavailable: ReadonlyMap<string, string> = new Map()): Promise<Plan> {
   const ctx = await openContext(project, { readOnly: true });
   const plan = await makePlan(ctx, selected, unavailable);
+  await ctx.cache.flush();
   await ctx.store.close();
   return plan;
 }
@@ -86,6 +96,13 @@ export async function openContext(
   const store = shared?.store ?? (await Store.open(manifest.cache, { readOnly: opts.readOnly }));
   const state = shared?.state ?? (await loadProjectState(manifest.cache, manifest.root));
   const lock = await readLock(manifest.root);
+  // Results are looked up in the local store, then the remote cache; a look (plan, status) uploads nothing.
+  const remote = project.remote
+    ? new RemoteCache(opts.readOnly ? { ...project.remote, readOnly: true } : project.remote, {
+        concurrency: poolSizes(manifest, { cpus: 1, gpus: 0 }).net,
+        storeRoot: manifest.cache,
+      })
+    : undefined;
   return new BuildContext(
     manifest,
     project.graph,
@@ -95,6 +112,7 @@ export async function openContext(
     state,
     { verify: opts.verify ?? false, update: opts.update, tokenFile: opts.tokenFile },
     lock,
+    new LayeredCache(store, remote ? [remote] : []),
   );
 }
 

@@ -8,15 +8,23 @@ import { err, ok, type Result } from '../result.js';
 import { readLocalConfig } from '../sources/local.js';
 import { resolveToolchainCommand, type ToolchainCommand } from '../toolchain/command.js';
 import { detectModelType } from '../toolchain/model-type.js';
+import { remoteSettings, type RemoteFlags, type RemoteSettings } from '../store/remote/settings.js';
 
 export interface Project {
   manifest: Manifest;
   graph: BuildGraph;
   toolchain: ToolchainCommand;
   warnings: Diagnostic[];
+  /** The remote cache this command talks to, if any. */
+  remote?: RemoteSettings;
 }
 
-export async function loadProject(opts: { cwd: string; config?: string; env: NodeJS.ProcessEnv }): Promise<Result<Project, Diagnostic[]>> {
+export async function loadProject(opts: {
+  cwd: string;
+  config?: string;
+  env: NodeJS.ProcessEnv;
+  remote?: RemoteFlags;
+}): Promise<Result<Project, Diagnostic[]>> {
   const file = await findManifest(opts.cwd, opts.config);
   if (!file.ok) return file;
   const loaded = await loadManifestFile(file.value);
@@ -47,9 +55,14 @@ export async function loadProject(opts: { cwd: string; config?: string; env: Nod
   if (!toolchain.ok) {
     diags.push(error(toolchain.error, opts.env.MLC_BUILD_MLC_LLM ? undefined : manifest.source.locate(['toolchain', 'mlc_llm'])));
   }
-  if (diags.some((d) => d.severity === 'error') || !toolchain.ok) return err(diags);
+  const remote = remoteSettings(manifest.remoteCache, opts.remote ?? {}, opts.env);
+  if (!remote.ok) {
+    const fromManifest = remote.error.startsWith('remote_cache.');
+    diags.push(error(remote.error, fromManifest ? manifest.source.locate(['remote_cache', 'url']) : undefined));
+  }
+  if (diags.some((d) => d.severity === 'error') || !toolchain.ok || !remote.ok) return err(diags);
 
   const graph = buildGraph(manifest);
   if (!graph.ok) return err([...diags, ...graph.error]);
-  return ok({ manifest, graph: graph.value, toolchain: toolchain.value, warnings: diags });
+  return ok({ manifest, graph: graph.value, toolchain: toolchain.value, warnings: diags, ...(remote.value ? { remote: remote.value } : {}) });
 }

@@ -17,8 +17,8 @@ import type { ActionRecord, Files } from '../store/store.js';
 import type { BuildContext } from './context.js';
 import { evaluate } from './evaluate.js';
 import { commandOf } from './plan.js';
-import type { CacheHit } from '../store/cache.js';
-import type { Emit, FinishStatus, KindTotals, OutputFile, StepFailure } from './events.js';
+import type { CacheHit, CacheReport } from '../store/cache.js';
+import type { BuildEvent, Emit, FinishStatus, KindTotals, OutputFile, StepFailure } from './events.js';
 import { capacity, schedulerTasks, type Machine } from './resources.js';
 import { runStep } from './run-step.js';
 import type { RunningStep, RunningSteps, StepRun } from './running.js';
@@ -75,6 +75,8 @@ export interface BuildOutcome {
   results: Map<string, NodeResult>;
   /** A bug inside the engine happened (reported as an internal error, naming the node). */
   internalErrors: number;
+  /** What each remote cache moved (its uploads finished before the build ended). */
+  remote: CacheReport[];
 }
 
 export interface BuildHandle {
@@ -90,12 +92,36 @@ export interface BuildHandle {
 
 type Outcome = TaskOutcome | 'reported';
 
+/** The summary event of a build. */
+export function summaryEvent(outcome: BuildOutcome): BuildEvent {
+  const r = outcome.remote[0];
+  return {
+    event: 'summary',
+    counts: outcome.counts,
+    kinds: outcome.kinds,
+    ms: outcome.ms,
+    ...(r
+      ? {
+          remote: {
+            server: r.server,
+            hits: r.hits,
+            fetched_bytes: r.fetchedBytes,
+            uploaded_bytes: r.uploadedBytes,
+            uploads: r.uploads,
+            upload_failures: r.uploadFailures,
+          },
+        }
+      : {}),
+  };
+}
+
 export function runBuild(ctx: BuildContext, selected: ReadonlySet<string>, opts: BuildOptions, emit: Emit): Promise<BuildOutcome> {
   return startBuild(ctx, selected, opts, emit).done;
 }
 
 export function startBuild(ctx: BuildContext, selected: ReadonlySet<string>, opts: BuildOptions, emit: Emit): BuildHandle {
   const started = Date.now();
+  ctx.cache.onWarning((message) => emit({ event: 'warning', message }));
   const order = [...ctx.graph.nodes.values()].filter((n) => selected.has(n.id));
   const byId = new Map(order.map((n) => [n.id, n]));
   const done = new Map<string, Files>();
@@ -363,6 +389,7 @@ export function startBuild(ctx: BuildContext, selected: ReadonlySet<string>, opt
             done.set(node.id, ev.hit.local);
             ctx.noteKey(node, ev.key, { outputs: ev.hit.record.outputs });
             ctx.notePlaced(node, kind.placements(node, ctx, ev.hit.local));
+            ctx.cache.offer(ev.hit.record);
             finish(node, 'fresh', Date.now() - t0, { key: ev.key });
             return 'ok';
           }
@@ -374,6 +401,7 @@ export function startBuild(ctx: BuildContext, selected: ReadonlySet<string>, opt
               if (!(await place(node, restored.value))) return 'skipped';
               done.set(node.id, restored.value);
               ctx.noteKey(node, key, { outputs: hit.record.outputs });
+              if (hit.from === 'local') ctx.cache.offer(hit.record);
               finish(node, 'cached', Date.now() - t, { key, outputs: placedOutputs(node, restored.value), source: hit.from });
               return 'ok';
             }
@@ -517,7 +545,9 @@ export function startBuild(ctx: BuildContext, selected: ReadonlySet<string>, opt
     pump();
     await finished;
     unsubscribe?.();
-    const outcome = (): BuildOutcome => ({ counts, kinds, ms: Date.now() - started, results, internalErrors });
+    // Uploads end before the build does: the summary counts them, and a CI job's results are shared when it exits.
+    const remote = await ctx.cache.flush();
+    const outcome = (): BuildOutcome => ({ counts, kinds, ms: Date.now() - started, results, internalErrors, remote });
     // A superseded build leaves out/, the lock and the project state to the rebuild that took over.
     if (superseded) return outcome();
     if (!opts.signal.aborted) {

@@ -11,6 +11,7 @@ import { sourceOpener, type Source } from '../sources/index.js';
 import type { Lock } from '../sources/lock.js';
 import { kindOf, type StepContext } from '../steps/index.js';
 import { LayeredCache, type ActionCache } from '../store/cache.js';
+import { REMOTE_ENV } from '../store/remote/settings.js';
 import type { FileDigest } from '../store/hash.js';
 import { isPlaced, placeAll, type Placement } from '../store/outputs.js';
 import type { ProjectState } from '../store/project-state.js';
@@ -18,8 +19,8 @@ import type { Store, Tree } from '../store/store.js';
 import type { ToolchainCommand } from '../toolchain/command.js';
 import { fingerprintToolchain, type Fingerprint } from '../toolchain/fingerprint.js';
 
-/** Environment variables never passed to steps (mlc_llm needs no hub token: we download). */
-export const WITHHELD_ENV = ['HF_TOKEN', 'HUGGING_FACE_HUB_TOKEN'];
+/** Environment variables never passed to steps (mlc_llm needs no hub token: we download; nor the remote cache's secrets). */
+export const WITHHELD_ENV = ['HF_TOKEN', 'HUGGING_FACE_HUB_TOKEN', ...REMOTE_ENV];
 
 export interface ContextOptions {
   verify: boolean;

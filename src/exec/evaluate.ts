@@ -96,7 +96,10 @@ export async function describe(ctx: BuildContext, node: StepNode, ev: Evaluation
       }
       if (ev.hit) {
         if (ev.placed) return { state: 'fresh', reason: 'up to date' };
-        return { state: 'cached', reason: ev.hit.from === 'local' ? 'in the store; will be restored' : `in ${ev.hit.from}; will be restored` };
+        return {
+          state: 'cached',
+          reason: ev.hit.from === 'local' ? 'in the store; will be restored' : `in ${ev.hit.label ?? ev.hit.from}; will be fetched`,
+        };
       }
       return last ? { state: 'stale', reason: `changed: ${await changed(ev.fields)}` } : { state: 'missing', reason: 'not built yet' };
   }

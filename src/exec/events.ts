@@ -42,7 +42,17 @@ export type BuildEvent =
   | { event: 'trigger'; files: string[] }
   /** Watch mode: a running step was stopped because its result is no longer wanted. */
   | { event: 'cancelled'; node: string; reason: string }
-  | { event: 'summary'; counts: Record<FinishStatus, number>; kinds: Partial<Record<NodeKind, KindTotals>>; ms: number };
+  | { event: 'summary'; counts: Record<FinishStatus, number>; kinds: Partial<Record<NodeKind, KindTotals>>; ms: number; remote?: RemoteTotals };
+
+/** What the remote cache did in a build: results restored from it, bytes moved, uploads that failed. */
+export interface RemoteTotals {
+  server: string;
+  hits: number;
+  fetched_bytes: number;
+  uploaded_bytes: number;
+  uploads: number;
+  upload_failures: number;
+}
 
 /** One output of a node: its path relative to out/, digest and size. */
 export interface OutputFile {

@@ -64,7 +64,16 @@ export async function runStep(
         return fail(`the step ${seen ? 'modified' : 'removed'} its input ${f.name}; nothing was recorded`, { exitCode: 0 });
     }
     const outputs = await ctx.store.ingestDir(outDir);
-    const record: ActionRecord = { key, node: node.id, outputs, durationMs: Date.now() - started, createdAt: new Date().toISOString() };
+    // The log goes with the result (a remote cache serves it as the action's stdout); the copy in logs/ stays.
+    const logDigest = await ctx.store.ingestCopy(log).catch(() => undefined);
+    const record: ActionRecord = {
+      key,
+      node: node.id,
+      outputs,
+      ...(logDigest ? { log: logDigest } : {}),
+      durationMs: Date.now() - started,
+      createdAt: new Date().toISOString(),
+    };
     await ctx.cache.record(record, fields);
     return { ok: true, value: record };
   } finally {

@@ -122,6 +122,9 @@ export function resolveManifest(src: ManifestSource): Result<Loaded, Diagnostic[
       cacheLimits,
       resources: resourcesOf(raw),
       watch: { debounceMs: raw.watch?.debounce_ms, poll: raw.watch?.poll, supersede: { ...raw.watch?.supersede } },
+      ...(raw.remote_cache
+        ? { remoteCache: { url: raw.remote_cache.url, readOnly: raw.remote_cache.read_only ?? false, timeoutMs: raw.remote_cache.timeout_ms } }
+        : {}),
       toolchain: { mlcLlm: raw.toolchain?.mlc_llm, fingerprint: raw.toolchain?.fingerprint },
       models,
       quantizations,

@@ -104,6 +104,24 @@ export const WatchSchema = z.strictObject({
     .describe('per step kind, what becomes of a running step whose key changed: cancel (default) or finish (run to the end, cached)'),
 });
 
+/** `remote_cache:`: a Bazel HTTP cache (bazel-remote, BuildBuddy, nginx with WebDAV) shared by machines. */
+export const RemoteCacheSchema = z.strictObject({
+  url: z
+    .string({ error: 'must be a URL' })
+    .refine((u) => /^https?:\/\/[^/]/.test(u), { error: 'must be an http:// or https:// URL' })
+    .refine((u) => !/^https?:\/\/[^/]*@/.test(u), {
+      error: 'must not hold credentials: set MLC_BUILD_REMOTE_HEADER ("Authorization: Bearer …") or put them in MLC_BUILD_REMOTE_CACHE',
+    })
+    .describe('the cache server, e.g. http://cache.internal:8080 (env MLC_BUILD_REMOTE_CACHE and --remote-cache override it)'),
+  read_only: z.boolean({ error: 'must be true or false' }).optional().describe('fetch results, never upload (for untrusted jobs such as pull requests)'),
+  timeout_ms: z
+    .number({ error: 'must be a number of milliseconds' })
+    .int({ error: 'must be a whole number of milliseconds' })
+    .min(1, { error: 'must be 1 or more' })
+    .optional()
+    .describe('a request fails after this long without a byte moving (default 30000); connecting waits at most 5000'),
+});
+
 export const TargetObjectSchema = z.strictObject({
   name: nonEmpty('a target name'),
   preset: nonEmpty('a target preset name').optional().describe('a preset from recipes/targets.json to start from'),
@@ -139,6 +157,7 @@ export const ManifestSchema = z.strictObject({
   cache: CacheSchema.optional().describe('local store: a folder (default .mlc-build), or { path, max_size, max_age }'),
   resources: ResourcesSchema.optional(),
   watch: WatchSchema.optional(),
+  remote_cache: RemoteCacheSchema.optional(),
   toolchain: z
     .strictObject({
       mlc_llm: nonEmpty('a command').optional().describe('"mlc_llm", "python -m mlc_llm" or a path; env MLC_BUILD_MLC_LLM overrides'),
@@ -188,5 +207,6 @@ export const KNOWN_KEYS = {
   naming: ['weights', 'library'],
   download: Object.keys(DownloadRulesSchema.shape),
   watch: Object.keys(WatchSchema.shape),
+  remote_cache: Object.keys(RemoteCacheSchema.shape),
   supersede: ['download', 'convert', 'config', 'compile'],
 } as const;

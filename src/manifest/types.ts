@@ -106,6 +106,8 @@ export interface Manifest {
   cacheLimits: CacheLimits;
   resources: Resources;
   watch: WatchSettings;
+  /** `remote_cache:`; flags and env may override it (src/store/remote/settings.ts). */
+  remoteCache?: { url: string; readOnly: boolean; timeoutMs?: number };
   toolchain: { mlcLlm?: string; fingerprint?: string };
   models: Model[];
   quantizations: string[];

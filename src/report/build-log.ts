@@ -1,6 +1,7 @@
 // Plain build output for people and CI logs (stderr): what ran or was restored, failures in full,
 // then a summary. Fresh steps are counted, not listed.
-import type { BuildEvent, FinishStatus, KindTotals } from '../exec/events.js';
+import type { BuildEvent, FinishStatus, KindTotals, RemoteTotals } from '../exec/events.js';
+import { formatBytes } from '../manifest/units.js';
 import { NODE_KINDS, type NodeKind } from '../recipes/index.js';
 import { shellLine } from '../toolchain/argv.js';
 
@@ -47,9 +48,16 @@ export function plainLogger(write: (s: string) => void): (e: BuildEvent) => void
       case 'cancelled':
         return write(`  cancel  ${e.node}: ${e.reason}\n`);
       case 'summary':
-        return write(`mlc-build: ${summaryText(e.counts)} in ${seconds(e.ms)}\n${kindsText(e.kinds)}`);
+        return write(`mlc-build: ${summaryText(e.counts)} in ${seconds(e.ms)}\n${kindsText(e.kinds)}${e.remote ? remoteText(e.remote) : ''}`);
     }
   };
+}
+
+/** The remote cache's line of the summary. */
+export function remoteText(r: RemoteTotals): string {
+  const parts = [`${r.hits} restored (${formatBytes(r.fetched_bytes)} fetched)`, `${r.uploads} uploaded (${formatBytes(r.uploaded_bytes)} sent)`];
+  if (r.upload_failures > 0) parts.push(`${r.upload_failures} upload${r.upload_failures === 1 ? '' : 's'} failed`);
+  return `  remote cache ${r.server}: ${parts.join(', ')}\n`;
 }
 
 /** A few paths, then how many more. */

@@ -1,6 +1,7 @@
 // The action cache: a key's recorded result, and the blobs it names. The local store answers
-// first; other providers (a shared folder, a remote cache) are asked after it, and a hit there
-// fills the local store. A result whose blobs are missing or do not match is a miss.
+// first; other providers (a remote cache) are asked after it, and a hit there fills the local
+// store. A result whose blobs are missing or do not match is a miss. Results recorded or found
+// locally are offered to providers that take uploads; the build waits for them at its end.
 import type { Readable } from 'node:stream';
 import type { KeyFields } from '../keys.js';
 import { err, ok, type Result } from '../result.js';
@@ -11,31 +12,68 @@ export interface CacheHit {
   record: ActionRecord;
   /** Where it was found: `local`, or the provider's name. */
   from: string;
+  /** How messages name where it was found (e.g. `the remote cache (host:port)`). */
+  label?: string;
   /** The outputs, when they can be read on this machine without a transfer (a local hit). */
   local?: Files;
   /** Brings the outputs into the local store and returns them; an error makes the hit a miss. */
   restore(): Promise<Result<Files, string>>;
 }
 
+/** What a provider moved in one build. */
+export interface ProviderStats {
+  /** The server as messages name it (host:port). */
+  server: string;
+  fetchedBytes: number;
+  uploadedBytes: number;
+  uploadFailures: number;
+  uploads: number;
+}
+
+/** A provider's figures for the summary, with the hits restored from it. */
+export interface CacheReport extends ProviderStats {
+  name: string;
+  label: string;
+  hits: number;
+}
+
 export interface ActionCache {
   lookup(key: string, opts: { verify: boolean }): Promise<CacheHit | undefined>;
-  /** Records a result whose blobs are in the local store. */
+  /** Records a result whose blobs are in the local store (and uploads it to providers that take uploads). */
   record(record: ActionRecord, fields: KeyFields): Promise<void>;
+  /** A result found in the local store: providers that lack it get it (a store built before a remote seeds it). */
+  offer(record: ActionRecord): void;
   /** The key fields of a result, for explain and plan reasons. */
   fields(key: string): Promise<KeyFields | undefined>;
+  /** Waits for the uploads under way; the providers' figures. */
+  flush(): Promise<CacheReport[]>;
+  /** Where providers' warnings go (a build makes them events). */
+  onWarning(warn: (message: string) => void): void;
 }
 
 /** A cache other than the local store that results can be restored from. */
 export interface CacheProvider {
   readonly name: string;
+  readonly label: string;
+  warn: (message: string) => void;
   getRecord(key: string): Promise<ActionRecord | undefined>;
   getFields(key: string): Promise<KeyFields | undefined>;
   hasBlob(digest: string): Promise<boolean>;
   openBlob(digest: string): Promise<Readable | undefined>;
+  /** Takes a fresh result (absent for a read-only provider). */
+  upload?(record: ActionRecord, fields: KeyFields, local: Store): Promise<void>;
+  /** Takes a result from the local store if it lacks it. */
+  seed?(record: ActionRecord, fields: KeyFields, local: Store): Promise<void>;
+  providerStats(): ProviderStats;
+  close(): Promise<void>;
 }
 
 /** The local store first, then each provider in order. */
 export class LayeredCache implements ActionCache {
+  private readonly pending = new Set<Promise<void>>();
+  private readonly offered = new Set<string>();
+  private readonly hits = new Map<string, number>();
+
   constructor(
     private readonly local: Store,
     private readonly others: readonly CacheProvider[] = [],
@@ -52,28 +90,63 @@ export class LayeredCache implements ActionCache {
       if (!found || found.key !== key) continue;
       const blobs = await Promise.all(Object.values(found.outputs).map((f) => other.hasBlob(f.digest).catch(() => false)));
       if (blobs.includes(false)) continue; // a result naming a missing blob is a miss
-      return { record: found, from: other.name, restore: () => this.fill(other, found) };
+      return { record: found, from: other.name, label: other.label, restore: () => this.fill(other, found) };
     }
     return undefined;
   }
 
-  /** Copies a provider's result into the local store, each blob verified as it is written. */
+  /** Copies a provider's result into the local store, each blob verified as it is written, all in parallel. */
   private async fill(other: CacheProvider, record: ActionRecord): Promise<Result<Files, string>> {
-    for (const f of Object.values(record.outputs)) {
-      const stream = await other.openBlob(f.digest).catch(() => undefined);
-      if (!stream) return err(`${other.name}: blob ${f.digest.slice(0, 12)}… is gone`);
-      const put = await this.local.ingestStream(stream, f.digest);
-      if (!put.ok) return err(`${other.name}: ${put.error}`);
-    }
+    const results = await Promise.all(
+      dedupeDigests(Object.values(record.outputs).map((f) => f.digest)).map(async (digest): Promise<Result<void, string>> => {
+        const stream = await other.openBlob(digest).catch(() => undefined);
+        if (!stream) return err(`blob ${digest.slice(0, 12)}… is gone`);
+        return this.local.ingestStream(stream, digest);
+      }),
+    );
+    const failed = results.find((r) => !r.ok);
+    if (failed && !failed.ok) return err(failed.error);
     await this.local.putRecord(record, (await other.getFields(record.key).catch(() => undefined)) ?? {});
+    this.hits.set(other.name, (this.hits.get(other.name) ?? 0) + 1);
     return ok(this.local.filesOf(record));
   }
 
   async record(record: ActionRecord, fields: KeyFields): Promise<void> {
     await this.local.putRecord(record, fields);
+    this.offered.add(record.key);
+    for (const other of this.others) if (other.upload) this.track(other.upload(record, fields, this.local));
+  }
+
+  offer(record: ActionRecord): void {
+    if (this.offered.has(record.key)) return;
+    this.offered.add(record.key);
+    for (const other of this.others) {
+      const seed = other.seed?.bind(other);
+      if (seed) this.track(this.local.getFields(record.key).then((fields) => seed(record, fields ?? {}, this.local)));
+    }
   }
 
   async fields(key: string): Promise<KeyFields | undefined> {
     return this.local.getFields(key);
   }
+
+  async flush(): Promise<CacheReport[]> {
+    while (this.pending.size > 0) await Promise.all([...this.pending]);
+    await Promise.all(this.others.map((o) => o.close()));
+    return this.others.map((o) => ({ name: o.name, label: o.label, hits: this.hits.get(o.name) ?? 0, ...o.providerStats() }));
+  }
+
+  onWarning(warn: (message: string) => void): void {
+    for (const o of this.others) o.warn = warn;
+  }
+
+  private track(p: Promise<void>): void {
+    // An upload never fails the build: the provider has said what went wrong.
+    const q = p.catch(() => undefined).finally(() => this.pending.delete(q));
+    this.pending.add(q);
+  }
+}
+
+function dedupeDigests(ds: string[]): string[] {
+  return [...new Set(ds)];
 }

@@ -2,7 +2,7 @@
 // logs and staging. Only a complete, hashed result is recorded, and the record is written last.
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, readFileSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, utimes } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, utimes } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { join, relative, sep } from 'node:path';
@@ -89,6 +89,19 @@ export class Store {
     await chmod(file, 0o444);
     await rename(file, blob); // replaces a corrupt blob, if there was one
     await this.stats.remember(blob, digest);
+  }
+
+  /** Copies a file into the CAS (the file stays); its digest. */
+  async ingestCopy(file: string): Promise<string> {
+    const tmp = join(this.root, 'tmp', `copy@${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
+    try {
+      await copyFile(file, tmp);
+      const { digest } = await hashFile(tmp);
+      await this.ingestFile(tmp, digest);
+      return digest;
+    } finally {
+      await rm(tmp, { force: true });
+    }
   }
 
   /**

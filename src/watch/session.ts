@@ -2,7 +2,7 @@
 // re-plans and supersedes the one before; running steps are decided by key (exec/running.ts, and
 // the build loop's takeover), never stopped wholesale. Results are ordinary store records.
 import { join, relative, sep } from 'node:path';
-import { startBuild, type BuildHandle, type BuildOutcome } from '../exec/build.js';
+import { startBuild, summaryEvent, type BuildHandle, type BuildOutcome } from '../exec/build.js';
 import type { BuildContext } from '../exec/context.js';
 import type { BuildEvent, Emit } from '../exec/events.js';
 import { RunningSteps } from '../exec/running.js';
@@ -16,7 +16,7 @@ import type { HeldLock } from '../store/project-lock.js';
 import { hashFile } from '../store/hash.js';
 import { Store } from '../store/store.js';
 import { buildLog, jobsFor, thisMachine } from '../cli/build-setup.js';
-import { openContext, report, selectIn, type GlobalOptions } from '../cli/context.js';
+import { openContext, remoteFlags, report, selectIn, type GlobalOptions } from '../cli/context.js';
 import { EXIT } from '../cli/exit-codes.js';
 import { skipText } from '../cli/host-aware.js';
 import { lockProject } from '../cli/lock.js';
@@ -51,7 +51,7 @@ export async function watchProject(req: WatchRequest): Promise<number> {
     (h) => h.digest,
     () => undefined,
   );
-  const first = await loadProject({ cwd: process.cwd(), config: req.global.config, env: process.env });
+  const first = await loadProject({ cwd: process.cwd(), config: req.global.config, env: process.env, remote: remoteFlags(req.global) });
   report(first.ok ? first.value.warnings : first.error);
   if (first.ok) {
     // Selectors are checked once, at the start: a typo is a usage error, not something to watch.
@@ -165,7 +165,7 @@ class WatchSession {
     if (this.stopped) return;
     const manifestChanged = files.includes(this.manifestFile) || !this.project;
     if (manifestChanged && files.length > 0) {
-      const loaded = await loadProject({ cwd: process.cwd(), config: this.req.global.config, env: process.env });
+      const loaded = await loadProject({ cwd: process.cwd(), config: this.req.global.config, env: process.env, remote: remoteFlags(this.req.global) });
       if (!loaded.ok) {
         report(loaded.error);
         this.say(`mlc-build: the manifest has errors; ${this.project ? 'still watching with the last good one' : 'watching it for a fix'}`);
@@ -261,7 +261,7 @@ class WatchSession {
     }
     // What this build read is watched before its summary: a save after the summary is never missed.
     if (this.project) await this.learnInputs(current.ctx, this.project);
-    current.log.observe({ event: 'summary', counts: outcome.counts, kinds: outcome.kinds, ms: outcome.ms });
+    current.log.observe(summaryEvent(outcome));
     current.log.stop();
     await this.releaseLockIfIdle();
     if (this.stopped || this.req.json) return;

@@ -4,8 +4,24 @@ import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tempDir } from '../helpers/cli.js';
 import { describe, expect, it } from 'vitest';
-import { LayeredCache } from '../../src/store/cache.js';
+import { LayeredCache, type CacheProvider } from '../../src/store/cache.js';
 import { Store } from '../../src/store/store.js';
+
+/** Another store as a provider, with some of its answers replaced. */
+function provider(store: Store, name = store.name, replace: Partial<CacheProvider> = {}): CacheProvider {
+  return {
+    name,
+    label: name,
+    warn: () => {},
+    getRecord: (k) => store.getRecord(k),
+    getFields: (k) => store.getFields(k),
+    hasBlob: (d) => store.hasBlob(d),
+    openBlob: (d) => store.openBlob(d),
+    providerStats: () => ({ server: name, fetchedBytes: 0, uploadedBytes: 0, uploadFailures: 0, uploads: 0 }),
+    close: async () => {},
+    ...replace,
+  };
+}
 
 async function storeWith(result?: { key: string; content: string }): Promise<Store> {
   const store = await Store.open(await tempDir('mlc-build-cache-'));
@@ -24,7 +40,7 @@ describe('layered cache', () => {
   it('a hit in the second provider fills the first; the next lookup is local', async () => {
     const local = await storeWith();
     const other = await storeWith({ key: KEY, content: 'library bytes' });
-    const cache = new LayeredCache(local, [other]);
+    const cache = new LayeredCache(local, [provider(other)]);
     const hit = await cache.lookup(KEY, { verify: false });
     expect(hit?.from).toBe(other.name);
     expect(hit?.local).toBeUndefined();
@@ -45,7 +61,7 @@ describe('layered cache', () => {
     expect(await new LayeredCache(local).lookup(KEY, { verify: true })).toBeUndefined();
 
     const fresh = await storeWith();
-    const hit = await new LayeredCache(fresh, [local]).lookup(KEY, { verify: false });
+    const hit = await new LayeredCache(fresh, [provider(local)]).lookup(KEY, { verify: false });
     // The provider's own stat cache saw the write: its blob no longer counts, so it is a miss too.
     expect(hit).toBeUndefined();
   });
@@ -56,13 +72,7 @@ describe('layered cache', () => {
     const digest = Object.values(record?.outputs ?? {})[0]?.digest as string;
     const { Readable } = await import('node:stream');
     // A provider that lies: it says it has the blob and sends other bytes.
-    const liar = {
-      name: 'liar',
-      getRecord: (k: string) => other.getRecord(k),
-      getFields: (k: string) => other.getFields(k),
-      hasBlob: async () => true,
-      openBlob: async () => Readable.from([Buffer.from('not the library')]),
-    };
+    const liar = provider(other, 'liar', { hasBlob: async () => true, openBlob: async () => Readable.from([Buffer.from('not the library')]) });
     const local = await storeWith();
     const hit = await new LayeredCache(local, [liar]).lookup(KEY, { verify: false });
     const restored = await hit?.restore();
@@ -73,13 +83,7 @@ describe('layered cache', () => {
 
   it('a result naming a blob the provider lacks is a miss', async () => {
     const other = await storeWith({ key: KEY, content: 'library bytes' });
-    const liar = {
-      name: 'gaps',
-      getRecord: (k: string) => other.getRecord(k),
-      getFields: (k: string) => other.getFields(k),
-      hasBlob: async () => false,
-      openBlob: async () => undefined,
-    };
+    const liar = provider(other, 'gaps', { hasBlob: async () => false, openBlob: async () => undefined });
     expect(await new LayeredCache(await storeWith(), [liar]).lookup(KEY, { verify: false })).toBeUndefined();
   });
 });

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { runBuild } from '../../exec/build.js';
+import { runBuild, summaryEvent } from '../../exec/build.js';
 import { formatBytes } from '../../manifest/units.js';
 import { storeSize } from '../../store/gc.js';
 import { buildLog, jobsFor, thisMachine } from '../build-setup.js';
@@ -149,14 +149,16 @@ export function registerBuild(program: Command, setExit: (code: number) => void,
             message: `the store ${manifest.cache} holds ${formatBytes(size)}, over cache.max_size ${formatBytes(limit)}: run mlc-build gc`,
           });
       }
-      emit({ event: 'summary', counts: outcome.counts, kinds: outcome.kinds, ms: outcome.ms });
+      emit(summaryEvent(outcome));
       if (profile && flags.profile) {
         const file = resolve(flags.profile);
         await profile.write(file);
         process.stderr.write(`mlc-build: profile written to ${file}\n`);
       }
       const { counts } = outcome;
-      const complete = counts.failed + counts.skipped + counts.interrupted === 0 && !controller.signal.aborted;
+      // Failed uploads are tried again by the next build: it must take the full path.
+      const complete =
+        counts.failed + counts.skipped + counts.interrupted === 0 && !controller.signal.aborted && outcome.remote.every((r) => r.uploadFailures === 0);
       if (complete && STAMPED_ARGV.some((a) => a.length === argv.length && a.every((w, i) => w === argv[i]))) {
         writeStamp(
           {

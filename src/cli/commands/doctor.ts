@@ -9,6 +9,8 @@ import { kindOf } from '../../steps/index.js';
 import { installAdvice } from '../../recipes/index.js';
 import { formatBytes } from '../../manifest/units.js';
 import { gitChecks, hostFacts, targetChecks, type Check } from '../../toolchain/host-checks.js';
+import { RemoteCache } from '../../store/remote/remote-cache.js';
+import type { RemoteSettings } from '../../store/remote/settings.js';
 import { EXIT } from '../exit-codes.js';
 import { load, openContext, type GlobalOptions } from '../context.js';
 
@@ -52,8 +54,10 @@ export function registerDoctor(program: Command, setExit: (code: number) => void
         if (!node || !kind?.bytesToWrite || n.state === 'fresh' || n.state === 'cached') return [];
         return [{ id: n.id, bytes: kind.bytesToWrite(node, ctx) }];
       });
+      await ctx.cache.flush();
       await ctx.store.close();
       sections.push(['disk', [await diskCheck(manifest, writes)]]);
+      if (project.remote) sections.push(['remote cache', await remoteChecks(project.remote, manifest.cache)]);
 
       let problems = 0;
       for (const [title, checks] of sections) {
@@ -70,6 +74,26 @@ export function registerDoctor(program: Command, setExit: (code: number) => void
       );
       setExit(problems === 0 ? EXIT.ok : EXIT.stepFailed);
     });
+}
+
+/** Whether the configured remote cache answers and (unless read-only) accepts writes. */
+async function remoteChecks(settings: RemoteSettings, storeRoot: string): Promise<Check[]> {
+  const remote = new RemoteCache(settings, { concurrency: 1, storeRoot });
+  const probe = await remote.probe();
+  await remote.close();
+  const what = `${settings.display}`;
+  return [
+    probe.answers ? { what, ok: false, detail: `does not answer: ${probe.answers}` } : { what, ok: true, detail: 'answers' },
+    ...(probe.answers
+      ? []
+      : [
+          probe.writes === 'read-only'
+            ? { what: 'uploads', ok: true, detail: 'read-only: this machine fetches, never uploads' }
+            : probe.writes
+              ? { what: 'uploads', ok: false, detail: `refused: ${probe.writes}` }
+              : { what: 'uploads', ok: true, detail: 'accepts writes' },
+        ]),
+  ];
 }
 
 function describeFacts(facts: Record<string, unknown>): string {

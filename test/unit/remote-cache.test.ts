@@ -1,0 +1,201 @@
+// The remote cache against a small in-process server with faults: what is refused, what counts
+// as a miss, what is resumed, and that the cache never fails (only warns).
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { LayeredCache } from '../../src/store/cache.js';
+import { decodeActionResult } from '../../src/store/remote/bazel.js';
+import { RemoteCache } from '../../src/store/remote/remote-cache.js';
+import { remoteSettings } from '../../src/store/remote/settings.js';
+import { Store, type ActionRecord } from '../../src/store/store.js';
+import { CacheServer } from '../helpers/cache-server.js';
+import { tempDir } from '../helpers/cli.js';
+
+const KEY = 'b'.repeat(64);
+const OTHER = 'c'.repeat(64);
+
+let server: CacheServer;
+beforeEach(async () => {
+  server = new CacheServer();
+  await server.start();
+});
+afterEach(async () => server.stop());
+
+function remote(store: Store, env: Record<string, string> = {}, timeoutMs?: number): { cache: RemoteCache; warnings: string[] } {
+  const settings = remoteSettings({ url: server.url, readOnly: false, ...(timeoutMs ? { timeoutMs } : {}) }, {}, env);
+  if (!settings.ok || !settings.value) throw new Error('settings');
+  const cache = new RemoteCache(settings.value, { concurrency: 4, storeRoot: store.root });
+  const warnings: string[] = [];
+  cache.warn = (m) => warnings.push(m);
+  return { cache, warnings };
+}
+
+/** A store holding one result (a 200 kB library), uploaded to the server. */
+async function uploaded(env: Record<string, string> = {}): Promise<{ store: Store; record: ActionRecord }> {
+  const store = await Store.open(await tempDir('mlc-build-remote-a-'));
+  const dir = await tempDir('mlc-build-out-');
+  await writeFile(join(dir, 'lib.so'), Buffer.alloc(200_000, 7));
+  const record: ActionRecord = { key: KEY, node: 'compile:M/q/cuda', outputs: await store.ingestDir(dir), durationMs: 5, createdAt: '2026-01-01T00:00:00Z' };
+  await store.putRecord(record, { step: 'compile' });
+  const { cache, warnings } = remote(store, env);
+  await cache.upload(record, { step: 'compile' }, store);
+  expect(warnings).toEqual([]);
+  return { store, record };
+}
+
+async function fetchInto(env: Record<string, string> = {}, timeoutMs?: number) {
+  const local = await Store.open(await tempDir('mlc-build-remote-b-'));
+  const r = remote(local, env, timeoutMs);
+  const layered = new LayeredCache(local, [r.cache]);
+  const hit = await layered.lookup(KEY, { verify: false });
+  const restored = hit ? await hit.restore() : undefined;
+  return { local, hit, restored, warnings: r.warnings, cache: r.cache };
+}
+
+describe('remote cache protocol and faults', () => {
+  it('round trip: the action result is Bazel JSON naming every blob; a fresh store restores it', async () => {
+    const { record } = await uploaded();
+    const result = decodeActionResult(server.entries.get(`/ac/${KEY}`) as Buffer);
+    if (!result.ok) throw new Error(result.error);
+    const digest = (record.outputs['lib.so'] as { digest: string }).digest;
+    expect(result.value.outputFiles.map((f) => f.path)).toEqual(['lib.so', '.mlc-build/record.json']);
+    expect(result.value.outputFiles[0]?.digest).toEqual({ hash: digest, size: 200_000 });
+    const { restored, local, warnings } = await fetchInto();
+    expect(restored?.ok).toBe(true);
+    expect(await local.hasBlob(digest, { verify: true })).toBe(true);
+    expect(warnings).toEqual([]);
+  });
+
+  it('hundreds of lookups at once all answer: no response waits unread while holding a socket', async () => {
+    const store = await Store.open(await tempDir('mlc-build-remote-many-'));
+    const { cache } = remote(store);
+    const keys = Array.from({ length: 150 }, (_, i) => i.toString(16).padStart(64, 'a'));
+    for (const key of keys) {
+      const dir = await tempDir('mlc-build-out-');
+      await writeFile(join(dir, 'mlc-chat-config.json'), `{"n": "${key}"}`);
+      const record: ActionRecord = { key, node: `config:${key}`, outputs: await store.ingestDir(dir), durationMs: 1, createdAt: '2026-01-01T00:00:00Z' };
+      await cache.upload(record, {}, store);
+    }
+    const fresh = await Store.open(await tempDir('mlc-build-remote-many-b-'));
+    const reader = remote(fresh, {}, 2000);
+    const found = await Promise.all(keys.map((k) => reader.cache.getRecord(k)));
+    expect(reader.warnings).toEqual([]);
+    expect(found.map((r) => r?.key)).toEqual(keys);
+  });
+
+  it('reads protobuf-JSON spelling: camelCase names, sizes as strings', () => {
+    const h = 'd'.repeat(64);
+    const r = decodeActionResult(
+      Buffer.from(JSON.stringify({ outputFiles: [{ path: 'x', digest: { hash: h, sizeBytes: '12' } }], stdoutDigest: { hash: h } })),
+    );
+    expect(r.ok && r.value).toEqual({ outputFiles: [{ path: 'x', digest: { hash: h, size: 12 } }], exitCode: 0, stdout: { hash: h, size: 0 } });
+  });
+
+  it('a second upload sends no blob again (HEAD first)', async () => {
+    const { store, record } = await uploaded();
+    const before = server.requests.filter((q) => q.method === 'PUT' && q.path.startsWith('/cas/')).length;
+    await remote(store).cache.upload(record, { step: 'compile' }, store);
+    expect(server.requests.filter((q) => q.method === 'PUT' && q.path.startsWith('/cas/')).length).toBe(before);
+  });
+
+  it('a corrupted blob is refused: never placed, a warning, a miss', async () => {
+    const { record } = await uploaded();
+    server.faults.corrupt = true;
+    const { restored, local } = await fetchInto();
+    expect(restored?.ok).toBe(false);
+    expect(!restored?.ok && restored?.error).toMatch(/arrived with digest/);
+    expect(await local.hasBlob((record.outputs['lib.so'] as { digest: string }).digest)).toBe(false);
+    expect(await local.getRecord(KEY)).toBeUndefined();
+  });
+
+  it('an action result naming a missing blob is a miss', async () => {
+    const { record } = await uploaded();
+    server.entries.delete(`/cas/${(record.outputs['lib.so'] as { digest: string }).digest}`);
+    expect((await fetchInto()).hit).toBeUndefined();
+  });
+
+  it('a connection cut mid-GET is resumed with Range', async () => {
+    await uploaded();
+    server.faults.cutOnce = true;
+    const { restored } = await fetchInto();
+    expect(restored?.ok).toBe(true);
+    expect(server.requests.some((q) => q.range?.startsWith('bytes=') && q.status === 206)).toBe(true);
+  });
+
+  it('500 and 413 on PUT: one warning naming the server, counted as failed uploads, nothing thrown', async () => {
+    for (const status of [500, 413]) {
+      server.faults.putStatus = status;
+      const store = await Store.open(await tempDir('mlc-build-remote-a-'));
+      const dir = await tempDir('mlc-build-out-');
+      await writeFile(join(dir, 'lib.so'), `library ${status}`);
+      const record: ActionRecord = { key: KEY, node: 'n', outputs: await store.ingestDir(dir), durationMs: 1, createdAt: '' };
+      const { cache, warnings } = remote(store);
+      await cache.upload(record, {}, store);
+      await cache.upload({ ...record, key: OTHER }, {}, store);
+      expect(warnings.length).toBe(1);
+      expect(warnings[0]).toContain(`127.0.0.1:${new URL(server.url).port}`);
+      expect(warnings[0]).toContain(`HTTP ${status}`);
+      expect(cache.providerStats().uploadFailures).toBe(2);
+      expect(server.entries.has(`/ac/${KEY}`)).toBe(false);
+    }
+  });
+
+  it('a slow server times out (idle, not a deadline) and the lookup is a miss', async () => {
+    await uploaded();
+    server.faults.delayMs = 1500;
+    const t = Date.now();
+    const { hit, warnings } = await fetchInto({}, 300);
+    expect(hit).toBeUndefined();
+    expect(Date.now() - t).toBeLessThan(1400);
+    expect(warnings[0]).toMatch(/no data for 0\.3s/);
+  });
+
+  it('after repeated failures the remote is not asked again in this build', async () => {
+    await server.stop();
+    const local = await Store.open(await tempDir('mlc-build-remote-b-'));
+    const { cache, warnings } = remote(local);
+    for (let i = 0; i < 10; i++) expect(await cache.getRecord(KEY)).toBeUndefined();
+    expect(warnings.length).toBe(1);
+    expect(warnings[0]).toMatch(/ECONNREFUSED/);
+  });
+
+  it('signed results: the right key reads them; unsigned, tampered and replayed results are refused', async () => {
+    const key = { MLC_BUILD_REMOTE_SIGNING_KEY: 'k3y-for-signing' };
+    await uploaded(key);
+    expect((await fetchInto(key)).restored?.ok).toBe(true);
+    expect((await fetchInto({ MLC_BUILD_REMOTE_SIGNING_KEY: 'another-key' })).warnings.join()).toMatch(/bad signature/);
+
+    // Tampered: the record blob rewritten (and the action result pointing at it), signature kept.
+    const ac = decodeActionResult(server.entries.get(`/ac/${KEY}`) as Buffer);
+    if (!ac.ok) throw new Error(ac.error);
+    const recPath = `/cas/${ac.value.outputFiles[1]?.digest.hash}`;
+    const blob = JSON.parse((server.entries.get(recPath) as Buffer).toString()) as { record: ActionRecord };
+    blob.record.node = 'compile:Evil/q/cuda';
+    const { createHash } = await import('node:crypto');
+    const forged = Buffer.from(JSON.stringify(blob));
+    const forgedHash = createHash('sha256').update(forged).digest('hex');
+    server.entries.set(`/cas/${forgedHash}`, forged);
+    const acJson = JSON.parse((server.entries.get(`/ac/${KEY}`) as Buffer).toString()) as { output_files: { digest: { hash: string; size_bytes: number } }[] };
+    const original = server.entries.get(`/ac/${KEY}`) as Buffer;
+    (acJson.output_files[1] as { digest: { hash: string; size_bytes: number } }).digest = { hash: forgedHash, size_bytes: forged.length };
+    server.entries.set(`/ac/${KEY}`, Buffer.from(JSON.stringify(acJson)));
+    const tampered = await fetchInto(key);
+    expect(tampered.hit).toBeUndefined();
+    expect(tampered.warnings.join()).toMatch(/bad signature/);
+
+    // Replayed: a valid result copied under another step's key.
+    server.entries.set(`/ac/${KEY}`, original);
+    server.entries.set(`/ac/${OTHER}`, original);
+    const local = await Store.open(await tempDir('mlc-build-remote-b-'));
+    const r = remote(local, key);
+    expect(await new LayeredCache(local, [r.cache]).lookup(OTHER, { verify: false })).toBeUndefined();
+    expect(r.warnings.join()).toMatch(/is the result of key/);
+
+    // Unsigned: written without the key, read with it.
+    server.entries.clear();
+    await uploaded();
+    const unsigned = await fetchInto(key);
+    expect(unsigned.hit).toBeUndefined();
+    expect(unsigned.warnings.join()).toMatch(/not signed/);
+  });
+});
