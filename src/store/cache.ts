@@ -73,6 +73,7 @@ export class LayeredCache implements ActionCache {
   private readonly pending = new Set<Promise<void>>();
   private readonly offered = new Set<string>();
   private readonly hits = new Map<string, number>();
+  private readonly fetching = new Map<string, Promise<Result<void, string>>>();
 
   constructor(
     private readonly local: Store,
@@ -99,9 +100,18 @@ export class LayeredCache implements ActionCache {
   private async fill(other: CacheProvider, record: ActionRecord): Promise<Result<Files, string>> {
     const results = await Promise.all(
       dedupeDigests(Object.values(record.outputs).map((f) => f.digest)).map(async (digest): Promise<Result<void, string>> => {
-        const stream = await other.openBlob(digest).catch(() => undefined);
-        if (!stream) return err(`blob ${digest.slice(0, 12)}… is gone`);
-        return this.local.ingestStream(stream, digest);
+        // Results share blobs (a tokenizer, a config): one fetch per blob at a time, none for a blob already here.
+        let fetching = this.fetching.get(digest);
+        if (!fetching) {
+          fetching = (async (): Promise<Result<void, string>> => {
+            if (await this.local.hasBlob(digest)) return ok(undefined);
+            const stream = await other.openBlob(digest).catch(() => undefined);
+            if (!stream) return err(`blob ${digest.slice(0, 12)}… is gone`);
+            return this.local.ingestStream(stream, digest);
+          })().finally(() => this.fetching.delete(digest));
+          this.fetching.set(digest, fetching);
+        }
+        return fetching;
       }),
     );
     const failed = results.find((r) => !r.ok);

@@ -83,6 +83,33 @@ describe('remote cache protocol and faults', () => {
     expect(found.map((r) => r?.key)).toEqual(keys);
   });
 
+  it('results sharing a blob restored at once fetch it once', async () => {
+    const store = await Store.open(await tempDir('mlc-build-remote-shared-'));
+    const { cache } = remote(store);
+    const keys = Array.from({ length: 40 }, (_, i) => i.toString(16).padStart(64, 'e'));
+    for (const key of keys) {
+      const dir = await tempDir('mlc-build-out-');
+      await writeFile(join(dir, 'tokenizer.json'), '{"shared": true}');
+      await writeFile(join(dir, 'mlc-chat-config.json'), `{"n": "${key}"}`);
+      await cache.upload({ key, node: `config:${key}`, outputs: await store.ingestDir(dir), durationMs: 1, createdAt: '2026-01-01T00:00:00Z' }, {}, store);
+    }
+    const local = await Store.open(await tempDir('mlc-build-remote-shared-b-'));
+    const reader = remote(local, {}, 2000);
+    const layered = new LayeredCache(local, [reader.cache]);
+    const hits = await Promise.all(keys.map((k) => layered.lookup(k, { verify: false })));
+    server.requests.length = 0;
+    const restored = await Promise.all(hits.map((h) => h?.restore()));
+    expect(restored.map((r) => r?.ok)).toEqual(keys.map(() => true));
+    const shared = (Object.values(restored[0]?.ok ? restored[0].value : {}) as { digest: string }[]).find((f) => f.digest)?.digest;
+    const gets = server.requests.filter((q) => q.method === 'GET' && q.path.startsWith('/cas/'));
+    const perBlob = new Map<string, number>();
+    for (const g of gets) perBlob.set(g.path, (perBlob.get(g.path) ?? 0) + 1);
+    expect(shared).toBeDefined();
+    expect([...perBlob.values()].every((n) => n === 1)).toBe(true);
+    expect(gets.length).toBe(keys.length + 1); // each config once, the shared tokenizer once
+    expect(reader.warnings).toEqual([]);
+  });
+
   it('reads protobuf-JSON spelling: camelCase names, sizes as strings', () => {
     const h = 'd'.repeat(64);
     const r = decodeActionResult(
