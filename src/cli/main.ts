@@ -11,11 +11,7 @@ import { registerStatus } from './commands/status.js';
 import { registerWatch } from './commands/watch.js';
 import { COMMANDS } from './context.js';
 import { EXIT } from './exit-codes.js';
-import { readFileSync } from 'node:fs';
-
-function packageVersion(): string {
-  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-}
+import { packageVersion } from './version.js';
 
 export async function main(argv: readonly string[]): Promise<number> {
   let exitCode: number = EXIT.ok;

@@ -1,0 +1,145 @@
+// Running a build of selected nodes, shared by `build` and `release`: the context, the observers
+// of its events, signals (a second one kills), the summary, the no-op stamp and the exit code.
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runBuild, summaryEvent, type BuildOutcome } from '../exec/build.js';
+import type { Emit } from '../exec/events.js';
+import { formatBytes } from '../manifest/units.js';
+import { blockedText } from '../report/build-log.js';
+import { Profile } from '../report/profile.js';
+import { storeSize } from '../store/gc.js';
+import { projectStatePath } from '../store/project-state.js';
+import { STAT_CACHE_FILE } from '../store/store.js';
+import { buildLog, jobsFor, thisMachine } from './build-setup.js';
+import { openContext, type GlobalOptions } from './context.js';
+import { EXIT } from './exit-codes.js';
+import { STAMPED_ARGV } from './fast.js';
+import { deleteStamp, envDigest, manifestDigest, writeStamp } from './noop-stamp.js';
+import type { Project } from './project.js';
+
+export interface BuildFlags {
+  update?: boolean;
+  keepGoing?: boolean;
+  json?: boolean;
+  verify?: boolean;
+  profile?: string;
+}
+
+/** mlc-build's own code and data: a no-op stamp is void once they change. Paths are the bundle's (lib/cli/). */
+function codeFiles(): string[] {
+  const here = fileURLToPath(import.meta.url);
+  const recipes = fileURLToPath(new URL('../../recipes/', import.meta.url));
+  return [here, join(dirname(here), 'fast.bundle.mjs'), ...readdirSync(recipes).map((f) => join(recipes, f))];
+}
+
+export async function buildSelected(
+  project: Project,
+  selected: Set<string>,
+  flags: BuildFlags,
+  global: GlobalOptions,
+  run: { jobs: number | undefined; hostFolders: readonly string[]; force: ReadonlySet<string> | undefined; argv?: readonly string[] },
+): Promise<{ exit: number; outcome: BuildOutcome }> {
+  const { manifest } = project;
+  deleteStamp(manifest.root, process.env); // this build decides anew; only its success may stamp
+  const ctx = await openContext(project, { readOnly: false, verify: flags.verify, update: flags.update, tokenFile: global.tokenFile });
+  const blocked = await ctx.preflight(selected);
+  if (blocked.size > 0) process.stderr.write(blockedText(blocked));
+
+  // Observers of one event stream: the log (NDJSON, the live view or plain lines) and the profile.
+  const observers: Emit[] = [buildLog(flags.json === true, selected.size).observe];
+  const profile = flags.profile === undefined ? undefined : new Profile();
+  if (profile) observers.push(profile.observe);
+  const emit: Emit = (e) => {
+    for (const o of observers) o(e);
+  };
+  // The first signal stops the steps (SIGTERM; a step that ignores it is killed after a grace
+  // period, as `docker stop` does); a second kills them at once. Either way the build then ends
+  // as usual: results recorded, staging cleared, the summary, exit 130.
+  const controller = new AbortController();
+  const killer = new AbortController();
+  let interrupts = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    interrupts++;
+    if (interrupts === 1) {
+      process.stderr.write(`\nmlc-build: ${signal}: stopping the running steps (again to kill them at once)\n`);
+      controller.abort();
+    } else {
+      process.stderr.write(`mlc-build: ${signal}: killing the running steps\n`);
+      killer.abort();
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const machine = thisMachine();
+    const jobs = jobsFor(manifest, machine, run.jobs);
+    const outcome = await runBuild(
+      ctx,
+      selected,
+      { jobs, machine, keepGoing: flags.keepGoing ?? false, signal: controller.signal, kill: killer.signal, blocked, force: run.force },
+      emit,
+    );
+    const limit = manifest.cacheLimits.maxSize;
+    if (limit !== undefined) {
+      const size = await storeSize(manifest.cache);
+      if (size > limit)
+        emit({
+          event: 'warning',
+          message: `the store ${manifest.cache} holds ${formatBytes(size)}, over cache.max_size ${formatBytes(limit)}: run mlc-build gc`,
+        });
+    }
+    emit(summaryEvent(outcome));
+    if (profile && flags.profile) {
+      const file = resolve(flags.profile);
+      await profile.write(file);
+      process.stderr.write(`mlc-build: profile written to ${file}\n`);
+    }
+    const { counts } = outcome;
+    // Failed uploads are tried again by the next build: it must take the full path.
+    const complete =
+      counts.failed + counts.skipped + counts.interrupted === 0 && !controller.signal.aborted && outcome.remote.every((r) => r.uploadFailures === 0);
+    const argv = run.argv;
+    if (complete && argv && STAMPED_ARGV.some((a) => a.length === argv.length && a.every((w, i) => w === argv[i]))) {
+      writeStamp(
+        {
+          argv: [...argv],
+          root: manifest.root,
+          manifest: manifestDigest(manifest.source.text),
+          env: envDigest(process.env),
+          fresh: counts.ran + counts.cached + counts.fresh,
+        },
+        [...ctx.store.stats.observed, projectStatePath(manifest.cache, manifest.root), join(manifest.cache, STAT_CACHE_FILE), ...codeFiles()],
+        new Set([...ctx.observedDirs, ...run.hostFolders]),
+        process.env,
+      );
+    }
+    return {
+      outcome,
+      exit: controller.signal.aborted ? EXIT.interrupted : outcome.internalErrors > 0 ? EXIT.internal : outcome.counts.failed > 0 ? EXIT.stepFailed : EXIT.ok,
+    };
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+/** Why out/ cannot be written, if it cannot: tried by writing a probe file there. */
+export function outputFolderProblem(out: string): string | undefined {
+  const probe = join(out, `.mlc-build-probe-${process.pid}`);
+  try {
+    mkdirSync(out, { recursive: true });
+    writeFileSync(probe, '');
+    rmSync(probe);
+    return undefined;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return code === 'EROFS'
+      ? 'it is on a read-only filesystem'
+      : code === 'EACCES' || code === 'EPERM'
+        ? 'permission denied'
+        : code === 'ENOTDIR' || code === 'EEXIST'
+          ? 'a file stands where a folder must be'
+          : (e as Error).message;
+  }
+}
