@@ -66,11 +66,13 @@ export async function runStep(
     const outputs = await ctx.store.ingestDir(outDir);
     // The log goes with the result (a remote cache serves it as the action's stdout); the copy in logs/ stays.
     const logDigest = await ctx.store.ingestCopy(log).catch(() => undefined);
+    const facts = kind.facts ? kind.facts(await readFile(log, 'utf8').catch(() => '')) : undefined;
     const record: ActionRecord = {
       key,
       node: node.id,
       outputs,
       ...(logDigest ? { log: logDigest } : {}),
+      ...(facts ? { facts } : {}),
       durationMs: Date.now() - started,
       createdAt: new Date().toISOString(),
     };

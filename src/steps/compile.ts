@@ -7,6 +7,7 @@ import type { CompileNode } from '../graph/nodes.js';
 import type { Target } from '../manifest/types.js';
 import { recipes } from '../recipes/index.js';
 import { compileArgv } from '../toolchain/argv.js';
+import { memoryFacts, parseCompileMemory } from '../toolchain/compile-log.js';
 import { inputOf } from './convert.js';
 import type { StepContext, StepKind } from './kind.js';
 
@@ -86,6 +87,11 @@ export const compile: StepKind<CompileNode> = {
   },
 
   artifacts: (node) => [node.library],
+
+  facts(log) {
+    const memory = parseCompileMemory(log);
+    return memory ? memoryFacts(memory) : undefined;
+  },
 };
 
 /**

@@ -102,6 +102,8 @@ export interface StepKind<N extends StepNode = StepNode> {
   placements(node: N, ctx: StepContext, files: Files): Placement[];
   /** The artifacts under out/ the node contributes to (folders end with "/"), for `status`. */
   artifacts(node: N, ctx: StepContext): string[];
+  /** Figures worth keeping from a successful run's log (kept in its record). */
+  facts?(log: string): Record<string, number> | undefined;
   /** Bytes the node will write when it runs, if it can be known before (doctor's disk check). */
   bytesToWrite?(node: N, ctx: StepContext): number | undefined;
 }

@@ -28,6 +28,8 @@ export interface ActionRecord {
   outputs: Tree;
   /** Digest of the step's log in the CAS. */
   log?: string;
+  /** Figures the step's log reported (a compile's memory needs), read by `release`. */
+  facts?: Record<string, number>;
   durationMs: number;
   createdAt: string;
 }

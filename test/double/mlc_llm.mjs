@@ -22,6 +22,7 @@
 //   MLC_DOUBLE_ENV_DUMP    a file: append the environment the step sees, as one JSON line
 //   MLC_DOUBLE_SHARD_CAP   shard size cap in bytes (mlc_llm: 32 MiB)
 //   MLC_DOUBLE_LIB_BYTES   library size in bytes (default 8192)
+//   MLC_DOUBLE_NO_MEMORY   compile prints no memory lines (as mlc_llm releases before they existed)
 import { createHash } from 'node:crypto';
 import {
   appendFileSync,
@@ -512,7 +513,33 @@ function compile(args) {
   );
   sleepFor('compile');
   writeFileSync(output, deterministicBytes(seed, Number(process.env.MLC_DOUBLE_LIB_BYTES ?? 8192)));
+  if (!process.env.MLC_DOUBLE_NO_MEMORY) reportMemory(config, quantization, overrides);
   log(`compile.py:190: Generated: ${args.output}`);
+}
+
+/**
+ * The memory lines of model_metadata.py, with figures derived from the config (not mlc_llm's
+ * analysis, but stable and plausible): parameters from a transformer's size and the quantization's
+ * bits, a temporary buffer from the prefill chunk, the KV cache per token from layers × KV heads.
+ */
+function reportMemory(config, quantization, overrides) {
+  const mc = { ...(config.model_config ?? {}), ...config, ...overrides };
+  const layers = mc.num_hidden_layers ?? mc.n_layer ?? mc.num_layers ?? 24;
+  const hidden = mc.hidden_size ?? mc.n_embd ?? mc.d_model ?? 2048;
+  const heads = mc.num_attention_heads ?? mc.n_head ?? 16;
+  const kvHeads = mc.num_key_value_heads ?? heads;
+  const headDim = mc.head_dim ?? Math.floor(hidden / heads);
+  const vocab = mc.vocab_size > 0 ? mc.vocab_size : 32000;
+  const bits = QUANTS.find((q) => q.name === quantization)?.bits_per_weight_on_disk ?? 16;
+  const mb = (bytes) => bytes / 1024 / 1024;
+  const params = mb(((12 * layers * hidden * hidden + 2 * vocab * hidden) * bits) / 8);
+  const temp = mb((mc.prefill_chunk_size > 0 ? mc.prefill_chunk_size : 2048) * (hidden * 4 + vocab) * 4);
+  const kv = mb(2 * layers * kvHeads * headDim * 2);
+  const f = (x) => x.toFixed(2);
+  log(`model_metadata.py:94: Total memory usage without KV cache: ${f(params + temp)} MB (Parameters: ${f(params)} MB. Temporary buffer: ${f(temp)} MB)`);
+  log(`model_metadata.py:128: KV cache size: ${f(kv)} MB per token in the context window`);
+  log(`model_metadata.py:133: Total memory usage with a 4K KV cache: ${f(params + temp + kv * 4096)} MB`);
+  log('model_metadata.py:139: To reduce memory usage, tweak `prefill_chunk_size`, `context_window_size` and `sliding_window_size`');
 }
 
 function callLog(entry) {
