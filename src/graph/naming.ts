@@ -48,3 +48,14 @@ export function renderName(template: string, parts: NameParts): string {
 
 export const weightsFolderName = (naming: Naming, p: NameParts): string => renderName(naming.weights, p);
 export const libraryName = (naming: Naming, p: NameParts): string => renderName(naming.library, p);
+
+/**
+ * A target's system_lib_prefix for one cell: placeholders filled, and what is not a C identifier
+ * character (the "-" and "." of model ids) made "_"; a filled prefix ends in "_" as mlc_llm's own
+ * do, since `mlc_llm package` finds the library by `<model_lib>___tvm_ffi__library_bin`.
+ */
+export function systemLibPrefixFor(template: string, parts: NameParts): string {
+  if (!/\{-?[a-z]+\}/.test(template)) return template;
+  const filled = renderName(template, parts).replace(/[^A-Za-z0-9_]/g, '_');
+  return filled.endsWith('_') ? filled : `${filled}_`;
+}

@@ -130,7 +130,7 @@ export const TargetObjectSchema = z.strictObject({
   ext: nonEmpty('a file extension').optional().describe('library extension: so, dylib, dll, tar, lib, wasm'),
   stem: nonEmpty('a name').optional().describe('the platform part of the library name; defaults to name'),
   opt: nonEmpty('O0-O3 or knobs like "cublas_gemm=1;cudagraph=0"').optional().describe('compile --opt'),
-  system_lib_prefix: str().optional().describe('compile --system-lib-prefix'),
+  system_lib_prefix: str().optional().describe('compile --system-lib-prefix; {model}, {quant}, {tag} and {target} give each cell its own'),
   overrides: OverridesSchema.optional().describe('compile --overrides'),
   config: GenConfigSchema.optional(),
   env: z.record(z.string(), str()).optional().describe("environment variables for this target's compile"),

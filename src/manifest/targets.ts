@@ -126,10 +126,12 @@ function fromObject(o: RawTargetObject, path: Path, src: ManifestSource, diags: 
     if (problem) diags.push(error(problem, at('opt')));
   }
   if (o.system_lib_prefix !== undefined && device !== undefined) {
-    if (o.system_lib_prefix !== '' && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(o.system_lib_prefix)) {
+    // Placeholders ({model}, {quant}, {tag}, {target}) give each cell its own prefix (naming.ts).
+    const filled = o.system_lib_prefix.replace(/\{-?(model|quant|tag|target)\}/g, 'x');
+    if (o.system_lib_prefix !== '' && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(filled)) {
       diags.push(
         error(
-          `system_lib_prefix ${JSON.stringify(o.system_lib_prefix)} must be a C identifier prefix (letters, digits, "_"; not starting with a digit)`,
+          `system_lib_prefix ${JSON.stringify(o.system_lib_prefix)} must be a C identifier prefix (letters, digits, "_"; not starting with a digit; placeholders {model}, {quant}, {tag}, {target})`,
           at('system_lib_prefix'),
         ),
       );

@@ -5,6 +5,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { CompileNode } from '../graph/nodes.js';
 import type { Target } from '../manifest/types.js';
+import { systemLibPrefixFor } from '../graph/naming.js';
 import { recipes } from '../recipes/index.js';
 import { compileArgv } from '../toolchain/argv.js';
 import { memoryFacts, parseCompileMemory } from '../toolchain/compile-log.js';
@@ -37,7 +38,7 @@ export const compile: StepKind<CompileNode> = {
         device: target.device,
         host: target.host ?? (recipes().fixedHostDevices.includes(target.device) ? undefined : `${process.platform}-${process.arch}`),
         opt: target.opt,
-        system_lib_prefix: target.systemLibPrefix,
+        system_lib_prefix: systemLibPrefix(node, ctx),
         overrides: target.overrides,
         ext: target.ext,
         toolchain: toolchain.value,
@@ -56,7 +57,7 @@ export const compile: StepKind<CompileNode> = {
       device: t.device,
       host: t.host,
       opt: t.opt,
-      systemLibPrefix: t.systemLibPrefix,
+      systemLibPrefix: systemLibPrefix(node, ctx),
       overrides: t.overrides,
       output: at.output,
     });
@@ -102,6 +103,15 @@ export const compile: StepKind<CompileNode> = {
 export function compileRelevantConfig(config: Record<string, unknown>): Record<string, unknown> {
   const ignored = new Set(recipes().compileIgnoredFields);
   return Object.fromEntries(Object.entries(config).filter(([k]) => !ignored.has(k)));
+}
+
+/** The compile's explicit --system-lib-prefix for this cell, if the target sets one. */
+export function systemLibPrefix(node: CompileNode, ctx: Pick<StepContext, 'target' | 'graph'>): string | undefined {
+  const template = ctx.target(node.target).systemLibPrefix;
+  if (template === undefined) return undefined;
+  const config = ctx.graph.nodes.get(node.config);
+  const tag = config?.kind === 'config' && !config.isBase ? config.variant : '';
+  return systemLibPrefixFor(template, { model: node.model, quant: node.quant, tag, target: node.target });
 }
 
 /** The value a step for `target` sees for one variable. */
