@@ -7,6 +7,7 @@ import { registerExplain } from './commands/explain.js';
 import { registerGc } from './commands/gc.js';
 import { registerInit } from './commands/init.js';
 import { registerPlan } from './commands/plan.js';
+import { registerRelease } from './commands/release.js';
 import { registerStatus } from './commands/status.js';
 import { registerWatch } from './commands/watch.js';
 import { COMMANDS } from './context.js';
@@ -35,6 +36,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   registerPlan(program, setExit);
   registerStatus(program, setExit);
   registerWatch(program, setExit);
+  registerRelease(program, setExit);
   registerExplain(program, setExit);
   registerClean(program, setExit);
   registerGc(program, setExit);

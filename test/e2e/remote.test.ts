@@ -104,6 +104,19 @@ describe.skipIf(lacks('nginx', NGINX !== undefined))('remote cache (nginx with W
     expect(await server.requests()).toEqual([]);
   });
 
+  it('a release in a fresh folder assembles from the remote, with the memory figures its compiles printed elsewhere', async () => {
+    type Inventory = { libraries: { cell: string; sha256: string; memory: { estimated: string[]; vram_required_mb: number } }[] };
+    expect((await a.run(['release'])).code).toBe(0);
+    const local = JSON.parse(await readFile(a.path('release/release.json'), 'utf8')) as Inventory;
+    const e = await Project.create(MANIFEST, MODELS);
+    const r = await e.run(['release'], { MLC_BUILD_REMOTE_CACHE: server.url });
+    expect(r.code).toBe(0);
+    expect(r.calls).toEqual([]);
+    const remote = JSON.parse(await readFile(e.path('release/release.json'), 'utf8')) as Inventory;
+    expect(remote.libraries.map((l) => l.memory.estimated)).toEqual([[], []]);
+    expect(remote.libraries).toEqual(local.libraries);
+  });
+
   it('a compile-only build fetches no converted-weight blob', async () => {
     const weights = new Set<string>();
     const folder = (await readdir(a.path('dist'))).find((d) => d.endsWith('-MLC')) as string;

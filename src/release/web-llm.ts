@@ -1,0 +1,89 @@
+// web-llm/app-config.json: an AppConfig (`@mlc-ai/web-llm`) listing every webgpu library with the
+// weights folder it runs, the figures web-llm checks before loading, and SRI hashes of its files.
+import { basename } from 'node:path';
+import { byText, type LibraryEntry, type WeightsEntry } from './collect.js';
+import type { LibraryFigures } from './figures.js';
+
+/** The fields of web-llm's ModelRecord that a release fills (the test type-checks them against web-llm's own). */
+export interface WebLlmModelRecord {
+  model: string;
+  model_id: string;
+  model_lib: string;
+  overrides?: { context_window_size?: number; sliding_window_size?: number; attention_sink_size?: number };
+  vram_required_MB: number;
+  low_resource_required: boolean;
+  buffer_size_required_bytes: number;
+  required_features?: string[];
+  integrity: { config: string; model_lib: string; tokenizer?: Record<string, string> };
+}
+
+export interface WebLlmAppConfig {
+  model_list: WebLlmModelRecord[];
+}
+
+export interface Urls {
+  /** Where the weights folders are published (https://huggingface.co/ORG), else paths relative to the release. */
+  baseUrl?: string;
+  /** Where the libraries are published, else `libs/…` relative to the release. */
+  libUrl?: string;
+}
+
+export const sri = (hexDigest: string): string => `sha256-${Buffer.from(hexDigest, 'hex').toString('base64')}`;
+
+export const isWebGpu = (lib: LibraryEntry): boolean => lib.target.device.startsWith('webgpu');
+
+/**
+ * `model_id` for each library of one platform: its weights folder's name, with "-<stem>" added
+ * when two of the platform's libraries share a folder.
+ */
+export function modelIds(libs: readonly LibraryEntry[]): Map<LibraryEntry, string> {
+  const perFolder = new Map<string, number>();
+  for (const l of libs) perFolder.set(l.weights, (perFolder.get(l.weights) ?? 0) + 1);
+  return new Map(libs.map((l) => [l, (perFolder.get(l.weights) ?? 0) > 1 ? `${l.weights}-${l.target.stem}` : l.weights]));
+}
+
+export function webLlmAppConfig(
+  libs: readonly LibraryEntry[],
+  weights: ReadonlyMap<string, WeightsEntry>,
+  figures: ReadonlyMap<LibraryEntry, LibraryFigures>,
+  urls: Urls,
+): WebLlmAppConfig {
+  const web = libs.filter(isWebGpu);
+  const ids = modelIds(web);
+  const join = (base: string | undefined, rel: string, fallback: string) => (base === undefined ? fallback : `${base.replace(/\/+$/, '')}/${rel}`);
+  const list = web.map((lib): WebLlmModelRecord => {
+    const w = weights.get(lib.weights) as WeightsEntry;
+    const f = figures.get(lib) as LibraryFigures;
+    const libName = basename(lib.file.path);
+    const overrides: NonNullable<WebLlmModelRecord['overrides']> = {};
+    for (const k of ['context_window_size', 'sliding_window_size', 'attention_sink_size'] as const) {
+      const v = f.window[k];
+      if (v !== undefined && v > 0) overrides[k] = v;
+    }
+    const byName = new Map(w.files.map((file) => [file.path.slice(w.folder.length + 1), file]));
+    const tokenizerFiles = Array.isArray(w.chat.tokenizer_files) ? w.chat.tokenizer_files.filter((t): t is string => typeof t === 'string') : [];
+    const tokenizer = Object.fromEntries(
+      tokenizerFiles
+        .filter((t) => byName.has(t))
+        .sort(byText)
+        .map((t) => [t, sri((byName.get(t) as { digest: string }).digest)]),
+    );
+    const config = byName.get('mlc-chat-config.json');
+    return {
+      model: join(urls.baseUrl, w.folder, w.folder),
+      model_id: ids.get(lib) as string,
+      model_lib: join(urls.libUrl, libName, lib.file.path),
+      ...(Object.keys(overrides).length > 0 ? { overrides } : {}),
+      vram_required_MB: f.memory.vram_required_mb,
+      low_resource_required: f.lowResource,
+      buffer_size_required_bytes: f.largestBufferBytes,
+      ...(f.requiredFeatures.length > 0 ? { required_features: f.requiredFeatures } : {}),
+      integrity: {
+        config: sri(config?.digest ?? ''),
+        model_lib: sri(lib.file.digest),
+        ...(Object.keys(tokenizer).length > 0 ? { tokenizer } : {}),
+      },
+    };
+  });
+  return { model_list: list.sort((a, b) => byText(a.model_id, b.model_id)) };
+}
