@@ -13,6 +13,7 @@ import { poolSizes } from '../exec/resources.js';
 import { EXIT } from './exit-codes.js';
 import { allHostsRequested, explicitlyUnbuildable, hostView, unavailableNodes, unbuildableCells, type HostView } from './host-aware.js';
 import { loadProject, type Project } from './project.js';
+import { setUpToolchain } from './toolchain-setup.js';
 
 /** The CLI's command names (set by main), to tell a mistyped command from a selector. */
 export const COMMANDS: string[] = [];
@@ -88,11 +89,13 @@ export async function readOnlyPlan(project: Project, selected: ReadonlySet<strin
 
 export async function openContext(
   project: Project,
-  opts: { readOnly: boolean; verify?: boolean; update?: boolean; tokenFile?: string },
+  opts: { readOnly: boolean; verify?: boolean; update?: boolean; tokenFile?: string; signal?: AbortSignal },
   /** Watch mode: the store and project state its rebuilds share. */
   shared?: { store: Store; state: ProjectState },
 ): Promise<BuildContext> {
   const { manifest } = project;
+  // A managed toolchain: a build installs it (once per machine); a look uses the lock's pins.
+  await setUpToolchain(project, { install: !opts.readOnly, update: opts.update, signal: opts.signal });
   const store = shared?.store ?? (await Store.open(manifest.cache, { readOnly: opts.readOnly }));
   const state = shared?.state ?? (await loadProjectState(manifest.cache, manifest.root));
   const lock = await readLock(manifest.root);

@@ -9,6 +9,7 @@ import { registerInit } from './commands/init.js';
 import { registerPlan } from './commands/plan.js';
 import { registerRelease } from './commands/release.js';
 import { registerStatus } from './commands/status.js';
+import { registerToolchain } from './commands/toolchain.js';
 import { registerWatch } from './commands/watch.js';
 import { COMMANDS } from './context.js';
 import { EXIT } from './exit-codes.js';
@@ -42,6 +43,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   registerGc(program, setExit);
   registerDoctor(program, setExit);
   registerInit(program, setExit);
+  registerToolchain(program, setExit);
 
   program.hook('preAction', () => {
     const dir = program.opts<{ directory?: string }>().directory;

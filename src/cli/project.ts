@@ -51,7 +51,7 @@ export async function loadProject(opts: {
   );
   diags.push(...checkModelQuantizations(manifest, modelTypes));
 
-  const toolchain = resolveToolchainCommand(manifest.toolchain.mlcLlm, opts.env);
+  const toolchain = resolveToolchainCommand(manifest.toolchain.mlcLlm, opts.env, manifest.toolchain.install !== undefined);
   if (!toolchain.ok) {
     diags.push(error(toolchain.error, opts.env.MLC_BUILD_MLC_LLM ? undefined : manifest.source.locate(['toolchain', 'mlc_llm'])));
   }

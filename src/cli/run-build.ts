@@ -11,6 +11,7 @@ import { Profile } from '../report/profile.js';
 import { storeSize } from '../store/gc.js';
 import { projectStatePath } from '../store/project-state.js';
 import { STAT_CACHE_FILE } from '../store/store.js';
+import { LOCK_FILE } from '../sources/lock.js';
 import { buildLog, jobsFor, thisMachine } from './build-setup.js';
 import { openContext, type GlobalOptions } from './context.js';
 import { EXIT } from './exit-codes.js';
@@ -42,17 +43,6 @@ export async function buildSelected(
 ): Promise<{ exit: number; outcome: BuildOutcome }> {
   const { manifest } = project;
   deleteStamp(manifest.root, process.env); // this build decides anew; only its success may stamp
-  const ctx = await openContext(project, { readOnly: false, verify: flags.verify, update: flags.update, tokenFile: global.tokenFile });
-  const blocked = await ctx.preflight(selected);
-  if (blocked.size > 0) process.stderr.write(blockedText(blocked));
-
-  // Observers of one event stream: the log (NDJSON, the live view or plain lines) and the profile.
-  const observers: Emit[] = [buildLog(flags.json === true, selected.size).observe];
-  const profile = flags.profile === undefined ? undefined : new Profile();
-  if (profile) observers.push(profile.observe);
-  const emit: Emit = (e) => {
-    for (const o of observers) o(e);
-  };
   // The first signal stops the steps (SIGTERM; a step that ignores it is killed after a grace
   // period, as `docker stop` does); a second kills them at once. Either way the build then ends
   // as usual: results recorded, staging cleared, the summary, exit 130.
@@ -72,6 +62,23 @@ export async function buildSelected(
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
+    const ctx = await openContext(project, {
+      readOnly: false,
+      verify: flags.verify,
+      update: flags.update,
+      tokenFile: global.tokenFile,
+      signal: controller.signal,
+    });
+    const blocked = await ctx.preflight(selected);
+    if (blocked.size > 0) process.stderr.write(blockedText(blocked));
+
+    // Observers of one event stream: the log (NDJSON, the live view or plain lines) and the profile.
+    const observers: Emit[] = [buildLog(flags.json === true, selected.size).observe];
+    const profile = flags.profile === undefined ? undefined : new Profile();
+    if (profile) observers.push(profile.observe);
+    const emit: Emit = (e) => {
+      for (const o of observers) o(e);
+    };
     const machine = thisMachine();
     const jobs = jobsFor(manifest, machine, run.jobs);
     const outcome = await runBuild(
@@ -109,7 +116,15 @@ export async function buildSelected(
           env: envDigest(process.env),
           fresh: counts.ran + counts.cached + counts.fresh,
         },
-        [...ctx.store.stats.observed, projectStatePath(manifest.cache, manifest.root), join(manifest.cache, STAT_CACHE_FILE), ...codeFiles()],
+        [
+          ...ctx.store.stats.observed,
+          projectStatePath(manifest.cache, manifest.root),
+          join(manifest.cache, STAT_CACHE_FILE),
+          // The pins (sources, a managed toolchain) and the managed environment's mlc_llm.
+          join(manifest.root, LOCK_FILE),
+          ...(project.toolchain.from === 'managed' ? [project.toolchain.argv[0] as string] : []),
+          ...codeFiles(),
+        ],
         new Set([...ctx.observedDirs, ...run.hostFolders]),
         process.env,
       );

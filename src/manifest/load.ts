@@ -9,7 +9,8 @@ import { checkShape } from './shape.js';
 import { ManifestSource } from './source.js';
 import { resourcesOf } from './resources.js';
 import { resolveTargets } from './targets.js';
-import type { Cell, Manifest } from './types.js';
+import type { Cell, Manifest, ToolchainInstall } from './types.js';
+import type { RawManifest } from './schema.js';
 import { checkCacheLimits, checkMatrixRules, checkModels, checkNaming, checkQuantizations } from './validate.js';
 
 export const SEARCH_PLACES = ['mlc.build.yaml', 'mlc.build.yml', '.mlcbuildrc', '.mlcbuildrc.yaml', '.mlcbuildrc.yml', '.mlcbuildrc.json', 'package.json'];
@@ -89,6 +90,14 @@ export function resolveManifest(src: ManifestSource): Result<Loaded, Diagnostic[
   const rules = checkMatrixRules(raw, src, targets, diags);
   const naming = checkNaming(raw, src, diags);
   const cacheLimits = checkCacheLimits(raw, src, diags);
+  if (raw.toolchain?.install !== undefined && raw.toolchain.mlc_llm !== undefined) {
+    diags.push(
+      error(
+        'toolchain.install and toolchain.mlc_llm are alternatives: install lets mlc-build set up mlc_llm, mlc_llm names one already installed; keep one',
+        src.locate(['toolchain', 'install'], { key: true }),
+      ),
+    );
+  }
   if (diags.some((d) => d.severity === 'error')) return err(diags);
 
   const cells = expandMatrix({ model: models.map((m) => m.id), quant: quantizations, target: targets.map((t) => t.name) }, rules.exclude, rules.include);
@@ -125,7 +134,7 @@ export function resolveManifest(src: ManifestSource): Result<Loaded, Diagnostic[
       ...(raw.remote_cache
         ? { remoteCache: { url: raw.remote_cache.url, readOnly: raw.remote_cache.read_only ?? false, timeoutMs: raw.remote_cache.timeout_ms } }
         : {}),
-      toolchain: { mlcLlm: raw.toolchain?.mlc_llm, fingerprint: raw.toolchain?.fingerprint },
+      toolchain: { mlcLlm: raw.toolchain?.mlc_llm, fingerprint: raw.toolchain?.fingerprint, ...installOf(raw.toolchain?.install, root) },
       models,
       quantizations,
       targets: allTargets,
@@ -136,4 +145,20 @@ export function resolveManifest(src: ManifestSource): Result<Loaded, Diagnostic[
     },
     warnings: diags,
   });
+}
+
+/** `toolchain.install` with local find_links resolved against the project. */
+function installOf(raw: NonNullable<RawManifest['toolchain']>['install'], root: string): { install?: ToolchainInstall } {
+  if (raw === undefined) return {};
+  if (raw === 'nightly') return { install: { nightly: true, packages: [], findLinks: [] } };
+  const links = (raw.find_links ?? []).map((l) => (/^[a-z][a-z0-9+.-]*:\/\//i.test(l) ? l : resolve(root, l)));
+  return {
+    install: {
+      nightly: false,
+      packages: raw.packages,
+      findLinks: links,
+      ...(raw.index_url !== undefined ? { indexUrl: raw.index_url } : {}),
+      ...(raw.python !== undefined ? { python: raw.python } : {}),
+    },
+  };
 }

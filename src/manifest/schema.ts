@@ -162,6 +162,26 @@ export const ManifestSchema = z.strictObject({
     .strictObject({
       mlc_llm: nonEmpty('a command').optional().describe('"mlc_llm", "python -m mlc_llm" or a path; env MLC_BUILD_MLC_LLM overrides'),
       fingerprint: nonEmpty('a command').optional().describe('a command whose output identifies the toolchain'),
+      install: z
+        .union(
+          [
+            z.literal('nightly'),
+            z.strictObject({
+              packages: z.array(nonEmpty('a pip requirement such as "mlc-llm-nightly-cpu==0.1.dev1234"'), { error: 'must be a list of packages' }).min(1, {
+                error: 'must list at least one package',
+              }),
+              find_links: z.array(nonEmpty('a URL or folder of wheels'), { error: 'must be a list of URLs or folders' }).optional(),
+              index_url: z
+                .union([nonEmpty('a URL'), z.literal(false)])
+                .optional()
+                .describe('the package index; false installs from find_links alone'),
+              python: nonEmpty('a Python command').optional().describe('default python3.11, else python3'),
+            }),
+          ],
+          { error: 'must be "nightly" or { packages, find_links?, index_url?, python? }' },
+        )
+        .optional()
+        .describe('a toolchain mlc-build installs itself: "nightly" (the wheel variant for this host) or pinned packages'),
     })
     .optional(),
   models: z
@@ -196,7 +216,7 @@ export type RawInclude = z.infer<typeof IncludeSchema>;
 /** Keys allowed in each kind of object, for "unknown key … did you mean" messages. */
 export const KNOWN_KEYS = {
   top: Object.keys(ManifestSchema.shape),
-  toolchain: ['mlc_llm', 'fingerprint'],
+  toolchain: ['mlc_llm', 'fingerprint', 'install'],
   model: Object.keys(ModelSchema.shape),
   target: Object.keys(TargetObjectSchema.shape),
   config: Object.keys(GenConfigSchema.shape),

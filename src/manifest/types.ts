@@ -98,6 +98,18 @@ export interface WatchSettings {
   supersede: Partial<Record<'download' | 'convert' | 'config' | 'compile', 'cancel' | 'finish'>>;
 }
 
+/** `toolchain.install`: what mlc-build installs into a managed environment (src/toolchain/managed/). */
+export interface ToolchainInstall {
+  /** `nightly`: the packages and wheel index of this host's variant (recipes/wheels.json). */
+  nightly: boolean;
+  packages: string[];
+  /** URLs, or folders resolved against the project. */
+  findLinks: string[];
+  /** undefined: pip's default index; false: find_links alone (pip's --no-index). */
+  indexUrl?: string | false;
+  python?: string;
+}
+
 export interface Manifest {
   file: string;
   root: string;
@@ -108,7 +120,7 @@ export interface Manifest {
   watch: WatchSettings;
   /** `remote_cache:`; flags and env may override it (src/store/remote/settings.ts). */
   remoteCache?: { url: string; readOnly: boolean; timeoutMs?: number };
-  toolchain: { mlcLlm?: string; fingerprint?: string };
+  toolchain: { mlcLlm?: string; fingerprint?: string; install?: ToolchainInstall };
   models: Model[];
   quantizations: string[];
   /** Declared targets, then presets that only matrix.include names. */

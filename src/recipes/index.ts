@@ -152,10 +152,20 @@ export function convTemplateFamilies(): Record<string, ConvTemplateFamily> {
 export interface WheelVariant {
   packages: string[];
   for: string;
+  /** The CUDA (or ROCm) version the variant is built for. */
+  cuda?: string;
+  rocm?: string;
+}
+
+export interface Wheels {
+  find_links: string;
+  /** The Python versions MLC's wheels are built for, and the commands looked for on PATH. */
+  python: { min: string; max: string; recommended: string; commands: string[] };
+  variants: Record<string, WheelVariant>;
 }
 
 /** recipes/wheels.json: MLC's wheel index and the package pair of each variant. */
-export function wheels(): { find_links: string; variants: Record<string, WheelVariant> } {
+export function wheels(): Wheels {
   return readRecipe('wheels.json');
 }
 

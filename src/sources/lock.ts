@@ -19,9 +19,26 @@ export interface LockEntry {
   files: Record<string, string>;
 }
 
+/** One distribution of a managed toolchain, as installed: pip installs exactly these bytes again. */
+export interface ToolchainPin {
+  name: string;
+  version: string;
+  sha256: string;
+}
+
+/** A managed toolchain resolved for one platform and Python ABI (e.g. `linux_x86_64-cp311`). */
+export interface ToolchainLock {
+  /** Digest of what the manifest asked for: a changed request is resolved again. */
+  request: string;
+  python: string;
+  packages: ToolchainPin[];
+}
+
 export interface Lock {
   version: 1;
   sources: Record<string, LockEntry>;
+  /** By platform key, so a Mac and a Linux runner share one lock. */
+  toolchain?: Record<string, ToolchainLock>;
 }
 
 export async function readLock(root: string): Promise<Lock> {
@@ -44,7 +61,7 @@ export async function updateLock(
   resolved: ReadonlyMap<string, { part: 'meta' | 'weights'; files: Record<string, string>; commit?: string; revision?: string }[]>,
 ): Promise<boolean> {
   const before = await readLock(root);
-  const next: Lock = { version: 1, sources: {} };
+  const next: Lock = { version: 1, sources: {}, ...(before.toolchain ? { toolchain: before.toolchain } : {}) };
   for (const [source, kind] of sourcesInManifest) {
     const old = before.sources[source];
     const parts = resolved.get(source) ?? [];
@@ -65,6 +82,16 @@ export async function updateLock(
     const revision = parts.find((p) => p.revision)?.revision ?? old?.revision;
     next.sources[source] = { kind, ...(revision !== undefined ? { revision } : {}), ...(commit !== undefined ? { commit } : {}), files };
   }
+  return writeLock(root, before, next);
+}
+
+/** Records (or replaces) the managed toolchain's pins for one platform key. */
+export async function updateToolchainLock(root: string, platform: string, entry: ToolchainLock): Promise<boolean> {
+  const before = await readLock(root);
+  return writeLock(root, before, { ...before, toolchain: { ...before.toolchain, [platform]: entry } });
+}
+
+async function writeLock(root: string, before: Lock, next: Lock): Promise<boolean> {
   if (canonicalJson(next) === canonicalJson(before)) return false;
   await writeFileAtomic(join(root, LOCK_FILE), JSON.stringify(JSON.parse(canonicalJson(next)), null, 2) + '\n');
   return true;

@@ -57,6 +57,8 @@ export async function fingerprintToolchain(
   cmd: ToolchainCommand,
   opts: { fingerprintCmd?: string; cwd: string; env: NodeJS.ProcessEnv; stats: StatCache },
 ): Promise<Result<Fingerprint, string>> {
+  if (cmd.pinned) return ok(cmd.pinned);
+  if (cmd.problem) return err(cmd.problem);
   if (opts.fingerprintCmd !== undefined) {
     try {
       const { stdout } = await run('/bin/sh', ['-c', opts.fingerprintCmd], { cwd: opts.cwd, env: opts.env, maxBuffer: 64 << 20 });

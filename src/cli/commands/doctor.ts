@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { statfs } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Command } from 'commander';
+import { installedDistributions } from '../../toolchain/managed/environment.js';
 import { makePlan } from '../../exec/plan.js';
 import type { Manifest } from '../../manifest/types.js';
 import { kindOf } from '../../steps/index.js';
@@ -35,8 +36,13 @@ export function registerDoctor(program: Command, setExit: (code: number) => void
           !fp.ok
             ? { what: `mlc_llm (${argv})`, ok: false, detail: fp.error }
             : runs
-              ? { what: `mlc_llm (${argv})`, ok: false, detail: `${runs}; ${installAdvice()}` }
+              ? {
+                  what: `mlc_llm (${argv})`,
+                  ok: false,
+                  detail: `${runs}; ${project.toolchain.from !== 'managed' ? installAdvice() : existsSync(project.toolchain.argv[0] as string) ? `the managed environment's mlc_llm does not work: remove ${dirname(dirname(project.toolchain.argv[0] as string))} and build again` : 'the managed toolchain is not installed here: mlc-build toolchain install (a build installs it too)'}`,
+                }
               : { what: `mlc_llm (${argv})`, ok: true, detail: `runs; fingerprint ${fp.value.digest.slice(0, 16)}${describeFacts(fp.value.facts)}` },
+          ...(project.toolchain.from === 'managed' && fp.ok && !runs ? [await managedCheck(project.toolchain.argv[0] as string, fp.value.facts)] : []),
         ],
       ]);
 
@@ -102,9 +108,26 @@ function describeFacts(facts: Record<string, unknown>): string {
     const info = facts[mod] as { dists?: Record<string, { version: string; commit: string | null }> } | null | undefined;
     for (const [name, d] of Object.entries(info?.dists ?? {})) parts.push(`${name} ${d.version}${d.commit ? ` @${d.commit.slice(0, 8)}` : ''}`);
   }
+  const pinned = facts.packages as Record<string, string> | undefined;
+  if (facts.managed === true && pinned) for (const [name, v] of Object.entries(pinned)) parts.push(`${name} ${v}`);
   if (typeof facts.python === 'string') parts.push(`python ${facts.python}`);
   if (typeof facts.command === 'string') parts.push(`from \`${facts.command}\``);
   return parts.length > 0 ? ` (${parts.join(', ')})` : '';
+}
+
+/** Whether the managed environment holds what mlc.build.lock pins (someone may have pip-installed into it). */
+async function managedCheck(mlcLlm: string, facts: Record<string, unknown>): Promise<Check> {
+  const pinned = (facts.packages ?? {}) as Record<string, string>;
+  const dists = await installedDistributions(dirname(dirname(mlcLlm)), process.env);
+  const norm = (n: string) => n.toLowerCase().replace(/[-_.]+/g, '-');
+  const wrong = dists.ok ? Object.entries(pinned).filter(([n, v]) => dists.value.get(norm(n)) !== v) : Object.entries(pinned);
+  return wrong.length === 0
+    ? { what: 'managed environment', ok: true, detail: 'matches mlc.build.lock' }
+    : {
+        what: 'managed environment',
+        ok: false,
+        detail: `differs from mlc.build.lock (${wrong.map(([n, v]) => `${n} ${v}`).join(', ')}): remove ${dirname(dirname(mlcLlm))} and build again`,
+      };
 }
 
 /** Why `<toolchain> --help` does not work, or undefined when it prints its usage and exits 0. */

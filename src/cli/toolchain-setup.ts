@@ -1,0 +1,32 @@
+// Before a command uses a managed toolchain (toolchain.install): a build sets it up (installs it
+// the first time on a machine), a look (plan, status, doctor) takes the lock's pins as they are.
+// Either way the project's toolchain command then names the environment's mlc_llm and carries
+// the pinned fingerprint; if it cannot be set up, it carries why, and steps that need it are
+// blocked with that reason.
+import type { Result } from '../result.js';
+import { ensureManaged, lookManaged, type ManagedToolchain } from '../toolchain/managed/environment.js';
+import { envBinary } from '../toolchain/managed/python.js';
+import type { Project } from './project.js';
+
+export async function setUpToolchain(
+  project: Project,
+  opts: { install: boolean; update?: boolean; signal?: AbortSignal; say?: (line: string) => void },
+): Promise<Result<ManagedToolchain, string> | undefined> {
+  const install = project.manifest.toolchain.install;
+  if (project.toolchain.from !== 'managed' || install === undefined) return undefined;
+  const base = { storeRoot: project.manifest.cache, projectRoot: project.manifest.root, env: process.env, update: opts.update };
+  const say = opts.say ?? ((line: string) => process.stderr.write(`mlc-build: toolchain: ${line}\n`));
+  const r = opts.install ? await ensureManaged(install, { ...base, signal: opts.signal, say }) : await lookManaged(install, base);
+  if (r.ok) {
+    const usable = r.value.installed || !opts.install;
+    project.toolchain = {
+      argv: [envBinary(r.value.dir, 'mlc_llm')],
+      from: 'managed',
+      pinned: r.value.fingerprint,
+      ...(usable ? {} : { problem: 'the managed toolchain is not installed' }),
+    };
+  } else {
+    project.toolchain = { argv: ['mlc_llm'], from: 'managed', problem: r.error };
+  }
+  return r;
+}

@@ -1,0 +1,268 @@
+// A managed toolchain: a venv per toolchain under the store (`toolchains/<digest>/`), named by the
+// digest of what it holds (the pinned distributions, the Python version, the platform), filled by
+// pip and pinned by wheel hash in mlc.build.lock. The first install resolves (pip's dry-run
+// report gives every distribution with its sha256, dependencies included) and records the pins;
+// every later install, on any machine of that platform, installs exactly those bytes with
+// --require-hashes. A venv cannot be moved once made, so it is made in place and counts only
+// once its completion marker (written last) holds its digest; anything else there is removed
+// and made again. Installs of one environment are serialised across processes by a lock.
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { canonicalJson } from '../../canonical-json.js';
+import type { ToolchainInstall } from '../../manifest/types.js';
+import { err, ok, type Result } from '../../result.js';
+import { readLock, updateToolchainLock, type ToolchainLock, type ToolchainPin } from '../../sources/lock.js';
+import { sha256 } from '../../store/hash.js';
+import { acquireProjectLock } from '../../store/project-lock.js';
+import type { Fingerprint } from '../fingerprint.js';
+import { envBinary, findPython, type PythonInfo } from './python.js';
+
+export { envBinary };
+import { pip, pipEnvironment, pipSourceArgs, runLogged, type PipRun } from './pip.js';
+import { pipAdvice, requestFor, type InstallRequest } from './request.js';
+
+export const MARKER = '.mlc-build-complete';
+
+export interface ManagedToolchain {
+  /** The environment's folder (it may not exist yet when only looked at). */
+  dir: string;
+  installed: boolean;
+  python: PythonInfo;
+  /** The lock's key: the platform, plus the wheel variant for `install: nightly` off the CPU variant. */
+  platform: string;
+  request: InstallRequest;
+  pins: ToolchainPin[];
+  /** The toolchain's fingerprint, from the pins: exact before anything is installed. */
+  fingerprint: Fingerprint;
+}
+
+export interface EnsureOptions {
+  storeRoot: string;
+  projectRoot: string;
+  env: NodeJS.ProcessEnv;
+  /** Resolve again instead of using the lock's pins (`build --update`). */
+  update?: boolean;
+  signal?: AbortSignal;
+  /** Phases and pip's progress, one line each. */
+  say: (line: string) => void;
+}
+
+/** What the lock pins for this host, without installing anything (plan, status, doctor). */
+export async function lookManaged(install: ToolchainInstall, opts: Omit<EnsureOptions, 'say' | 'signal'>): Promise<Result<ManagedToolchain, string>> {
+  const base = await basics(install, opts);
+  if (!base.ok) return base;
+  const { python, request, platform } = base.value;
+  const pinned = (await readLock(opts.projectRoot)).toolchain?.[platform];
+  if (!pinned || pinned.request !== request.digest || pinned.python !== python.version) {
+    return err(`the managed toolchain for ${platform} is not resolved yet: run mlc-build toolchain install (or build)`);
+  }
+  return ok(describe(opts.storeRoot, python, platform, request, pinned.packages));
+}
+
+/** The environment, installed if it is not yet. */
+export async function ensureManaged(install: ToolchainInstall, opts: EnsureOptions): Promise<Result<ManagedToolchain, string>> {
+  const base = await basics(install, opts);
+  if (!base.ok) return base;
+  const { python, request, platform } = base.value;
+  const lock = await readLock(opts.projectRoot);
+  const pinned = lock.toolchain?.[platform];
+  const current = !opts.update && pinned && pinned.request === request.digest && pinned.python === python.version ? pinned.packages : undefined;
+  const tmp = join(opts.storeRoot, 'toolchains', 'tmp');
+  let pins = current;
+  if (!pins) {
+    opts.say(`resolving ${request.packages.join(', ')} for ${platform} (Python ${python.version})`);
+    const resolved = await resolvePins(python, request, join(tmp, `resolve-${process.pid}`), opts);
+    if (!resolved.ok) return resolved;
+    pins = resolved.value;
+  }
+  const managed = describe(opts.storeRoot, python, platform, request, pins);
+  if (!managed.installed) {
+    const made = await installEnvironment(managed, opts);
+    if (!made.ok) return made;
+    managed.installed = true;
+  }
+  if (!current) {
+    const entry: ToolchainLock = { request: request.digest, python: python.version, packages: pins };
+    await updateToolchainLock(opts.projectRoot, platform, entry);
+  }
+  return ok(managed);
+}
+
+async function basics(
+  install: ToolchainInstall,
+  opts: Pick<EnsureOptions, 'projectRoot' | 'env'>,
+): Promise<Result<{ python: PythonInfo; request: InstallRequest; platform: string }, string>> {
+  const python = await findPython(install.python, opts.projectRoot, opts.env);
+  if (!python.ok) return python;
+  const request = await requestFor(install, opts.projectRoot, opts.env);
+  if (!request.ok) return request;
+  const platform = request.value.variant && request.value.variant !== 'cpu' ? `${python.value.platform}-${request.value.variant}` : python.value.platform;
+  return ok({ python: python.value, request: request.value, platform });
+}
+
+function describe(storeRoot: string, python: PythonInfo, platform: string, request: InstallRequest, pins: ToolchainPin[]): ManagedToolchain {
+  const content = { managed: 1, platform, python: python.version, packages: pins };
+  const digest = sha256(canonicalJson(content));
+  const dir = join(storeRoot, 'toolchains', digest.slice(0, 20));
+  return {
+    dir,
+    installed: markerHolds(dir, digest),
+    python,
+    platform,
+    request,
+    pins,
+    fingerprint: {
+      digest,
+      facts: { managed: true, platform, python: python.version, packages: Object.fromEntries(pins.map((p) => [p.name, p.version])) },
+      folders: [],
+    },
+  };
+}
+
+/** Synchronous on purpose: one small read, once per command. */
+function markerHolds(dir: string, digest: string): boolean {
+  try {
+    return readFileSync(join(dir, MARKER), 'utf8').trim() === digest;
+  } catch {
+    return false;
+  }
+}
+
+/** pip's resolution of the request, with every distribution's sha256, from a scratch venv. */
+async function resolvePins(python: PythonInfo, request: InstallRequest, scratch: string, opts: EnsureOptions): Promise<Result<ToolchainPin[], string>> {
+  await rm(scratch, { recursive: true, force: true });
+  await mkdir(scratch, { recursive: true });
+  try {
+    const venv = await makeVenv(python, join(scratch, 'venv'), opts);
+    if (!venv.ok) return venv;
+    const report = join(scratch, 'report.json');
+    const r = await pip(
+      join(scratch, 'venv'),
+      ['install', '--dry-run', '--ignore-installed', '--report', report, ...pipSourceArgs(request), ...request.packages],
+      {
+        ...opts,
+        log: join(scratch, 'pip.log'),
+      },
+    );
+    if (!r.ok) {
+      const advice = pipAdvice(await readFile(join(scratch, 'pip.log'), 'utf8').catch(() => ''), request);
+      return err(advice ? `${r.error}\n  ${advice}` : r.error);
+    }
+    const parsed = JSON.parse(await readFile(report, 'utf8')) as {
+      install?: { metadata?: { name?: string; version?: string }; download_info?: { url?: string; archive_info?: { hashes?: { sha256?: string } } } }[];
+    };
+    const pins: ToolchainPin[] = [];
+    for (const item of parsed.install ?? []) {
+      const name = item.metadata?.name;
+      const version = item.metadata?.version;
+      const hash = item.download_info?.archive_info?.hashes?.sha256;
+      if (!name || !version) return err(`pip's report lists a distribution without a name or version`);
+      if (!hash)
+        return err(
+          `pip found no sha256 for ${name} ${version} (${item.download_info?.url ?? 'no URL'}): it must come as a wheel or sdist file, not a folder or VCS checkout`,
+        );
+      pins.push({ name, version, sha256: hash });
+    }
+    if (pins.length === 0) return err(`pip resolved ${request.packages.join(', ')} to nothing`);
+    return ok(pins.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)));
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+function makeVenv(
+  python: PythonInfo,
+  dir: string,
+  opts: Pick<EnsureOptions, 'env' | 'signal' | 'projectRoot'> & { log?: string; onSpawn?: (pid: number) => void },
+): Promise<PipRun> {
+  return runLogged(
+    [python.exe, '-m', 'venv', dir],
+    { cwd: opts.projectRoot, env: pipEnvironment(opts.env), signal: opts.signal, log: opts.log ?? `${dir}.venv.log`, onSpawn: opts.onSpawn },
+    () => `${python.exe} -m venv failed: Python's venv module is missing or broken (Debian: apt-get install python3-venv)`,
+  );
+}
+
+/** Makes the environment in place: venv, the pinned wheels by hash, a check of what got installed, the marker last. */
+async function installEnvironment(m: ManagedToolchain, opts: EnsureOptions): Promise<Result<void, string>> {
+  await mkdir(join(opts.storeRoot, 'toolchains'), { recursive: true });
+  const held = await acquireProjectLock(opts.storeRoot, `toolchain ${m.fingerprint.digest}`, {
+    wait: true,
+    onWait: (o) => opts.say(`waiting for process ${o.pid}, which is installing this toolchain`),
+  });
+  if (!held.ok) return err('the toolchain is being installed by another process');
+  try {
+    if (markerHolds(m.dir, m.fingerprint.digest)) return ok(undefined); // another process made it meanwhile
+    const started = Date.now();
+    // Whatever is here lacks its marker: a killed or failed install. Never trusted, made anew; a
+    // killed install's venv or pip may still run in its process group: stopped first.
+    const pidFile = `${m.dir}.pid`;
+    const leftover = Number(await readFile(pidFile, 'utf8').catch(() => ''));
+    if (Number.isInteger(leftover) && leftover > 0) killGroup(leftover, m.dir);
+    await rm(m.dir, { recursive: true, force: true });
+    const onSpawn = (pid: number) => void writeFile(pidFile, String(pid)).catch(() => undefined);
+    opts.say(`installing ${m.pins.map((p) => `${p.name} ${p.version}`).join(', ')} into ${m.dir}`);
+    const log = `${m.dir}.log`;
+    const venv = await makeVenv(m.python, m.dir, { ...opts, log, onSpawn });
+    if (!venv.ok) return venv;
+    const requirements = join(m.dir, 'mlc-build-requirements.txt');
+    await writeFile(requirements, m.pins.map((p) => `${p.name}==${p.version} --hash=sha256:${p.sha256}\n`).join(''));
+    const installed = await pip(m.dir, ['install', '--require-hashes', '--no-deps', ...pipSourceArgs(m.request), '-r', requirements], {
+      ...opts,
+      log,
+      onSpawn,
+    });
+    if (!installed.ok) {
+      const advice = pipAdvice(await readFile(log, 'utf8').catch(() => ''), m.request);
+      return err(advice ? `${installed.error}\n  ${advice}` : installed.error);
+    }
+    const check = await installedDistributions(m.dir, opts.env);
+    if (!check.ok) return check;
+    const wrong = m.pins.filter((p) => check.value.get(normalise(p.name)) !== p.version);
+    if (wrong.length > 0)
+      return err(`after installing, ${wrong.map((p) => `${p.name} ${p.version}`).join(', ')} ${wrong.length === 1 ? 'is' : 'are'} not in ${m.dir}`);
+    await writeFile(join(m.dir, MARKER), `${m.fingerprint.digest}\n`);
+    await rm(pidFile, { force: true });
+    opts.say(`toolchain ready in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+    return ok(undefined);
+  } finally {
+    await held.lock.release();
+  }
+}
+
+/** Kills a killed install's leftover process group, unless its pid now belongs to something else. */
+function killGroup(pid: number, dir: string): void {
+  try {
+    // On Linux, check that the process still works on this environment (pids are reused).
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    if (!cmdline.includes(dir)) return;
+  } catch {
+    if (process.platform === 'linux') return; // no such process
+  }
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // gone
+  }
+}
+
+const normalise = (name: string): string => name.toLowerCase().replace(/[-_.]+/g, '-');
+
+/** Name (normalised) → version of every distribution in the environment, as its Python sees them. */
+export async function installedDistributions(dir: string, env: NodeJS.ProcessEnv): Promise<Result<Map<string, string>, string>> {
+  const py = envBinary(dir, 'python');
+  try {
+    const { stdout } = await promisify(execFile)(
+      py,
+      ['-c', 'import json, importlib.metadata as m; print(json.dumps({d.metadata["Name"]: d.version for d in m.distributions()}))'],
+      { env: pipEnvironment(env) },
+    );
+    const map = new Map<string, string>();
+    for (const [n, v] of Object.entries(JSON.parse(stdout) as Record<string, string>)) map.set(normalise(n), v);
+    return ok(map);
+  } catch (e) {
+    return err(`cannot ask ${py} what is installed: ${(e as Error).message.split('\n')[0]}`);
+  }
+}

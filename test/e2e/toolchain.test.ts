@@ -1,0 +1,195 @@
+// The managed toolchain end to end, offline, with the machine's real Python, venv and pip and
+// wheels made by hand (test/helpers/wheels.ts) whose mlc_llm runs the test double.
+import { execFile, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { copyFile, readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { BIN, tempDir } from '../helpers/cli.js';
+import { Project } from '../helpers/project.js';
+import { lacks } from '../helpers/tools.js';
+import { makeWheel, mlcWheels } from '../helpers/wheels.js';
+
+const exec = promisify(execFile);
+const sha256 = async (file: string) =>
+  createHash('sha256')
+    .update(await readFile(file))
+    .digest('hex');
+
+async function hasVenv(): Promise<boolean> {
+  try {
+    const dir = await tempDir();
+    await exec('python3', ['-m', 'venv', join(dir, 'v')]);
+    return existsSync(join(dir, 'v/bin/pip'));
+  } catch {
+    return false;
+  }
+}
+const VENV = await hasVenv();
+
+const manifest = (cache: string) => `version: 1
+cache: ${cache}
+toolchain:
+  install: { packages: [mlc-llm-nightly-cpu], find_links: [./wheels], index_url: false }
+models:
+  qwen: { source: ./hf/qwen, conv_template: qwen2 }
+quantizations: [q4f16_1]
+targets: [android]
+`;
+const MODELS = { qwen: { preset: 'qwen2_0_5b', weights: 'safetensors' } } as const;
+/** The managed toolchain, not the double on MLC_BUILD_MLC_LLM. */
+const MANAGED = { MLC_BUILD_MLC_LLM: '' };
+
+interface Lock {
+  toolchain?: Record<string, { request: string; python: string; packages: { name: string; version: string; sha256: string }[] }>;
+}
+const lockOf = async (p: Project) => JSON.parse(await readFile(p.path('mlc.build.lock'), 'utf8')) as Lock;
+
+/** Each project's store (the manifest's cache:). */
+const storeOf = new Map<Project, string>();
+
+async function project(cache: string, wheels = { mlcLlm: '0.1.dev7', tvm: '0.1.dev5' }): Promise<Project> {
+  const p = await Project.create(manifest(cache), MODELS);
+  await mlcWheels(p.path('wheels'), wheels);
+  storeOf.set(p, cache);
+  return p;
+}
+
+describe.skipIf(lacks('python3 with venv and pip', VENV))('managed toolchain (toolchain.install)', () => {
+  let store: string;
+  let a: Project;
+  let first: Awaited<ReturnType<Project['run']>>;
+
+  beforeAll(async () => {
+    store = join(await tempDir(), 'store');
+    a = await project(store);
+    first = await a.run(['build'], MANAGED);
+  }, 120_000);
+
+  it('installs on the first build, once, and pins every distribution by version and sha256', async () => {
+    expect(first.stderr).toContain('installing mlc-ai-nightly-cpu 0.1.dev5, mlc-llm-nightly-cpu 0.1.dev7');
+    expect(first.code).toBe(0);
+    expect(first.calls.map((c) => c.sub).sort()).toEqual(['compile', 'convert_weight', 'gen_config', 'gen_config']);
+    const lock = await lockOf(a);
+    const [platform, entry] = Object.entries(lock.toolchain ?? {})[0] ?? [];
+    expect(platform).toMatch(/^[a-z]+_[a-z0-9_]+-cp3\d+$/);
+    expect(entry?.packages).toEqual([
+      { name: 'mlc-ai-nightly-cpu', version: '0.1.dev5', sha256: await sha256(a.path('wheels/mlc_ai_nightly_cpu-0.1.dev5-py3-none-any.whl')) },
+      { name: 'mlc-llm-nightly-cpu', version: '0.1.dev7', sha256: await sha256(a.path('wheels/mlc_llm_nightly_cpu-0.1.dev7-py3-none-any.whl')) },
+    ]);
+    // A second build installs nothing and runs nothing.
+    const again = await a.run(['build'], MANAGED);
+    expect(again.code).toBe(0);
+    expect(again.stderr).not.toContain('installing');
+    expect(again.calls).toEqual([]);
+  });
+
+  it('a second project with the same toolchain and store installs nothing', async () => {
+    const b = await project(store);
+    const r = await b.run(['build'], MANAGED);
+    expect(r.code).toBe(0);
+    expect(r.stderr).not.toContain('installing');
+    expect((await lockOf(b)).toolchain).toEqual((await lockOf(a)).toolchain);
+  });
+
+  it('toolchain run -- --help prints mlc_llm usage; path names the environment; status says it matches the lock', async () => {
+    const run = await a.run(['toolchain', 'run', '--', '--help'], MANAGED);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('usage: MLC LLM Command Line Interface');
+    const path = await a.run(['toolchain', 'path'], MANAGED);
+    expect(path.stdout.trim()).toMatch(new RegExp(`^${store}/toolchains/[0-9a-f]+/bin/mlc_llm$`));
+    const status = await a.run(['toolchain', 'status'], MANAGED);
+    expect(status.code).toBe(0);
+    expect(status.stdout).toContain('mlc-llm-nightly-cpu 0.1.dev7');
+    expect(status.stdout).toContain('the environment matches mlc.build.lock');
+    expect(status.stdout).toMatch(/tvm: .*\/tvm\/__init__\.py/);
+  });
+
+  it('a new machine with the committed lock installs exactly the pinned wheels, and refuses a tampered one', async () => {
+    const c = await project(join(await tempDir(), 'store'), { mlcLlm: '0.1.dev7', tvm: '0.1.dev5' });
+    await copyFile(a.path('mlc.build.lock'), c.path('mlc.build.lock'));
+    // A newer nightly on the index changes nothing: the lock decides.
+    await mlcWheels(c.path('wheels'), { mlcLlm: '0.1.dev9', tvm: '0.1.dev9' });
+    const r = await c.run(['build'], MANAGED);
+    expect(r.code).toBe(0);
+    expect(r.stderr).not.toContain('resolving');
+    expect(r.stderr).toContain('installing mlc-ai-nightly-cpu 0.1.dev5, mlc-llm-nightly-cpu 0.1.dev7');
+    expect(await readFile(c.path('mlc.build.lock'), 'utf8')).toBe(await readFile(a.path('mlc.build.lock'), 'utf8'));
+
+    // Same name and version, other bytes: pip refuses it by hash, and nothing counts as installed.
+    const d = await project(join(await tempDir(), 'store'));
+    await copyFile(a.path('mlc.build.lock'), d.path('mlc.build.lock'));
+    await makeWheel(d.path('wheels'), { name: 'mlc-ai-nightly-cpu', version: '0.1.dev5', files: { 'tvm/__init__.py': 'import os\n' } });
+    const t = await d.run(['build'], MANAGED);
+    expect(t.code).toBe(1);
+    expect(t.stderr).toMatch(/DO NOT MATCH THE HASHES/);
+    expect(t.calls).toEqual([]);
+    const status = await d.run(['toolchain', 'status'], MANAGED);
+    expect(status.stdout).toContain('not installed here');
+  }, 120_000);
+
+  it('a new version pinned in the lock re-keys the steps that run mlc_llm, not the downloads', async () => {
+    const e = await project(join(await tempDir(), 'store'));
+    expect((await e.run(['build'], MANAGED)).code).toBe(0);
+    await mlcWheels(e.path('wheels'), { mlcLlm: '0.1.dev8', tvm: '0.1.dev5' });
+    const r = await e.run(['build', '--update', '--json'], MANAGED);
+    expect(r.code).toBe(0);
+    expect((await lockOf(e)).toolchain?.[Object.keys((await lockOf(e)).toolchain ?? {})[0] ?? '']?.packages.map((p) => p.version)).toEqual([
+      '0.1.dev5',
+      '0.1.dev8',
+    ]);
+    expect(r.calls.map((c) => c.sub).sort()).toEqual(['compile', 'convert_weight', 'gen_config', 'gen_config']);
+    const finishes = r.stdout
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { event: string; kind?: string; status?: string })
+      .filter((x) => x.event === 'finish' && x.kind === 'download');
+    expect(finishes.map((f) => f.status)).toEqual(['fresh', 'fresh']);
+  }, 120_000);
+
+  it('kill -9 during the install leaves no environment a later build trusts', async () => {
+    const f = await project(join(await tempDir(), 'store'));
+    const toolchains = join(storeOf.get(f) as string, 'toolchains');
+    const child = spawn(process.execPath, [BIN, 'build'], { cwd: f.dir, env: { ...process.env, ...f.env, ...MANAGED }, stdio: 'ignore' });
+    // Killed once the venv is made and pip is installing into it: a half environment is on disk.
+    const halfMade = async () => {
+      const names = await readdir(toolchains).catch(() => [] as string[]);
+      return names.some((n) => /^[0-9a-f]+$/.test(n) && existsSync(join(toolchains, n, 'mlc-build-requirements.txt')));
+    };
+    while (!(await halfMade())) await new Promise((r) => setTimeout(r, 10));
+    child.kill('SIGKILL');
+    await new Promise((r) => child.on('close', r));
+    const envs = (await readdir(toolchains)).filter((n) => /^[0-9a-f]+$/.test(n));
+    expect(envs.length).toBe(1);
+    for (const name of envs) expect(existsSync(join(toolchains, name, '.mlc-build-complete'))).toBe(false);
+    // pip may still be finishing in its own process group; the next build removes what it left and installs again.
+    const r = await f.run(['build'], MANAGED);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('installing');
+    expect(r.calls.map((c) => c.sub)).toContain('compile');
+  }, 120_000);
+
+  it('says what to do when no wheel fits, when Python is too old, and when both install and mlc_llm are set', async () => {
+    const g = await project(join(await tempDir(), 'store'));
+    await g.editManifest((y) => y.replace('packages: [mlc-llm-nightly-cpu]', 'packages: [mlc-llm-nightly-cu999]'));
+    const r = await g.run(['build'], MANAGED);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('No matching distribution found for mlc-llm-nightly-cu999');
+    expect(r.stderr).toMatch(/cu122.*NVIDIA, CUDA 12\.2/);
+
+    await writeFile(g.path('old-python'), `#!/bin/sh\necho '{"version": "3.7.1", "system": "linux", "machine": "x86_64", "abi": "cpython-37"}'\n`, {
+      mode: 0o755,
+    });
+    await g.editManifest((y) => y.replace('index_url: false }', 'index_url: false, python: ./old-python }'));
+    const old = await g.run(['build'], MANAGED);
+    expect(old.code).toBe(1);
+    expect(old.stderr).toContain("is Python 3.7.1: MLC's wheels are built for Python 3.9 to 3.13 (3.11 recommended)");
+
+    await g.editManifest((y) => y.replace('toolchain:\n', 'toolchain:\n  mlc_llm: mlc_llm\n'));
+    const both = await g.run(['plan'], MANAGED);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/mlc\.build\.yaml:\d+:\d+: .*toolchain\.install and toolchain\.mlc_llm are alternatives/);
+  }, 120_000);
+});

@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { pipEnvironment, pipSourceArgs } from '../../src/toolchain/managed/pip.js';
+import { pipAdvice, requestFor } from '../../src/toolchain/managed/request.js';
+
+const NO_GPU = { cuda: 0, rocm: 0, vulkan: 1, metal: 0 };
+
+describe('the managed toolchain request', () => {
+  it('nightly picks the cpu wheels without an NVIDIA or AMD GPU, the newest ROCm variant on an AMD host', async () => {
+    const cpu = await requestFor({ nightly: true, packages: [], findLinks: [] }, '/p', {}, NO_GPU);
+    expect(cpu.ok && cpu.value).toMatchObject({
+      packages: ['mlc-llm-nightly-cpu', 'mlc-ai-nightly-cpu'],
+      findLinks: ['https://mlc.ai/wheels'],
+      variant: 'cpu',
+    });
+    const amd = await requestFor({ nightly: true, packages: [], findLinks: [] }, '/p', {}, { ...NO_GPU, rocm: 1 });
+    expect(amd.ok && amd.value.variant).toBe('rocm62');
+  });
+
+  it('counts local find_links as written, so projects in other folders share the lock', async () => {
+    const at = (root: string) => requestFor({ nightly: false, packages: ['x'], findLinks: [`${root}/wheels`], indexUrl: false }, root, {}, NO_GPU);
+    const [a, b] = await Promise.all([at('/home/a/proj'), at('/ci/work/proj')]);
+    expect(a.ok && b.ok && a.value.digest === b.value.digest).toBe(true);
+    const other = await requestFor({ nightly: false, packages: ['y'], findLinks: ['/ci/work/proj/wheels'], indexUrl: false }, '/ci/work/proj', {}, NO_GPU);
+    expect(other.ok && b.ok && other.value.digest !== b.value.digest).toBe(true);
+  });
+
+  it("runs pip without the machine's pip configuration", () => {
+    const env = pipEnvironment({
+      PATH: '/bin',
+      PIP_INDEX_URL: 'https://evil.example/simple',
+      PIP_CONSTRAINT: '/c.txt',
+      PYTHONPATH: '/x',
+      HTTPS_PROXY: 'http://proxy:3128',
+    });
+    expect(env).toMatchObject({ PATH: '/bin', HTTPS_PROXY: 'http://proxy:3128', PYTHONNOUSERSITE: '1' });
+    expect(env.PIP_INDEX_URL).toBeUndefined();
+    expect(env.PIP_CONSTRAINT).toBeUndefined();
+    expect(env.PYTHONPATH).toBeUndefined();
+    expect(env.PIP_CONFIG_FILE).toMatch(/^(\/dev\/null|\\\\\.\\nul)$/);
+    expect(pipSourceArgs({ packages: [], findLinks: ['/w'], indexUrl: false, digest: '' })).toEqual(['--pre', '--no-index', '--find-links', '/w']);
+    expect(pipSourceArgs({ packages: [], findLinks: [], indexUrl: 'https://m/simple', digest: '' })).toEqual(['--pre', '--index-url', 'https://m/simple']);
+  });
+
+  it("turns pip's failures into advice: which URLs it could not reach, which variants exist", () => {
+    const req = { packages: ['mlc-llm-nightly-cpu'], findLinks: ['https://mlc.ai/wheels'], digest: '' };
+    expect(pipAdvice("WARNING: Retrying ... NewConnectionError('<pip._vendor...>: Failed to establish a new connection')", req)).toContain(
+      'pip cannot reach https://mlc.ai/wheels, https://pypi.org/simple',
+    );
+    expect(pipAdvice('ERROR: No matching distribution found for mlc-llm-nightly-cpu', req)).toMatch(/cu122 \(NVIDIA, CUDA 12\.2\)/);
+    expect(pipAdvice('ERROR: something else', req)).toBeUndefined();
+  });
+});
