@@ -10,6 +10,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { BIN, tempDir } from '../helpers/cli.js';
 import { Project } from '../helpers/project.js';
 import { lacks } from '../helpers/tools.js';
+import { SimpleIndex } from '../helpers/simple-index.js';
 import { makeWheel, mlcWheels } from '../helpers/wheels.js';
 
 const exec = promisify(execFile);
@@ -147,6 +148,22 @@ describe.skipIf(lacks('python3 with venv and pip', VENV))('managed toolchain (to
       .map((l) => JSON.parse(l) as { event: string; kind?: string; status?: string })
       .filter((x) => x.event === 'finish' && x.kind === 'download');
     expect(finishes.map((f) => f.status)).toEqual(['fresh', 'fresh']);
+  }, 120_000);
+
+  it('installs from a package index (PEP 503 simple), with the hashes it lists', async () => {
+    const h = await project(join(await tempDir(), 'store'));
+    const index = await SimpleIndex.serve(h.path('wheels'));
+    try {
+      await h.editManifest((y) => y.replace('find_links: [./wheels], index_url: false', `index_url: "${index.url}"`));
+      const r = await h.run(['build'], MANAGED);
+      expect(r.code).toBe(0);
+      expect(r.stderr).toContain('installing mlc-ai-nightly-cpu 0.1.dev5, mlc-llm-nightly-cpu 0.1.dev7');
+      expect(index.requests).toContain('/simple/mlc-llm-nightly-cpu/');
+      expect(index.requests).toContain('/files/mlc_llm_nightly_cpu-0.1.dev7-py3-none-any.whl');
+      expect(r.calls.map((c) => c.sub)).toContain('compile');
+    } finally {
+      await index.close();
+    }
   }, 120_000);
 
   it('kill -9 during the install leaves no environment a later build trusts', async () => {
