@@ -6,6 +6,7 @@ import { registerDoctor } from './commands/doctor.js';
 import { registerExplain } from './commands/explain.js';
 import { registerGc } from './commands/gc.js';
 import { registerInit } from './commands/init.js';
+import { registerMatrix } from './commands/matrix.js';
 import { registerPlan } from './commands/plan.js';
 import { registerRelease } from './commands/release.js';
 import { registerStatus } from './commands/status.js';
@@ -37,6 +38,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   registerPlan(program, setExit);
   registerStatus(program, setExit);
   registerWatch(program, setExit);
+  registerMatrix(program, setExit);
   registerRelease(program, setExit);
   registerExplain(program, setExit);
   registerClean(program, setExit);

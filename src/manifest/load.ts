@@ -135,6 +135,7 @@ export function resolveManifest(src: ManifestSource): Result<Loaded, Diagnostic[
         ? { remoteCache: { url: raw.remote_cache.url, readOnly: raw.remote_cache.read_only ?? false, timeoutMs: raw.remote_cache.timeout_ms } }
         : {}),
       toolchain: { mlcLlm: raw.toolchain?.mlc_llm, fingerprint: raw.toolchain?.fingerprint, ...installOf(raw.toolchain?.install, root) },
+      ci: raw.ci?.runs_on?.convert !== undefined ? { convertRunner: raw.ci.runs_on.convert } : {},
       models,
       quantizations,
       targets: allTargets,

@@ -104,6 +104,14 @@ export const WatchSchema = z.strictObject({
     .describe('per step kind, what becomes of a running step whose key changed: cancel (default) or finish (run to the end, cached)'),
 });
 
+/** A CI runner: one label, or the labels a runner must have. */
+export const RunsOnSchema = z.union([nonEmpty('a runner label'), z.array(nonEmpty('a runner label')).min(1, { error: 'must list at least one label' })]);
+
+/** `ci:`: what `matrix` and `ci init` need beyond the targets. */
+export const CiSchema = z.strictObject({
+  runs_on: z.record(z.string(), RunsOnSchema).optional().describe('runner labels by stage or target: convert (weight conversion), or a target or preset name'),
+});
+
 /** `remote_cache:`: a Bazel HTTP cache (bazel-remote, BuildBuddy, nginx with WebDAV) shared by machines. */
 export const RemoteCacheSchema = z.strictObject({
   url: z
@@ -135,6 +143,7 @@ export const TargetObjectSchema = z.strictObject({
   config: GenConfigSchema.optional(),
   env: z.record(z.string(), str()).optional().describe("environment variables for this target's compile"),
   resources: StepResourcesSchema.optional().describe("the pool and slots of this target's compile steps"),
+  runs_on: RunsOnSchema.optional().describe("the CI runner label (or labels) this target's compiles need; default from the preset"),
 });
 
 export const TargetSchema = z.union([nonEmpty('a target preset name'), TargetObjectSchema]);
@@ -158,6 +167,7 @@ export const ManifestSchema = z.strictObject({
   resources: ResourcesSchema.optional(),
   watch: WatchSchema.optional(),
   remote_cache: RemoteCacheSchema.optional(),
+  ci: CiSchema.optional(),
   toolchain: z
     .strictObject({
       mlc_llm: nonEmpty('a command').optional().describe('"mlc_llm", "python -m mlc_llm" or a path; env MLC_BUILD_MLC_LLM overrides'),
@@ -228,5 +238,6 @@ export const KNOWN_KEYS = {
   download: Object.keys(DownloadRulesSchema.shape),
   watch: Object.keys(WatchSchema.shape),
   remote_cache: Object.keys(RemoteCacheSchema.shape),
+  ci: Object.keys(CiSchema.shape),
   supersede: ['download', 'convert', 'config', 'compile'],
 } as const;

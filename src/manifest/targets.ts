@@ -82,6 +82,10 @@ export function resolveTargets(raw: RawManifest, src: ManifestSource, diags: Dia
       return;
     }
     seen.set(target.name, path);
+    // The runner: the target's own runs_on, else ci.runs_on by target or preset name, else the preset's.
+    const ci = raw.ci?.runs_on ?? {};
+    const own = typeof entry === 'string' ? undefined : entry.runs_on;
+    target.runner = own ?? ci[target.name] ?? (target.preset !== undefined ? ci[target.preset] : undefined) ?? target.runner;
     targets.push(target);
   });
   return targets;

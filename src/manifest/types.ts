@@ -121,6 +121,8 @@ export interface Manifest {
   /** `remote_cache:`; flags and env may override it (src/store/remote/settings.ts). */
   remoteCache?: { url: string; readOnly: boolean; timeoutMs?: number };
   toolchain: { mlcLlm?: string; fingerprint?: string; install?: ToolchainInstall };
+  /** `ci:`: the runner of the conversion stage (targets carry their own). */
+  ci: { convertRunner?: string | string[] };
   models: Model[];
   quantizations: string[];
   /** Declared targets, then presets that only matrix.include names. */

@@ -179,3 +179,16 @@ export function installAdvice(): string {
     .join(', ');
   return `install it: python -m pip install --pre -U -f ${w.find_links} ${cpu.packages.join(' ')} (${cpu.for}; replace cpu by ${others}); or point toolchain.mlc_llm in the manifest (or MLC_BUILD_MLC_LLM) at an installed mlc_llm; \`mlc-build plan\` works without it`;
 }
+
+export interface CiRecipe {
+  compile_base_seconds: number;
+  compile_seconds_per_billion: Record<string, number>;
+  convert_seconds_per_billion: number;
+  convert_runner: string | string[];
+  job_limits: { github: number; gitlab: number };
+}
+
+/** recipes/ci.json: expected step costs for sharding, the conversion runner, CI job limits. */
+export function ciRecipe(): CiRecipe {
+  return readRecipe('ci.json');
+}

@@ -1,5 +1,10 @@
 import { existsSync } from 'node:fs';
-import { dirname, relative, resolve } from 'node:path';
+import { Costs } from '../../ci/cost.js';
+import { parseShard, shardCells, type ShardSpec } from '../../ci/shard.js';
+import { downloadId } from '../../graph/nodes.js';
+import { withDependencies } from '../../graph/select.js';
+import type { Project } from '../project.js';
+import { dirname, join, relative, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { skipText } from '../host-aware.js';
 import { lockProject } from '../lock.js';
@@ -10,6 +15,7 @@ import { buildSelected, outputFolderProblem, type BuildFlags } from '../run-buil
 
 interface BuildCommandFlags extends BuildFlags {
   wait: boolean;
+  shard?: string;
   jobs?: string;
   dryRun?: boolean;
   force?: boolean;
@@ -29,8 +35,14 @@ export function registerBuild(program: Command, setExit: (code: number) => void,
     .option('-n, --dry-run', 'print the plan (what would run, and why) instead of building')
     .option('-B, --force', 're-run the steps the selectors pick (all without selectors) even when fresh; their dependencies build as usual')
     .option('--no-wait', 'fail at once if another build of this project is running, instead of waiting for it')
+    .option('--shard <i/n>', 'build the i-th of n balanced slices of the selected compile cells, with their configs (never weights); for CI and job arrays')
     .addHelpText('after', SELECTOR_HELP)
     .action(async (selectors: string[], flags: BuildCommandFlags) => {
+      const shard = flags.shard === undefined ? undefined : parseShard(flags.shard);
+      if (typeof shard === 'string') {
+        process.stderr.write(`mlc-build: ${shard}\n`);
+        return setExit(EXIT.usage);
+      }
       const jobs = flags.jobs === undefined ? undefined : Number(flags.jobs);
       if (jobs !== undefined && (!Number.isInteger(jobs) || jobs < 1)) {
         process.stderr.write(`mlc-build: --jobs must be a positive integer, got ${flags.jobs}\n`);
@@ -38,10 +50,12 @@ export function registerBuild(program: Command, setExit: (code: number) => void,
       }
       const loaded = await loadSelected(program.opts<GlobalOptions>(), selectors, { skip: true });
       if ('exit' in loaded) return setExit(loaded.exit);
-      const { project, selected } = loaded;
+      const { project } = loaded;
+      let { selected } = loaded;
       const skipped = skipText(project, loaded.sel, loaded.host, selected);
       if (skipped) process.stderr.write(skipped);
       const { manifest } = project;
+      if (shard && flags.dryRun) selected = shardSelection(project, selected, shard);
       if (flags.dryRun) {
         process.stdout.write(planTable(await readOnlyPlan(project, selected)));
         return;
@@ -61,6 +75,21 @@ export function registerBuild(program: Command, setExit: (code: number) => void,
       const locked = await lockProject(manifest, flags.wait);
       if (!locked) return setExit(EXIT.stepFailed);
       try {
+        if (shard) {
+          // Every job must compute the same slices: each model's config.json (the cost's model
+          // size) is fetched first where it is not here yet.
+          const metas = neededMeta(project, selected);
+          if (metas.size > 0) {
+            const meta = await buildSelected(project, metas, { ...flags, profile: undefined }, program.opts<GlobalOptions>(), {
+              jobs,
+              hostFolders: [],
+              force: undefined,
+            });
+            if (meta.exit !== EXIT.ok) return setExit(meta.exit);
+          }
+          selected = shardSelection(project, selected, shard);
+          process.stderr.write(`mlc-build: shard ${shard.index}/${shard.count}: ${[...selected].filter((id) => id.startsWith('compile:')).length} libraries\n`);
+        }
         const built = await buildSelected(project, selected, flags, program.opts<GlobalOptions>(), {
           jobs,
           hostFolders: loaded.host.folders,
@@ -72,4 +101,23 @@ export function registerBuild(program: Command, setExit: (code: number) => void,
         await locked.release();
       }
     });
+}
+
+/** The shard's compile nodes and what they need (configs, the small meta downloads): never weights. */
+function shardSelection(project: Project, selected: ReadonlySet<string>, shard: ShardSpec): Set<string> {
+  const { manifest, graph } = project;
+  const cells = manifest.cells.filter((c) => selected.has(graph.cells.get(c.id)?.compile ?? ''));
+  const mine = shardCells(cells, new Costs(manifest, graph), shard.count)[shard.index - 1] ?? [];
+  return withDependencies(
+    graph,
+    mine.map((c) => graph.cells.get(c.id)?.compile ?? ''),
+  );
+}
+
+/** The meta downloads of the selected cells' models whose config.json is not on this machine yet. */
+function neededMeta(project: Project, selected: ReadonlySet<string>): Set<string> {
+  const { manifest, graph } = project;
+  const models = new Set(manifest.cells.filter((c) => selected.has(graph.cells.get(c.id)?.compile ?? '')).map((c) => c.model));
+  const ids = [...models].filter((m) => !existsSync(join(graph.snapshotDirs.get(m) ?? '', 'config.json'))).map((m) => downloadId(m, 'meta'));
+  return new Set(ids.filter((id) => graph.nodes.has(id)));
 }

@@ -1,0 +1,144 @@
+// `mlc-build matrix --format github|gitlab|json`: the jobs a CI runs for the selected cells, each
+// with its runner and the arguments it passes to `mlc-build build`. `--only-missing` builds the
+// (cheap) configs first, so the compile keys are known, then asks the remote cache which
+// libraries it has, and emits only the rest.
+import { appendFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { stringify } from 'yaml';
+import { Costs } from '../../ci/cost.js';
+import { planJobs, type GroupBy, type Job, type Stage } from '../../ci/jobs.js';
+import { makePlan } from '../../exec/plan.js';
+import { parseSelectors, withDependencies } from '../../graph/select.js';
+import type { Cell } from '../../manifest/types.js';
+import { ciRecipe } from '../../recipes/index.js';
+import { COMMANDS, load, openContext, SELECTOR_HELP, type GlobalOptions } from '../context.js';
+import { EXIT } from '../exit-codes.js';
+import { allHostsRequested, hostView } from '../host-aware.js';
+import { lockProject } from '../lock.js';
+import type { Project } from '../project.js';
+import { buildSelected } from '../run-build.js';
+
+interface MatrixFlags {
+  format: string;
+  groupBy: string;
+  maxJobs?: string;
+  stage: string;
+  onlyMissing?: boolean;
+}
+
+export function registerMatrix(program: Command, setExit: (code: number) => void): void {
+  program
+    .command('matrix')
+    .description('the CI jobs for the selected cells: each with its runner and its mlc-build build arguments')
+    .argument('[selectors...]', 'model=, quant=, target= (default: every cell)')
+    .option('--format <format>', 'github (strategy.matrix JSON), gitlab (a child pipeline) or json', 'github')
+    .option('--group-by <how>', 'one job per target, per model (split by runner) or per cell', 'target')
+    .option('--max-jobs <n>', 'at most N jobs (GitHub allows 256, GitLab 200); groups of one runner are merged to fit')
+    .option('--stage <stage>', 'compile (libraries) or convert (weights)', 'compile')
+    .option('--only-missing', 'only the cells whose libraries the remote cache lacks (builds the configs first)')
+    .addHelpText('after', SELECTOR_HELP)
+    .action(async (selectors: string[], flags: MatrixFlags) => {
+      const usage = (m: string) => {
+        process.stderr.write(`mlc-build: matrix: ${m}\n`);
+        setExit(EXIT.usage);
+      };
+      const format = flags.format;
+      if (format !== 'github' && format !== 'gitlab' && format !== 'json')
+        return usage(`--format must be github, gitlab or json, got ${JSON.stringify(format)}`);
+      if (!['cell', 'target', 'model'].includes(flags.groupBy)) return usage(`--group-by must be cell, target or model, got ${JSON.stringify(flags.groupBy)}`);
+      if (flags.stage !== 'compile' && flags.stage !== 'convert') return usage(`--stage must be compile or convert, got ${JSON.stringify(flags.stage)}`);
+      const limit = format === 'json' ? Infinity : ciRecipe().job_limits[format];
+      const asked = flags.maxJobs === undefined ? undefined : Number(flags.maxJobs);
+      if (asked !== undefined && (!Number.isInteger(asked) || asked < 1)) return usage(`--max-jobs must be a positive integer, got ${flags.maxJobs}`);
+      const maxJobs = Math.min(asked ?? limit, limit);
+
+      const global = program.opts<GlobalOptions>();
+      const project = await load(global);
+      if (!project) return setExit(EXIT.usage);
+      const sel = parseSelectors(selectors, project.graph, project.manifest, COMMANDS);
+      if (!sel.ok) return usage(sel.error);
+      if (sel.value.steps || sel.value.ids.length > 0) return usage('select cells with model=, quant= and target= (use --stage for conversions)');
+      const dims = sel.value.dims;
+      let cells = project.manifest.cells.filter((c) => (['model', 'quant', 'target'] as const).every((d) => dims[d] === undefined || dims[d].includes(c[d])));
+      if (cells.length === 0) return usage('the selectors match no cell of the matrix');
+
+      if (flags.onlyMissing) {
+        if (flags.stage === 'convert')
+          return usage('--only-missing works for --stage compile (a conversion job finds its result in the remote cache and ends in seconds)');
+        if (!project.remote) return usage('--only-missing asks the remote cache: configure one (remote_cache.url, MLC_BUILD_REMOTE_CACHE or --remote-cache)');
+        const missing = await missingCells(project, global, cells);
+        if (typeof missing === 'number') return setExit(missing);
+        cells = missing;
+      }
+      const jobs = planJobs(project.manifest, project.graph, cells, new Costs(project.manifest, project.graph), {
+        groupBy: flags.groupBy as GroupBy,
+        maxJobs,
+        stage: flags.stage as Stage,
+      });
+      if (!jobs.ok) return usage(jobs.error);
+      const matrix = { include: jobs.value };
+      process.stdout.write(format === 'gitlab' ? gitlabPipeline(jobs.value) : `${JSON.stringify(matrix, null, format === 'json' ? 2 : undefined)}\n`);
+      const out = process.env.GITHUB_OUTPUT;
+      if (format === 'github' && out) {
+        appendFileSync(out, `matrix=${JSON.stringify(matrix)}\ncount=${jobs.value.length}\nhas_work=${jobs.value.length > 0}\n`);
+      }
+    });
+}
+
+/**
+ * The cells whose libraries are in neither the local store nor the remote cache. The configs are
+ * built (or fetched) first: a compile's key needs its mlc-chat-config.json; weights are never
+ * touched. A cell this host cannot build has another host's key: it counts as missing.
+ */
+async function missingCells(project: Project, global: GlobalOptions, cells: readonly Cell[]): Promise<Cell[] | number> {
+  const { manifest, graph } = project;
+  const host = await hostView(project, allHostsRequested(global.allHosts, process.env), process.env);
+  const here = cells.filter((c) => !host.missing.has(c.target));
+  const configs = withDependencies(
+    graph,
+    here.map((c) => graph.cells.get(c.id)?.config ?? ''),
+  );
+  if (configs.size > 0) {
+    const locked = await lockProject(manifest, true);
+    if (!locked) return EXIT.stepFailed;
+    try {
+      const built = await buildSelected(project, configs, {}, global, { jobs: undefined, hostFolders: host.folders, force: undefined });
+      if (built.exit !== EXIT.ok) return built.exit;
+    } finally {
+      await locked.release();
+    }
+  }
+  const ctx = await openContext(project, { readOnly: true });
+  try {
+    const compiles = new Set(here.map((c) => graph.cells.get(c.id)?.compile ?? ''));
+    const plan = await makePlan(ctx, withDependencies(graph, [...compiles]));
+    const have = new Set(plan.nodes.filter((n) => compiles.has(n.id) && (n.state === 'fresh' || n.state === 'cached')).map((n) => n.id));
+    return cells.filter((c) => !have.has(graph.cells.get(c.id)?.compile ?? ''));
+  } finally {
+    await ctx.cache.flush();
+    await ctx.store.close();
+  }
+}
+
+/** A GitLab child pipeline: one job per runner label set, its builds as a parallel matrix. */
+function gitlabPipeline(jobs: readonly Job[]): string {
+  const header = '# Written by `mlc-build matrix --format gitlab`: run it as a child pipeline (trigger: include: artifact:).\n';
+  if (jobs.length === 0) {
+    return header + stringify({ 'nothing-to-build': { script: ['echo "every library is in the remote cache already"'] } });
+  }
+  const byRunner = new Map<string, Job[]>();
+  for (const j of jobs) {
+    const key = JSON.stringify(j.runs_on);
+    byRunner.set(key, [...(byRunner.get(key) ?? []), j]);
+  }
+  const doc: Record<string, unknown> = {};
+  for (const [key, list] of byRunner) {
+    const tags = ([] as string[]).concat(JSON.parse(key) as string | string[]);
+    doc[`mlc-build ${tags.join(' ')}`] = {
+      tags,
+      script: ['npm ci', 'npx mlc-build build $MLC_BUILD_ARGS'],
+      parallel: { matrix: [{ MLC_BUILD_ARGS: list.map((j) => j.build) }] },
+    };
+  }
+  return header + stringify(doc);
+}

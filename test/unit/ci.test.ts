@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest';
+import { Costs } from '../../src/ci/cost.js';
+import { planJobs } from '../../src/ci/jobs.js';
+import { parseShard, shardCells } from '../../src/ci/shard.js';
+import { graphOf } from '../helpers/manifest.js';
+
+const TARGETS = ['cuda', 'metal', 'metal-x86_64', 'vulkan', 'vulkan-windows', 'webgpu', 'iphone', 'android'];
+const manifestWith = (models: number, extra = '') =>
+  `version: 1
+models:
+${Array.from({ length: models }, (_, i) => `  m${String(i).padStart(2, '0')}: { source: ./hf/m${i}, conv_template: llama-2 }`).join('\n')}
+quantizations: [q4f16_1, q4f32_1]
+targets: [${TARGETS.join(', ')}]
+${extra}`;
+
+describe('matrix jobs', () => {
+  it('fits 640 cells into at most 256 jobs, every cell once, each job on one runner', () => {
+    const { manifest, graph } = graphOf(manifestWith(40));
+    expect(manifest.cells).toHaveLength(640);
+    const jobs = planJobs(manifest, graph, manifest.cells, new Costs(manifest, graph), { groupBy: 'cell', maxJobs: 256, stage: 'compile' });
+    if (!jobs.ok) throw new Error(jobs.error);
+    expect(jobs.value.length).toBeLessThanOrEqual(256);
+    const all = jobs.value.flatMap((j) => j.cells);
+    expect(all.sort()).toEqual(manifest.cells.map((c) => c.id).sort());
+    const runnerOf = new Map(manifest.targets.map((t) => [t.name, JSON.stringify(t.runner)]));
+    for (const j of jobs.value) expect(new Set(j.cells.map((c) => runnerOf.get(c.split('/')[2] ?? '')))).toEqual(new Set([JSON.stringify(j.runs_on)]));
+    expect(new Set(jobs.value.map((j) => j.name)).size).toBe(jobs.value.length);
+    // Fewer jobs than runners cannot be.
+    const tight = planJobs(manifest, graph, manifest.cells, new Costs(manifest, graph), { groupBy: 'target', maxJobs: 3, stage: 'compile' });
+    expect(tight.ok ? '' : tight.error).toMatch(/need \d+ different runners/);
+  });
+
+  it('takes runner labels from the presets, a target’s runs_on and ci.runs_on; compile jobs never convert', () => {
+    const { manifest, graph } = graphOf(
+      manifestWith(2, 'ci:\n  runs_on: { convert: [self-hosted, a100], webgpu: web-runner }\n').replace(
+        'targets: [cuda,',
+        'targets: [{ name: cuda, preset: cuda, runs_on: [self-hosted, h100] },',
+      ),
+    );
+    const costs = new Costs(manifest, graph);
+    const jobs = planJobs(manifest, graph, manifest.cells, costs, { groupBy: 'target', maxJobs: 256, stage: 'compile' });
+    if (!jobs.ok) throw new Error(jobs.error);
+    const by = new Map(jobs.value.map((j) => [j.name, j]));
+    expect(by.get('compile cuda')?.runs_on).toEqual(['self-hosted', 'h100']);
+    expect(by.get('compile webgpu')?.runs_on).toBe('web-runner');
+    expect(by.get('compile metal')?.runs_on).toBe('macos-14');
+    expect(by.get('compile vulkan-windows')?.runs_on).toEqual(['self-hosted', 'windows', 'vulkan']);
+    expect(by.get('compile iphone')?.build).toBe('step=compile target=iphone');
+    const converts = planJobs(manifest, graph, manifest.cells, costs, { groupBy: 'target', maxJobs: 256, stage: 'convert' });
+    if (!converts.ok) throw new Error(converts.error);
+    expect(converts.value.map((j) => j.build)).toContain('--all-hosts step=convert model=m00 quant=q4f16_1');
+    expect(new Set(converts.value.map((j) => JSON.stringify(j.runs_on)))).toEqual(new Set([JSON.stringify(['self-hosted', 'a100'])]));
+    // --group-by model splits a model's cells by runner.
+    const models = planJobs(manifest, graph, manifest.cells, costs, { groupBy: 'model', maxJobs: 256, stage: 'compile' });
+    if (!models.ok) throw new Error(models.error);
+    for (const j of models.value) expect(new Set(j.cells.map((c) => c.split('/')[0])).size).toBe(1);
+  });
+});
+
+describe('shards', () => {
+  it('for n = 1..5: every cell in exactly one shard, the same on every run, balanced by expected cost', () => {
+    const { manifest, graph } = graphOf(manifestWith(3));
+    const costs = new Costs(manifest, graph);
+    for (let n = 1; n <= 5; n++) {
+      const shards = shardCells(manifest.cells, costs, n);
+      expect(shardCells(manifest.cells, new Costs(manifest, graph), n)).toEqual(shards);
+      const ids = shards.flatMap((s) => s.map((c) => c.id));
+      expect(ids.sort()).toEqual(manifest.cells.map((c) => c.id).sort());
+      const loads = shards.map((s) => s.reduce((a, c) => a + costs.compile(c), 0));
+      const mean = loads.reduce((a, b) => a + b, 0) / n;
+      const longest = Math.max(...manifest.cells.map((c) => costs.compile(c)));
+      expect(Math.max(...loads)).toBeLessThanOrEqual(Math.max(mean * 1.2, longest));
+    }
+    expect(parseShard('2/5')).toEqual({ index: 2, count: 5 });
+    expect(parseShard('0/5')).toMatch(/1-based/);
+    expect(parseShard('6/5')).toMatch(/between 1 and n/);
+    expect(parseShard('2')).toMatch(/must be i\/n/);
+  });
+});
