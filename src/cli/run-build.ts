@@ -13,6 +13,7 @@ import { projectStatePath } from '../store/project-state.js';
 import { STAT_CACHE_FILE } from '../store/store.js';
 import { LOCK_FILE } from '../sources/lock.js';
 import { buildLog, jobsFor, thisMachine } from './build-setup.js';
+import type { ForeignKey } from '../toolchain/managed/foreign.js';
 import { openContext, type GlobalOptions } from './context.js';
 import { EXIT } from './exit-codes.js';
 import { STAMPED_ARGV } from './fast.js';
@@ -39,7 +40,14 @@ export async function buildSelected(
   selected: Set<string>,
   flags: BuildFlags,
   global: GlobalOptions,
-  run: { jobs: number | undefined; hostFolders: readonly string[]; force: ReadonlySet<string> | undefined; argv?: readonly string[] },
+  run: {
+    jobs: number | undefined;
+    hostFolders: readonly string[];
+    force: ReadonlySet<string> | undefined;
+    argv?: readonly string[];
+    /** Other machines' targets: looked up with their keys, never run here (release, matrix). */
+    foreign?: { keys: ReadonlyMap<string, ForeignKey>; restoreOnly: ReadonlyMap<string, string> };
+  },
 ): Promise<{ exit: number; outcome: BuildOutcome }> {
   const { manifest } = project;
   deleteStamp(manifest.root, process.env); // this build decides anew; only its success may stamp
@@ -69,6 +77,7 @@ export async function buildSelected(
       tokenFile: global.tokenFile,
       signal: controller.signal,
     });
+    if (run.foreign) ctx.foreign = run.foreign.keys;
     const blocked = await ctx.preflight(selected);
     if (blocked.size > 0) process.stderr.write(blockedText(blocked));
 
@@ -84,7 +93,16 @@ export async function buildSelected(
     const outcome = await runBuild(
       ctx,
       selected,
-      { jobs, machine, keepGoing: flags.keepGoing ?? false, signal: controller.signal, kill: killer.signal, blocked, force: run.force },
+      {
+        jobs,
+        machine,
+        keepGoing: flags.keepGoing ?? false,
+        signal: controller.signal,
+        kill: killer.signal,
+        blocked,
+        force: run.force,
+        restoreOnly: run.foreign?.restoreOnly,
+      },
       emit,
     );
     const limit = manifest.cacheLimits.maxSize;

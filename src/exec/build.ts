@@ -34,6 +34,8 @@ export interface BuildOptions {
   machine: Machine;
   /** Nodes that cannot run here (from BuildContext.preflight): they fail without stopping the others. */
   blocked?: ReadonlyMap<string, string>;
+  /** Steps that may be restored from a cache but never run here, and why (another machine's libraries). */
+  restoreOnly?: ReadonlyMap<string, string>;
   /** Steps to run even when fresh or in the cache (-B). */
   force?: ReadonlySet<string>;
   /** Watch mode: what the session's rebuilds share (see running.ts). */
@@ -431,6 +433,11 @@ export function startBuild(ctx: BuildContext, selected: ReadonlySet<string>, opt
               const restored = await restore(ev.hit, ev.key);
               if (restored) return restored;
             }
+          }
+          const unbuildable = opts.restoreOnly?.get(node.id);
+          if (unbuildable !== undefined) {
+            finish(node, 'failed', 0, { key: ev.key, failure: { message: unbuildable, preflight: true } });
+            return 'skipped'; // its dependents cannot run, the others go on
           }
           const key = ev.key;
           const { fields, action } = ev;

@@ -18,6 +18,7 @@ import type { ProjectState } from '../store/project-state.js';
 import type { Store, Tree } from '../store/store.js';
 import type { ToolchainCommand } from '../toolchain/command.js';
 import { fingerprintToolchain, type Fingerprint } from '../toolchain/fingerprint.js';
+import type { ForeignKey } from '../toolchain/managed/foreign.js';
 
 /** Environment variables never passed to steps (mlc_llm needs no hub token: we download; nor the remote cache's secrets). */
 export const WITHHELD_ENV = ['HF_TOKEN', 'HUGGING_FACE_HUB_TOKEN', ...REMOTE_ENV];
@@ -33,6 +34,8 @@ export class BuildContext implements StepContext {
   readonly cache: ActionCache;
   /** Folders whose listing this build's decisions read (source folders, toolchain search). */
   readonly observedDirs = new Set<string>();
+  /** See StepContext.foreign; set by the commands that look up other hosts' results. */
+  foreign: ReadonlyMap<string, ForeignKey> = new Map();
   /** True once this build changed the project state (so a no-op build writes nothing). */
   stateChanged = false;
   private fp: Promise<Result<Fingerprint, string>> | undefined;

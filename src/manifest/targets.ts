@@ -52,6 +52,7 @@ export function presetTarget(name: string, path?: Path): Target | undefined {
     envReads: p.env,
     buildsOn: p.builds_on,
     runner: p.runner,
+    ...(p.ci_host !== undefined ? { ciHost: p.ci_host } : {}),
     path,
   };
 }
@@ -169,6 +170,7 @@ function fromObject(o: RawTargetObject, path: Path, src: ManifestSource, diags: 
     envReads: base?.envReads ?? [],
     buildsOn: base?.buildsOn ?? { needs: [] },
     runner: base?.runner ?? 'ubuntu-latest',
+    ...(base?.ciHost !== undefined && o.device === undefined && o.host === undefined ? { ciHost: base.ciHost } : {}),
     ...(o.resources ? { resources: o.resources } : {}),
     path,
   };

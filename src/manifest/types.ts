@@ -51,6 +51,8 @@ export interface Target {
   envReads: string[];
   buildsOn: BuildsOn;
   runner: string | string[];
+  /** The machine (platform-arch) its compiles run on in CI (the preset's ci_host). */
+  ciHost?: string;
   /** The pool and slots of this target's compile steps, when the target object sets them. */
   resources?: StepResources;
   /** Where it is declared; undefined for a preset that only a matrix.include names. */

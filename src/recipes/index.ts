@@ -40,6 +40,8 @@ export interface TargetPreset {
   builds_on: BuildsOn;
   env: string[];
   runner: string | string[];
+  /** Node's platform-arch of the machine its compiles run on in CI, when it needs a particular one. */
+  ci_host?: string;
 }
 
 export interface GenConfigOption {

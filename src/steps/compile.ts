@@ -21,7 +21,10 @@ export const compile: StepKind<CompileNode> = {
   resources: (node, ctx) => ctx.target(node.target).resources,
 
   async evaluate(node, ctx, deps) {
-    const toolchain = await ctx.toolchainDigest();
+    // Another machine's library: its host and toolchain, as that machine keys it.
+    const foreign = ctx.foreign.get(node.target);
+    if (foreign && !foreign.ok) return { kind: 'unavailable', reason: foreign.reason };
+    const toolchain = foreign ? { ok: true as const, value: foreign.toolchain } : await ctx.toolchainDigest();
     if (!toolchain.ok) return { kind: 'unavailable', reason: `toolchain: ${toolchain.error}` };
     const chat = deps(node.config)[CHAT_CONFIG];
     if (!chat) return { kind: 'unavailable', reason: `${node.config} recorded no ${CHAT_CONFIG}` };
@@ -36,7 +39,7 @@ export const compile: StepKind<CompileNode> = {
         step: 'compile',
         config: relevant,
         device: target.device,
-        host: target.host ?? (recipes().fixedHostDevices.includes(target.device) ? undefined : `${process.platform}-${process.arch}`),
+        host: target.host ?? (recipes().fixedHostDevices.includes(target.device) ? undefined : (foreign?.host ?? `${process.platform}-${process.arch}`)),
         opt: target.opt,
         system_lib_prefix: systemLibPrefix(node, ctx),
         overrides: target.overrides,

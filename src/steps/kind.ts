@@ -11,6 +11,7 @@ import type { Source, SourceFiles } from '../sources/source.js';
 import type { FileDigest } from '../store/hash.js';
 import type { Placement } from '../store/outputs.js';
 import type { Files } from '../store/store.js';
+import type { ForeignKey } from '../toolchain/managed/foreign.js';
 
 export type { Files, Placement };
 
@@ -63,6 +64,11 @@ export interface StepContext {
   digest(path: string): Promise<FileDigest>;
   /** A folder whose listing decided something (the no-op stamp watches it). */
   observe(dir: string): void;
+  /**
+   * Targets this machine cannot build whose results may still be looked up (release, matrix
+   * --only-missing): the host and toolchain their keys have on the machine that builds them.
+   */
+  readonly foreign: ReadonlyMap<string, ForeignKey>;
   /** Values computed once per build and shared by nodes (one mlc-chat-config.json feeds many compiles). */
   memo<T>(key: string, make: () => Promise<T>): Promise<T>;
 }

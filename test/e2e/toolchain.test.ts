@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BIN, tempDir } from '../helpers/cli.js';
+import { NGINX, Nginx } from '../helpers/nginx.js';
 import { Project } from '../helpers/project.js';
 import { lacks } from '../helpers/tools.js';
 import { SimpleIndex } from '../helpers/simple-index.js';
@@ -165,6 +166,49 @@ describe.skipIf(lacks('python3 with venv and pip', VENV))('managed toolchain (to
       await index.close();
     }
   }, 120_000);
+
+  it.skipIf(lacks('nginx', NGINX !== undefined))(
+    "a release on Linux takes a Mac's iphone library from the remote cache, keyed with the Mac's pinned toolchain",
+    async () => {
+      const server = await Nginx.start();
+      try {
+        // "The Mac": its Python says darwin/arm64, so its toolchain is pinned as darwin_arm64-… (the double builds iphone anywhere).
+        const mac = await project(join(await tempDir(), 'store'));
+        await writeFile(
+          mac.path('mac-python'),
+          `#!/bin/sh\ncase "$2" in *platform.system*) exec python3 -c 'import json, platform, sys; print(json.dumps({"version": platform.python_version(), "system": "darwin", "machine": "arm64", "abi": sys.implementation.cache_tag}))';; esac\nexec python3 "$@"\n`,
+          { mode: 0o755 },
+        );
+        await mac.editManifest((y) =>
+          y.replace('index_url: false }', 'index_url: false, python: ./mac-python }').replace('targets: [android]', 'targets: [android, iphone]'),
+        );
+        const built = await mac.run(['build', 'target=iphone', '--remote-cache', server.url], MANAGED);
+        expect(built.code).toBe(0);
+        expect(Object.keys((await lockOf(mac)).toolchain ?? {})).toEqual([expect.stringMatching(/^darwin_arm64-cp3\d+$/)]);
+
+        // "The Linux release job": the same manifest and lock, a fresh store, this host's own toolchain for the configs.
+        const linux = await project(join(await tempDir(), 'store'));
+        await linux.editManifest((y) => y.replace('targets: [android]', 'targets: [android, iphone]'));
+        await copyFile(mac.path('mlc.build.lock'), linux.path('mlc.build.lock'));
+        const r = await linux.run(['release', 'target=iphone', '--remote-cache', server.url], { ...MANAGED, MLC_BUILD_ALL_HOSTS: '' });
+        expect(r.stderr).not.toContain('cannot be built');
+        expect(r.code).toBe(0);
+        expect(r.calls.filter((c) => c.sub === 'compile')).toEqual([]);
+        const inv = JSON.parse(await readFile(linux.path('release/release.json'), 'utf8')) as { libraries: { cell: string; sha256: string }[] };
+        expect(inv.libraries.map((l) => [l.cell, l.sha256])).toEqual([['qwen/q4f16_1/iphone', await sha256(mac.path('dist/libs/qwen-q4f16_1-iphone.tar'))]]);
+
+        // Without the Mac's pins the key is unknown here: named, nothing written.
+        const blind = await project(join(await tempDir(), 'store'));
+        await blind.editManifest((y) => y.replace('targets: [android]', 'targets: [android, iphone]'));
+        const miss = await blind.run(['release', 'target=iphone', '--remote-cache', server.url], { ...MANAGED, MLC_BUILD_ALL_HOSTS: '' });
+        expect(miss.code).toBe(1);
+        expect(miss.stderr).toContain('mlc.build.lock pins no toolchain for darwin-arm64 yet');
+      } finally {
+        await server.stop();
+      }
+    },
+    180_000,
+  );
 
   it('kill -9 during the install leaves no environment a later build trusts', async () => {
     const f = await project(join(await tempDir(), 'store'));

@@ -31,6 +31,7 @@ function contextOf(manifest: Manifest, graph: BuildGraph, opts: { toolchain?: st
     digest: async () => ({ digest: 'd', size: 1 }),
     observe: () => {},
     memo: async (_k, make) => make(),
+    foreign: new Map(),
   };
 }
 

@@ -13,6 +13,7 @@ import type { Cell } from '../../manifest/types.js';
 import { ciRecipe } from '../../recipes/index.js';
 import { COMMANDS, load, openContext, SELECTOR_HELP, type GlobalOptions } from '../context.js';
 import { EXIT } from '../exit-codes.js';
+import { foreignKeys } from '../foreign.js';
 import { allHostsRequested, hostView } from '../host-aware.js';
 import { lockProject } from '../lock.js';
 import type { Project } from '../project.js';
@@ -93,7 +94,9 @@ export function registerMatrix(program: Command, setExit: (code: number) => void
 async function missingCells(project: Project, global: GlobalOptions, cells: readonly Cell[]): Promise<Cell[] | number> {
   const { manifest, graph } = project;
   const host = await hostView(project, allHostsRequested(global.allHosts, process.env), process.env);
-  const here = cells.filter((c) => !host.missing.has(c.target));
+  // Another host's cells count by the key that host gives them, where it is known here (a managed toolchain).
+  const foreign = await foreignKeys(project, host);
+  const here = cells.filter((c) => !host.missing.has(c.target) || foreign.get(c.target)?.ok === true);
   const configs = withDependencies(
     graph,
     here.map((c) => graph.cells.get(c.id)?.config ?? ''),
@@ -109,6 +112,7 @@ async function missingCells(project: Project, global: GlobalOptions, cells: read
     }
   }
   const ctx = await openContext(project, { readOnly: true });
+  ctx.foreign = foreign;
   try {
     const compiles = new Set(here.map((c) => graph.cells.get(c.id)?.compile ?? ''));
     const plan = await makePlan(ctx, withDependencies(graph, [...compiles]));

@@ -15,6 +15,7 @@ import { replaceProblem, writeRelease } from '../../release/write.js';
 import { readLock } from '../../sources/lock.js';
 import { COMMANDS, load, openContext, type GlobalOptions } from '../context.js';
 import { EXIT } from '../exit-codes.js';
+import { foreignKeys } from '../foreign.js';
 import { allHostsRequested, hostView } from '../host-aware.js';
 import { lockProject } from '../lock.js';
 import { packageVersion } from '../version.js';
@@ -100,11 +101,21 @@ export function registerRelease(program: Command, setExit: (code: number) => voi
       if (replace) return usage(replace);
 
       const host = await hostView(project, allHostsRequested(global.allHosts, process.env), process.env);
+      // Another host's libraries come from the cache, keyed as that host keys them, or are missing.
+      const foreign = await foreignKeys(project, host);
+      const restoreOnly = new Map<string, string>();
       const missing: { cell: string; reason: string }[] = [];
       const buildable = wanted.filter((c) => {
         const m = host.missing.get(c.target);
-        if (m !== undefined) missing.push({ cell: c.id, reason: `cannot be built on this host: ${c.target} needs ${m}` });
-        return m === undefined;
+        if (m === undefined) return true;
+        const fk = foreign.get(c.target);
+        const why = `cannot be built on this host: ${c.target} needs ${m}`;
+        if (!fk?.ok) {
+          missing.push({ cell: c.id, reason: `${why} (and ${fk?.reason ?? 'its key is unknown here'})` });
+          return false;
+        }
+        restoreOnly.set(graph.cells.get(c.id)?.compile ?? '', `${why}, and no cache has it from such a host`);
+        return true;
       });
       const roots = buildable.flatMap((c) => {
         const n = graph.cells.get(c.id);
@@ -124,11 +135,7 @@ export function registerRelease(program: Command, setExit: (code: number) => voi
             selected,
             { keepGoing: flags.keepGoing || flags.allowPartial, verify: flags.verify, update: flags.update },
             global,
-            {
-              jobs,
-              hostFolders: host.folders,
-              force: undefined,
-            },
+            { jobs, hostFolders: host.folders, force: undefined, foreign: { keys: foreign, restoreOnly } },
           );
           if (built.exit === EXIT.interrupted || built.exit === EXIT.internal) return setExit(built.exit);
           results = built.outcome.results;

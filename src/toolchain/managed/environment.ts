@@ -103,9 +103,13 @@ async function basics(
   return ok({ python: python.value, request: request.value, platform });
 }
 
+/** The fingerprint of a managed toolchain, from its pins alone: what another machine computes for it. */
+export function pinnedFingerprint(platform: string, python: string, pins: readonly ToolchainPin[]): string {
+  return sha256(canonicalJson({ managed: 1, platform, python, packages: pins }));
+}
+
 function describe(storeRoot: string, python: PythonInfo, platform: string, request: InstallRequest, pins: ToolchainPin[]): ManagedToolchain {
-  const content = { managed: 1, platform, python: python.version, packages: pins };
-  const digest = sha256(canonicalJson(content));
+  const digest = pinnedFingerprint(platform, python.version, pins);
   const dir = join(storeRoot, 'toolchains', digest.slice(0, 20));
   return {
     dir,
