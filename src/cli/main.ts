@@ -1,6 +1,7 @@
 // mlc-build's command line: parse argv, call the layers, map results to output and exit codes.
 import { Command, CommanderError } from 'commander';
 import { registerBuild } from './commands/build.js';
+import { registerCi } from './commands/ci.js';
 import { registerClean } from './commands/clean.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerExplain } from './commands/explain.js';
@@ -39,6 +40,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   registerStatus(program, setExit);
   registerWatch(program, setExit);
   registerMatrix(program, setExit);
+  registerCi(program, setExit);
   registerRelease(program, setExit);
   registerExplain(program, setExit);
   registerClean(program, setExit);

@@ -1,9 +1,14 @@
 // CI fan-out end to end: `matrix` through the real CLI (GITHUB_OUTPUT, --only-missing against a
 // real nginx remote cache) and `build --shard` with the mlc_llm double.
-import { readFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tempDir } from '../helpers/cli.js';
+import { run, tempDir, tempProject } from '../helpers/cli.js';
+import { gitlabProblems } from '../helpers/gitlab-ci.js';
 import { NGINX, Nginx } from '../helpers/nginx.js';
 import { Project } from '../helpers/project.js';
 import { lacks } from '../helpers/tools.js';
@@ -101,5 +106,81 @@ describe.skipIf(lacks('nginx', NGINX !== undefined))('matrix --only-missing (ngi
     const r = await a.run(['matrix', '--only-missing'], { MLC_BUILD_REMOTE_CACHE: '' });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('--only-missing asks the remote cache');
+  });
+});
+
+const validator = createRequire(import.meta.url).resolve('@action-validator/cli/cli.mjs');
+const validate = (file: string) =>
+  promisify(execFile)(process.execPath, [validator, file]).then(
+    () => ({ code: 0, stdout: '' }),
+    (e: { code: number; stdout: string }) => e,
+  );
+
+interface Workflow {
+  on: Record<string, unknown>;
+  env: Record<string, string>;
+  jobs: Record<
+    string,
+    { needs?: string | string[]; if?: string; 'runs-on': unknown; strategy?: { matrix: unknown }; steps: { run?: string; uses?: string }[] }
+  >;
+}
+
+describe('ci init', () => {
+  it('github: a workflow that action-validator accepts: plan --only-missing, weights, the compile matrix after plan only, release last, read-only for pull requests', async () => {
+    const p = await Project.create(MANIFEST + 'ci: { runs_on: { convert: [self-hosted, a100] } }\n', MODELS);
+    const r = await p.run(['ci', 'init', 'github']);
+    expect(r.code).toBe(0);
+    const file = p.path('.github/workflows/mlc-build.yml');
+    expect(await validate(file)).toEqual({ code: 0, stdout: '' });
+    const w = parse(await readFile(file, 'utf8')) as Workflow;
+    const runs = (job: string) => w.jobs[job]?.steps.map((s) => s.run).filter(Boolean);
+    expect(runs('plan')).toContain('npx mlc-build matrix --format github --only-missing');
+    expect(runs('weights')).toContain('npx mlc-build build --all-hosts step=convert');
+    expect(w.jobs.weights?.['runs-on']).toEqual(['self-hosted', 'a100']);
+    expect(w.jobs.compile?.needs).toBe('plan');
+    expect(w.jobs.compile?.strategy?.matrix).toBe('${{ fromJSON(needs.plan.outputs.matrix) }}');
+    expect(w.jobs.compile?.if).toBe("needs.plan.outputs.has_work == 'true'");
+    expect(runs('compile')).toContain('npx mlc-build build ${{ matrix.build }}');
+    expect(w.jobs.release?.needs).toEqual(['plan', 'weights', 'compile']);
+    expect(w.jobs.release?.if).toContain("!contains(needs.*.result, 'failure')");
+    expect(runs('release')).toContain('npx mlc-build release');
+    expect(Object.keys(w.jobs).at(-1)).toBe('release');
+    expect(w.env.MLC_BUILD_REMOTE_CACHE_READ_ONLY).toBe("${{ github.event_name == 'pull_request' && '1' || '' }}");
+    expect(Object.keys(w.on)).toContain('pull_request');
+    // The validator can fail: a misspelled key.
+    const broken = join(await tempDir(), 'broken.yml');
+    await writeFile(broken, (await readFile(file, 'utf8')).replace('runs-on: ubuntu-latest', 'runs-onn: ubuntu-latest'));
+    expect((await validate(broken)).code).not.toBe(0);
+    // Never replaced without --force.
+    const again = await p.run(['ci', 'init', 'github']);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('exists; --force replaces it');
+    expect((await p.run(['ci', 'init', 'github', '--force'])).code).toBe(0);
+  });
+
+  it('gitlab: a pipeline of documented keywords, its compile stage the child pipeline that matrix --format gitlab writes', async () => {
+    const p = await Project.create(MANIFEST, MODELS);
+    expect((await p.run(['ci', 'init', 'gitlab'])).code).toBe(0);
+    const text = await readFile(p.path('.gitlab-ci.yml'), 'utf8');
+    expect(gitlabProblems(text)).toEqual([]);
+    const doc = parse(text) as Record<string, { script?: string[]; trigger?: { include: { artifact: string; job: string }[] }; needs?: string[] }>;
+    expect(doc.plan?.script).toContain('npx mlc-build matrix --format gitlab --only-missing > mlc-build-jobs.yml');
+    expect(doc.compile?.trigger?.include).toEqual([{ artifact: 'mlc-build-jobs.yml', job: 'plan' }]);
+    expect(doc.release?.needs).toEqual(['weights', 'compile']);
+    expect(text).toContain('merge_request_event');
+    const child = await p.run(['matrix', '--format', 'gitlab']);
+    expect(child.code).toBe(0);
+    expect(gitlabProblems(child.stdout)).toEqual([]);
+    expect(gitlabProblems('job:\n  scrip: [x]\n')).toEqual(['job: unknown keyword scrip', 'job: needs script, run, trigger or extends']);
+  });
+
+  it("the README's example workflow is the one ci init github writes for the main job", async () => {
+    const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
+    const section = readme.slice(readme.indexOf('## Release on CI'));
+    const example = /```yaml\n([\s\S]*?)```/.exec(section)?.[1];
+    const dir = await tempProject({ 'mlc.build.yaml': await readFile(new URL('../../mlc.build.yaml', import.meta.url), 'utf8') });
+    const r = await run(['ci', 'init', 'github'], { cwd: dir });
+    expect(r.code).toBe(0);
+    expect(example).toBe(await readFile(join(dir, '.github/workflows/mlc-build.yml'), 'utf8'));
   });
 });

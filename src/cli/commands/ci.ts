@@ -1,0 +1,36 @@
+// `mlc-build ci init github|gitlab`: writes the release workflow (src/ci/workflows.ts) into the
+// project, refusing to replace one without --force.
+import { existsSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import type { Command } from 'commander';
+import { GITHUB_WORKFLOW, GITLAB_PIPELINE, githubWorkflow, gitlabPipeline } from '../../ci/workflows.js';
+import { writeFileAtomic } from '../../store/atomic.js';
+import { load, type GlobalOptions } from '../context.js';
+import { EXIT } from '../exit-codes.js';
+
+export function registerCi(program: Command, setExit: (code: number) => void): void {
+  const ci = program.command('ci').description('CI for the release: write the workflow');
+  ci.command('init')
+    .description('write the release workflow: .github/workflows/mlc-build.yml (github) or .gitlab-ci.yml (gitlab)')
+    .argument('<ci>', 'github or gitlab')
+    .option('--force', 'replace the file if it exists')
+    .action(async (which: string, flags: { force?: boolean }) => {
+      if (which !== 'github' && which !== 'gitlab') {
+        process.stderr.write(`mlc-build: ci init: ${JSON.stringify(which)} is not a CI mlc-build writes for: github or gitlab\n`);
+        return setExit(EXIT.usage);
+      }
+      const project = await load(program.opts<GlobalOptions>());
+      if (!project) return setExit(EXIT.usage);
+      const { manifest } = project;
+      const file = join(manifest.root, which === 'github' ? GITHUB_WORKFLOW : GITLAB_PIPELINE);
+      const shown = relative(process.cwd(), file) || file;
+      if (existsSync(file) && !flags.force) {
+        process.stderr.write(`mlc-build: ci init: ${shown} exists; --force replaces it\n`);
+        return setExit(EXIT.stepFailed);
+      }
+      await writeFileAtomic(file, which === 'github' ? githubWorkflow(manifest) : gitlabPipeline(manifest));
+      process.stderr.write(
+        `wrote ${shown}: set ${which === 'github' ? 'the repository variable' : 'the CI/CD variable'} MLC_BUILD_REMOTE_CACHE (and the secrets its comments name), then commit it\n`,
+      );
+    });
+}
