@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { run, tempDir, tempProject } from '../helpers/cli.js';
+import { FIXTURES, run, tempDir, tempProject } from '../helpers/cli.js';
+import { HubServer } from '../helpers/hub-server.js';
 import { gitlabProblems } from '../helpers/gitlab-ci.js';
 import { NGINX, Nginx } from '../helpers/nginx.js';
 import { Project } from '../helpers/project.js';
@@ -100,6 +101,48 @@ describe.skipIf(lacks('nginx', NGINX !== undefined))('matrix --only-missing (ngi
     expect(conv.matrix.include).toEqual([]);
     const ctx = await missing((y) => y.replace('android,', '{ name: android, preset: android, config: { context_window_size: 1024 } },'));
     expect(ctx.matrix.include.flatMap((j) => j.cells).sort()).toEqual(['llama/q4f16_1/android', 'qwen/q4f16_1/android']);
+  });
+
+  it('--stage convert: only the conversions the remote lacks, found without downloading weights', async () => {
+    const b = await Project.create(MANIFEST.replace('quantizations: [q4f16_1]', 'quantizations: [q4f16_1, q0f16]'), MODELS);
+    const r = await b.run(['matrix', '--stage', 'convert', '--only-missing'], { MLC_BUILD_REMOTE_CACHE: server.url });
+    expect(r.code).toBe(0);
+    expect(r.calls).toEqual([]);
+    const m = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as Matrix;
+    expect(m.include.map((j) => j.build).sort()).toEqual([
+      '--all-hosts step=convert model=llama quant=q0f16',
+      '--all-hosts step=convert model=qwen quant=q0f16',
+    ]);
+  });
+
+  it('--stage convert of a hub model: the key from the pins in mlc.build.lock, its weights never downloaded', async () => {
+    const hub = new HubServer([
+      {
+        repo: 'org/tiny',
+        refs: { main: 'c'.repeat(40) },
+        files: {
+          'config.json': Buffer.from(await readFile(join(FIXTURES, 'hf-configs/qwen2_0_5b.json'))),
+          'tokenizer.json': Buffer.from('{"model":{"type":"BPE"},"decoder":{"type":"ByteLevel"}}'),
+          'model.safetensors': Buffer.alloc(120_000, 7),
+        },
+      },
+    ]);
+    const url = await hub.start();
+    try {
+      const manifest = `version: 1\nmodels:\n  tiny: { source: hf://org/tiny, conv_template: qwen2 }\nquantizations: [q4f16_1]\ntargets: [android]\n`;
+      const first = await Project.create(manifest, {});
+      const env = (p: Project) => ({ HF_ENDPOINT: url, HF_HUB_CACHE: p.path('hf-cache'), HF_HOME: p.path('hf-home'), MLC_BUILD_REMOTE_CACHE: server.url });
+      expect((await first.run([], env(first))).code).toBe(0);
+      const next = await Project.create(manifest, {});
+      await writeFile(next.path('mlc.build.lock'), await readFile(first.path('mlc.build.lock')));
+      hub.requests.length = 0;
+      const r = await next.run(['matrix', '--stage', 'convert', '--only-missing'], env(next));
+      expect(r.code).toBe(0);
+      expect(JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}')).toEqual({ include: [] });
+      expect(hub.requests.filter((q) => q.path.endsWith('/model.safetensors'))).toEqual([]);
+    } finally {
+      await hub.stop();
+    }
   });
 
   it('needs a remote cache', async () => {

@@ -7,7 +7,11 @@ import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import { Costs } from '../../ci/cost.js';
 import { planJobs, type GroupBy, type Job, type Stage } from '../../ci/jobs.js';
+import { evaluate } from '../../exec/evaluate.js';
 import { makePlan } from '../../exec/plan.js';
+import { downloadId } from '../../graph/nodes.js';
+import { partOf } from '../../sources/files.js';
+import type { Files } from '../../store/store.js';
 import { parseSelectors, withDependencies } from '../../graph/select.js';
 import type { Cell } from '../../manifest/types.js';
 import { ciRecipe } from '../../recipes/index.js';
@@ -64,10 +68,8 @@ export function registerMatrix(program: Command, setExit: (code: number) => void
       if (cells.length === 0) return usage('the selectors match no cell of the matrix');
 
       if (flags.onlyMissing) {
-        if (flags.stage === 'convert')
-          return usage('--only-missing works for --stage compile (a conversion job finds its result in the remote cache and ends in seconds)');
         if (!project.remote) return usage('--only-missing asks the remote cache: configure one (remote_cache.url, MLC_BUILD_REMOTE_CACHE or --remote-cache)');
-        const missing = await missingCells(project, global, cells);
+        const missing = flags.stage === 'convert' ? await missingConversions(project, global, cells) : await missingCells(project, global, cells);
         if (typeof missing === 'number') return setExit(missing);
         cells = missing;
       }
@@ -122,6 +124,59 @@ async function missingCells(project: Project, global: GlobalOptions, cells: read
     await ctx.cache.flush();
     await ctx.store.close();
   }
+}
+
+/**
+ * The cells whose conversions are in neither the local store nor the remote cache. A conversion's
+ * key needs its source's files only by digest: those on this machine are hashed, the others come
+ * from the pins in mlc.build.lock; the weights are never downloaded (the small meta files are).
+ */
+async function missingConversions(project: Project, global: GlobalOptions, cells: readonly Cell[]): Promise<Cell[] | number> {
+  const { manifest, graph } = project;
+  const models = [...new Set(cells.map((c) => c.model))];
+  const metas = new Set(models.map((m) => downloadId(m, 'meta')).filter((id) => graph.nodes.has(id)));
+  const locked = await lockProject(manifest, true);
+  if (!locked) return EXIT.stepFailed;
+  try {
+    const built = await buildSelected(project, metas, {}, global, { jobs: undefined, hostFolders: [], force: undefined });
+    if (built.exit !== EXIT.ok) return built.exit;
+  } finally {
+    await locked.release();
+  }
+  const ctx = await openContext(project, { readOnly: true });
+  try {
+    const available = new Map<string, Files>();
+    for (const m of models) {
+      for (const part of ['meta', 'weights'] as const) {
+        const node = graph.nodes.get(downloadId(m, part));
+        if (!node) continue;
+        const ev = await evaluate(ctx, node, available);
+        if (ev.kind === 'source') available.set(node.id, ev.found.files);
+        else if (part === 'weights') {
+          const pinned = pinnedFiles(ctx.lock.sources[ctx.model(m).source.text]?.files ?? {}, 'weights');
+          if (pinned) available.set(node.id, pinned);
+        }
+      }
+    }
+    const have = new Set<string>();
+    for (const id of new Set(cells.map((c) => graph.cells.get(c.id)?.convert ?? ''))) {
+      const node = graph.nodes.get(id);
+      if (!node) continue;
+      const ev = await evaluate(ctx, node, available);
+      if (ev.kind === 'step' && ev.hit) have.add(id);
+    }
+    return cells.filter((c) => !have.has(graph.cells.get(c.id)?.convert ?? ''));
+  } finally {
+    await ctx.cache.flush();
+    await ctx.store.close();
+  }
+}
+
+/** A part's files as the lock pins them: digests only (nothing to read), or none if it pins none. */
+function pinnedFiles(files: Record<string, string>, part: 'meta' | 'weights'): Files | undefined {
+  const out: Files = {};
+  for (const [name, pin] of Object.entries(files)) if (partOf(name) === part) out[name] = { digest: pin.replace(/^sha256:/, ''), size: 0, path: '' };
+  return Object.keys(out).length > 0 ? out : undefined;
 }
 
 /** A GitLab child pipeline: one job per runner label set, its builds as a parallel matrix. */
