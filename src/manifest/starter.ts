@@ -69,7 +69,8 @@ export function starterManifest(models: readonly StarterModel[], targets: readon
     'out: dist                 # artifacts: dist/<model>-<quant>-MLC/, dist/libs/',
     'cache: .mlc-build         # local store',
     'toolchain:',
-    '  mlc_llm: mlc_llm        # or "python -m mlc_llm", or a venv\'s bin/mlc_llm; env MLC_BUILD_MLC_LLM overrides',
+    "  install: nightly        # mlc-build installs MLC's nightly wheels for this host, pinned in mlc.build.lock",
+    '  # mlc_llm: mlc_llm      # instead: an installed mlc_llm ("python -m mlc_llm", a venv\'s bin/mlc_llm)',
   ];
   const shown = models.length > 0 ? models : [EXAMPLE];
   lines.push('models:');
