@@ -41,6 +41,9 @@ export function githubWorkflow(manifest: Manifest): string {
 #   secret   MLC_BUILD_REMOTE_SIGNING_KEY  signs results; jobs refuse unsigned ones (optional)
 #   secret   HF_TOKEN                      for gated models on the hub (optional)
 # Pull requests only read the cache: they cannot put results there.
+# With toolchain.install, commit mlc.build.lock with the toolchain pins of every runner platform
+# (run \`mlc-build toolchain install\` once on each, or take the lock a job wrote): jobs then install
+# the same wheels, and the release job finds other platforms' libraries by their keys.
 name: mlc-build
 
 on:
