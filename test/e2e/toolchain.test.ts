@@ -72,6 +72,7 @@ describe.skipIf(lacks('python3 with venv and pip', VENV))('managed toolchain (to
 
   it('installs on the first build, once, and pins every distribution by version and sha256', async () => {
     expect(first.stderr).toContain('installing mlc-ai-nightly-cpu 0.1.dev5, mlc-llm-nightly-cpu 0.1.dev7');
+    expect(first.stderr).toContain('pip: Successfully installed mlc-ai-nightly-cpu-0.1.dev5 mlc-llm-nightly-cpu-0.1.dev7'); // progress as it goes
     expect(first.code).toBe(0);
     expect(first.calls.map((c) => c.sub).sort()).toEqual(['compile', 'convert_weight', 'gen_config', 'gen_config']);
     const lock = await lockOf(a);

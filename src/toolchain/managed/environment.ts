@@ -229,7 +229,7 @@ async function installEnvironment(m: ManagedToolchain, opts: EnsureOptions): Pro
       return err(`after installing, ${wrong.map((p) => `${p.name} ${p.version}`).join(', ')} ${wrong.length === 1 ? 'is' : 'are'} not in ${m.dir}`);
     await writeFile(join(m.dir, MARKER), `${m.fingerprint.digest}\n`);
     await rm(pidFile, { force: true });
-    opts.say(`toolchain ready in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+    opts.say(`ready in ${((Date.now() - started) / 1000).toFixed(1)}s`);
     return ok(undefined);
   } finally {
     await held.lock.release();
