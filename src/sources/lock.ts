@@ -30,6 +30,7 @@ export interface ToolchainPin {
 export interface ToolchainLock {
   /** Digest of what the manifest asked for: a changed request is resolved again. */
   request: string;
+  /** Python major.minor ("3.11"). */
   python: string;
   packages: ToolchainPin[];
 }

@@ -133,6 +133,21 @@ describe.skipIf(lacks('python3 with venv and pip', VENV))('managed toolchain (to
     expect(status.stdout).toContain('not installed here');
   }, 120_000);
 
+  it('a machine whose Python differs only in its patch level uses the same pins', async () => {
+    const c = await project(join(await tempDir(), 'store'));
+    await copyFile(a.path('mlc.build.lock'), c.path('mlc.build.lock'));
+    await writeFile(
+      c.path('patch-python'),
+      `#!/bin/sh\ncase "$2" in *platform.system*) exec python3 -c 'import json, platform, sys; v = platform.python_version().split("."); print(json.dumps({"version": ".".join(v[:2] + ["99"]), "system": platform.system().lower(), "machine": platform.machine().lower(), "abi": sys.implementation.cache_tag}))';; esac\nexec python3 "$@"\n`,
+      { mode: 0o755 },
+    );
+    await c.editManifest((y) => y.replace('index_url: false }', 'index_url: false, python: ./patch-python }'));
+    const r = await c.run(['build'], MANAGED);
+    expect(r.code).toBe(0);
+    expect(r.stderr).not.toContain('resolving');
+    expect(await readFile(c.path('mlc.build.lock'), 'utf8')).toBe(await readFile(a.path('mlc.build.lock'), 'utf8'));
+  }, 120_000);
+
   it('a new version pinned in the lock re-keys the steps that run mlc_llm, not the downloads', async () => {
     const e = await project(join(await tempDir(), 'store'));
     expect((await e.run(['build'], MANAGED)).code).toBe(0);

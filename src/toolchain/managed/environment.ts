@@ -56,7 +56,7 @@ export async function lookManaged(install: ToolchainInstall, opts: Omit<EnsureOp
   if (!base.ok) return base;
   const { python, request, platform } = base.value;
   const pinned = (await readLock(opts.projectRoot)).toolchain?.[platform];
-  if (!pinned || pinned.request !== request.digest || pinned.python !== python.version) {
+  if (!pinned || pinned.request !== request.digest || pinned.python !== python.minor) {
     return err(`the managed toolchain for ${platform} is not resolved yet: run mlc-build toolchain install (or build)`);
   }
   return ok(describe(opts.storeRoot, python, platform, request, pinned.packages));
@@ -69,7 +69,7 @@ export async function ensureManaged(install: ToolchainInstall, opts: EnsureOptio
   const { python, request, platform } = base.value;
   const lock = await readLock(opts.projectRoot);
   const pinned = lock.toolchain?.[platform];
-  const current = !opts.update && pinned && pinned.request === request.digest && pinned.python === python.version ? pinned.packages : undefined;
+  const current = !opts.update && pinned && pinned.request === request.digest && pinned.python === python.minor ? pinned.packages : undefined;
   const tmp = join(opts.storeRoot, 'toolchains', 'tmp');
   let pins = current;
   if (!pins) {
@@ -85,7 +85,7 @@ export async function ensureManaged(install: ToolchainInstall, opts: EnsureOptio
     managed.installed = true;
   }
   if (!current) {
-    const entry: ToolchainLock = { request: request.digest, python: python.version, packages: pins };
+    const entry: ToolchainLock = { request: request.digest, python: python.minor, packages: pins };
     await updateToolchainLock(opts.projectRoot, platform, entry);
   }
   return ok(managed);
@@ -109,7 +109,7 @@ export function pinnedFingerprint(platform: string, python: string, pins: readon
 }
 
 function describe(storeRoot: string, python: PythonInfo, platform: string, request: InstallRequest, pins: ToolchainPin[]): ManagedToolchain {
-  const digest = pinnedFingerprint(platform, python.version, pins);
+  const digest = pinnedFingerprint(platform, python.minor, pins);
   const dir = join(storeRoot, 'toolchains', digest.slice(0, 20));
   return {
     dir,
@@ -120,7 +120,7 @@ function describe(storeRoot: string, python: PythonInfo, platform: string, reque
     pins,
     fingerprint: {
       digest,
-      facts: { managed: true, platform, python: python.version, packages: Object.fromEntries(pins.map((p) => [p.name, p.version])) },
+      facts: { managed: true, platform, python: python.minor, packages: Object.fromEntries(pins.map((p) => [p.name, p.version])) },
       folders: [],
     },
   };

@@ -18,6 +18,11 @@ export interface PythonInfo {
   exe: string;
   /** "3.11.7" */
   version: string;
+  /**
+   * "3.11": what the pins and the fingerprint hold. Wheels are built per minor version (the
+   * platform's cp311), so machines whose Python differs only in its patch level share them.
+   */
+  minor: string;
   /** The lock's key: platform, machine and ABI, e.g. "linux_x86_64-cp311" (no OS version, so machines share it). */
   platform: string;
 }
@@ -54,5 +59,5 @@ export async function findPython(requested: string | undefined, cwd: string, env
     return err(`${exe} is Python ${probe.version}: ${works}; set toolchain.install.python to one of those`);
   }
   const abi = probe.abi.replace(/^cpython-/, 'cp').replace(/[^a-z0-9]+/g, '');
-  return ok({ exe, version: probe.version, platform: `${probe.system}_${probe.machine}-${abi}` });
+  return ok({ exe, version: probe.version, minor: `${major}.${minor}`, platform: `${probe.system}_${probe.machine}-${abi}` });
 }
