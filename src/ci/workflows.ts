@@ -42,8 +42,9 @@ export function githubWorkflow(manifest: Manifest): string {
 #   secret   HF_TOKEN                      for gated models on the hub (optional)
 # Pull requests only read the cache: they cannot put results there.
 # With toolchain.install, commit mlc.build.lock with the toolchain pins of every runner platform
-# (run \`mlc-build toolchain install\` once on each, or take the lock a job wrote): jobs then install
-# the same wheels, and the release job finds other platforms' libraries by their keys.
+# (\`mlc-build toolchain lock --platform darwin_arm64-cp311 linux_x86_64-cp311-cu122 …\` from any
+# machine): jobs then install the same wheels, and the release job finds other platforms'
+# libraries by their keys.
 name: mlc-build
 
 on:

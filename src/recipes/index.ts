@@ -164,6 +164,8 @@ export interface Wheels {
   /** The Python versions MLC's wheels are built for, and the commands looked for on PATH. */
   python: { min: string; max: string; recommended: string; commands: string[] };
   variants: Record<string, WheelVariant>;
+  /** pip --platform tags per lock platform, for resolving another machine's pins. */
+  platform_tags: Record<string, string[] | string>;
 }
 
 /** recipes/wheels.json: MLC's wheel index and the package pair of each variant. */

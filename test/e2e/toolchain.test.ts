@@ -198,8 +198,14 @@ describe.skipIf(lacks('python3 with venv and pip', VENV))('managed toolchain (to
         await mac.editManifest((y) =>
           y.replace('index_url: false }', 'index_url: false, python: ./mac-python }').replace('targets: [android]', 'targets: [android, iphone]'),
         );
+        // Pinned for the Mac from here (pip resolving for its platform), then used there as they are.
+        const abi = (await exec('python3', ['-c', 'import sys; print(sys.implementation.cache_tag.replace("cpython-", "cp"))'])).stdout.trim();
+        const pinned = await mac.run(['toolchain', 'lock', '--platform', `darwin_arm64-${abi}`], MANAGED);
+        expect(pinned.code).toBe(0);
+        expect(pinned.stdout).toBe(`darwin_arm64-${abi}: mlc-ai-nightly-cpu 0.1.dev5, mlc-llm-nightly-cpu 0.1.dev7\n`);
         const built = await mac.run(['build', 'target=iphone', '--remote-cache', server.url], MANAGED);
         expect(built.code).toBe(0);
+        expect(built.stderr).not.toContain('resolving');
         expect(Object.keys((await lockOf(mac)).toolchain ?? {})).toEqual([expect.stringMatching(/^darwin_arm64-cp3\d+$/)]);
 
         // "The Linux release job": the same manifest and lock, a fresh store, this host's own toolchain for the configs.

@@ -4,7 +4,7 @@ import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { Command } from 'commander';
 import { readLock } from '../../sources/lock.js';
-import { installedDistributions, type ManagedToolchain } from '../../toolchain/managed/environment.js';
+import { installedDistributions, lockPlatforms, type ManagedToolchain } from '../../toolchain/managed/environment.js';
 import { envBinary } from '../../toolchain/managed/python.js';
 import { which } from '../../toolchain/fingerprint.js';
 import { load, type GlobalOptions } from '../context.js';
@@ -50,6 +50,31 @@ export function registerToolchain(program: Command, setExit: (code: number) => v
       if (!got) return;
       if (!got.managed) return unmanaged(got.project, setExit);
       process.stdout.write(describe(got.managed));
+    });
+
+  cmd
+    .command('lock')
+    .description('pin the toolchain for other machines too (no install): resolved here for their platform and Python')
+    .requiredOption('--platform <keys...>', 'lock platform keys, e.g. darwin_arm64-cp311 linux_x86_64-cp311-cu122')
+    .action(async (flags: { platform: string[] }) => {
+      const project = await load(program.opts<GlobalOptions>());
+      if (!project) return setExit(EXIT.usage);
+      const install = project.manifest.toolchain.install;
+      if (!install) {
+        process.stderr.write('mlc-build: toolchain lock: the manifest has no toolchain.install to pin\n');
+        return setExit(EXIT.usage);
+      }
+      const r = await lockPlatforms(install, flags.platform, {
+        storeRoot: project.manifest.cache,
+        projectRoot: project.manifest.root,
+        env: process.env,
+        say: (line) => process.stderr.write(`mlc-build: toolchain: ${line}\n`),
+      });
+      if (!r.ok) {
+        process.stderr.write(`mlc-build: toolchain: ${r.error}\n`);
+        return setExit(r.error.startsWith('--platform') ? EXIT.usage : EXIT.stepFailed);
+      }
+      for (const { key, pins } of r.value) process.stdout.write(`${key}: ${pins.map((p) => `${p.name} ${p.version}`).join(', ')}\n`);
     });
 
   cmd

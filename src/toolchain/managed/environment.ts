@@ -14,6 +14,7 @@ import { promisify } from 'node:util';
 import { canonicalJson } from '../../canonical-json.js';
 import type { ToolchainInstall } from '../../manifest/types.js';
 import { err, ok, type Result } from '../../result.js';
+import { wheels } from '../../recipes/index.js';
 import { readLock, updateToolchainLock, type ToolchainLock, type ToolchainPin } from '../../sources/lock.js';
 import { sha256 } from '../../store/hash.js';
 import { acquireProjectLock } from '../../store/project-lock.js';
@@ -135,8 +136,61 @@ function markerHolds(dir: string, digest: string): boolean {
   }
 }
 
+/** pip's options to resolve for another machine: its platform tags and Python, wheels only. */
+interface CrossTarget {
+  tags: string[];
+  /** "3.11" */
+  python: string;
+}
+
+/**
+ * Pins for other machines (`mlc-build toolchain lock --platform darwin_arm64-cp311`), resolved
+ * here with pip's --platform and --python-version, nothing installed, and written to the lock.
+ * pip evaluates dependencies' environment markers for this machine, not the other (the README
+ * says so).
+ */
+export async function lockPlatforms(
+  install: ToolchainInstall,
+  keys: readonly string[],
+  opts: EnsureOptions,
+): Promise<Result<{ key: string; pins: ToolchainPin[] }[], string>> {
+  const python = await findPython(install.python, opts.projectRoot, opts.env);
+  if (!python.ok) return python;
+  const done: { key: string; pins: ToolchainPin[] }[] = [];
+  for (const key of keys) {
+    const m = /^([a-z]+_[a-z0-9_]+?)-cp(\d)(\d+)(?:-([a-z0-9]+))?$/.exec(key);
+    const tags = m ? wheels().platform_tags[m[1] as string] : undefined;
+    if (!m || !Array.isArray(tags)) {
+      const known = Object.keys(wheels().platform_tags).filter((k) => !k.startsWith('$'));
+      return err(
+        `--platform ${key}: expected <platform>-cp<XY>[-<variant>] with a platform of ${known.join(', ')}, e.g. darwin_arm64-cp311 or linux_x86_64-cp311-cu122`,
+      );
+    }
+    const variant = m[4];
+    if (variant !== undefined && !install.nightly) return err(`--platform ${key}: a wheel variant (-${variant}) applies to install: nightly only`);
+    const request = await requestFor(install, opts.projectRoot, opts.env, undefined, install.nightly ? (variant ?? 'cpu') : undefined);
+    if (!request.ok) return request;
+    const minor = `${m[2]}.${m[3]}`;
+    opts.say(`resolving ${request.value.packages.join(', ')} for ${key}`);
+    const pins = await resolvePins(python.value, request.value, join(opts.storeRoot, 'toolchains', 'tmp', `resolve-${process.pid}`), opts, {
+      tags,
+      python: minor,
+    });
+    if (!pins.ok) return pins;
+    await updateToolchainLock(opts.projectRoot, key, { request: request.value.digest, python: minor, packages: pins.value });
+    done.push({ key, pins: pins.value });
+  }
+  return ok(done);
+}
+
 /** pip's resolution of the request, with every distribution's sha256, from a scratch venv. */
-async function resolvePins(python: PythonInfo, request: InstallRequest, scratch: string, opts: EnsureOptions): Promise<Result<ToolchainPin[], string>> {
+async function resolvePins(
+  python: PythonInfo,
+  request: InstallRequest,
+  scratch: string,
+  opts: EnsureOptions,
+  cross?: CrossTarget,
+): Promise<Result<ToolchainPin[], string>> {
   await rm(scratch, { recursive: true, force: true });
   await mkdir(scratch, { recursive: true });
   try {
@@ -145,7 +199,29 @@ async function resolvePins(python: PythonInfo, request: InstallRequest, scratch:
     const report = join(scratch, 'report.json');
     const r = await pip(
       join(scratch, 'venv'),
-      ['install', '--dry-run', '--ignore-installed', '--report', report, ...pipSourceArgs(request), ...request.packages],
+      [
+        'install',
+        '--dry-run',
+        '--ignore-installed',
+        '--report',
+        report,
+        ...(cross
+          ? [
+              '--target',
+              join(scratch, 'target'),
+              '--only-binary=:all:',
+              '--python-version',
+              cross.python,
+              '--implementation',
+              'cp',
+              '--abi',
+              `cp${cross.python.replace('.', '')}`,
+              ...cross.tags.flatMap((t) => ['--platform', t]),
+            ]
+          : []),
+        ...pipSourceArgs(request),
+        ...request.packages,
+      ],
       {
         ...opts,
         log: join(scratch, 'pip.log'),

@@ -27,16 +27,19 @@ export async function requestFor(
   root: string,
   env: NodeJS.ProcessEnv,
   gpus: HostGpus = detectGpus(),
+  /** For another machine: the nightly variant it uses, instead of this host's. */
+  variantFor?: string,
 ): Promise<Result<InstallRequest, string>> {
   let packages = install.packages;
   let findLinks = install.findLinks;
   let indexUrl = install.indexUrl;
   let variant: string | undefined;
   if (install.nightly) {
-    const picked = await nightlyVariant(gpus, env);
+    const picked = variantFor !== undefined ? ok(variantFor) : await nightlyVariant(gpus, env);
     if (!picked.ok) return picked;
     variant = picked.value;
     const w = wheels();
+    if (!w.variants[variant]) return err(`no nightly wheel variant ${JSON.stringify(variant)}: the variants are ${Object.keys(w.variants).join(', ')}`);
     packages = (w.variants[variant] as { packages: string[] }).packages;
     findLinks = [w.find_links];
     indexUrl = undefined;
