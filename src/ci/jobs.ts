@@ -5,6 +5,7 @@
 // compile job never converts weights.
 import type { BuildGraph } from '../graph/build.js';
 import type { Cell, Manifest } from '../manifest/types.js';
+import { byText } from '../order.js';
 import { ciRecipe } from '../recipes/index.js';
 import { err, ok, type Result } from '../result.js';
 import type { Costs } from './cost.js';
@@ -31,7 +32,6 @@ interface Group {
 }
 
 const runnerKey = (r: Runner): string => JSON.stringify(r);
-const byText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 export function convertRunner(manifest: Manifest): Runner {
   return manifest.ci.convertRunner ?? ciRecipe().convert_runner;

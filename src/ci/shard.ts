@@ -2,6 +2,7 @@
 // expected cost first into the lightest shard (ties: cell id, then shard number), so every job
 // that computes it from the same manifest gets the same slices, each cell in exactly one.
 import type { Cell } from '../manifest/types.js';
+import { byText } from '../order.js';
 import type { Costs } from './cost.js';
 
 export interface ShardSpec {
@@ -21,7 +22,7 @@ export function parseShard(text: string): ShardSpec | string {
 
 export function shardCells(cells: readonly Cell[], costs: Costs, count: number): Cell[][] {
   const shards: { cells: Cell[]; cost: number }[] = Array.from({ length: count }, () => ({ cells: [], cost: 0 }));
-  const ordered = [...cells].map((c) => ({ c, cost: costs.compile(c) })).sort((a, b) => b.cost - a.cost || (a.c.id < b.c.id ? -1 : a.c.id > b.c.id ? 1 : 0));
+  const ordered = [...cells].map((c) => ({ c, cost: costs.compile(c) })).sort((a, b) => b.cost - a.cost || byText(a.c.id, b.c.id));
   for (const { c, cost } of ordered) {
     let best = 0;
     for (let i = 1; i < shards.length; i++) if ((shards[i]?.cost ?? 0) < (shards[best]?.cost ?? 0)) best = i;

@@ -2,7 +2,7 @@
 // model=/quant=/step= sets, skips the cells this host cannot build and says so once; a cell named
 // explicitly (target=, a compile node id) that it cannot build is an error. `--all-hosts` or
 // MLC_BUILD_ALL_HOSTS=1 tries every cell anyway.
-import type { Selection } from '../graph/select.js';
+import { cellsMatching, type Selection } from '../graph/select.js';
 import { hostFacts, missingFor } from '../toolchain/host-checks.js';
 import type { Project } from './project.js';
 
@@ -65,9 +65,7 @@ export function explicitlyUnbuildable(project: Project, sel: Selection, view: Ho
 /** The one line said before a build that skips cells, grouped by what is missing. */
 export function skipText(project: Project, sel: Selection, view: HostView, selected: ReadonlySet<string>): string | undefined {
   const buildable = project.manifest.cells.filter((c) => selected.has(project.graph.cells.get(c.id)?.compile ?? '')).length;
-  const inScope = project.manifest.cells.filter((c) =>
-    (['model', 'quant', 'target'] as const).every((d) => sel.dims[d] === undefined || sel.dims[d].includes(c[d])),
-  );
+  const inScope = cellsMatching(project.manifest, sel.dims);
   const skipped = inScope.filter((c) => view.missing.has(c.target));
   if (skipped.length === 0) return undefined;
   const byMissing = new Map<string, string[]>();

@@ -3,8 +3,9 @@
 // Either way the project's toolchain command then names the environment's mlc_llm and carries
 // the pinned fingerprint; if it cannot be set up, it carries why, and steps that need it are
 // blocked with that reason.
+import { dirname } from 'node:path';
 import type { Result } from '../result.js';
-import { ensureManaged, lookManaged, type ManagedToolchain } from '../toolchain/managed/environment.js';
+import { ensureManaged, lookManaged, markerHolds, type ManagedToolchain } from '../toolchain/managed/environment.js';
 import { envBinary } from '../toolchain/managed/python.js';
 import type { Project } from './project.js';
 
@@ -14,6 +15,10 @@ export async function setUpToolchain(
 ): Promise<Result<ManagedToolchain, string> | undefined> {
   const install = project.manifest.toolchain.install;
   if (project.toolchain.from !== 'managed' || install === undefined) return undefined;
+  // Set up already in this command (a release's build, then its look at the results): nothing to ask again.
+  const { pinned, problem, argv } = project.toolchain;
+  const ready = pinned && !problem && (!opts.install || markerHolds(dirname(dirname(argv[0] as string)), pinned.digest));
+  if (ready && !opts.update) return undefined;
   const base = { storeRoot: project.manifest.cache, projectRoot: project.manifest.root, env: process.env, update: opts.update };
   const say = opts.say ?? ((line: string) => process.stderr.write(`mlc-build: toolchain: ${line}\n`));
   const r = opts.install ? await ensureManaged(install, { ...base, signal: opts.signal, say }) : await lookManaged(install, base);

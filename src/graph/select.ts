@@ -1,6 +1,6 @@
 // Selectors: `model=`, `quant=`, `target=` pick cells (their library and the weights folder that
 // runs it), `step=` picks node kinds, a node id picks that node; every pick brings its dependencies.
-import type { Manifest } from '../manifest/types.js';
+import type { Cell, Manifest } from '../manifest/types.js';
 import { didYouMean } from '../manifest/suggest.js';
 import { err, ok, type Result } from '../result.js';
 import type { BuildGraph } from './build.js';
@@ -88,15 +88,9 @@ export function selectRoots(graph: BuildGraph, manifest: Manifest, sel: Selectio
   if (!hasDims && !sel.steps && sel.ids.length === 0 && skip.size === 0) return ok([...graph.nodes.keys()]);
   let roots: string[] = [];
   if (hasDims || sel.steps || sel.ids.length === 0) {
-    const matching = manifest.cells.filter((c) =>
-      (['model', 'quant', 'target'] as const).every((d) => sel.dims[d] === undefined || sel.dims[d].includes(c[d])),
-    );
+    const matching = cellsMatching(manifest, sel.dims);
     if (matching.length === 0) return err('the selectors match no cell of the matrix');
-    const cellRoots = (cells: typeof matching) =>
-      cells.flatMap((c) => {
-        const n = graph.cells.get(c.id);
-        return n ? [n.compile, n.config, n.baseConfig, n.convert] : [];
-      });
+    const cellRoots = (cells: readonly Cell[]) => cellNodes(graph, cells);
     const steps = sel.steps;
     const ofSteps = (ids: Iterable<string>) => [...ids].filter((id) => steps === undefined || steps.includes(graph.nodes.get(id)?.kind as NodeKind));
     if (ofSteps(withDependencies(graph, cellRoots(matching))).length === 0) return err(`the selectors match no ${steps?.join('/') ?? ''} step`);
@@ -105,6 +99,19 @@ export function selectRoots(graph: BuildGraph, manifest: Manifest, sel: Selectio
     roots = steps ? ofSteps(withDependencies(graph, cellRoots(kept))) : cellRoots(kept);
   }
   return ok([...new Set([...roots, ...sel.ids])]);
+}
+
+/** The cells that model=, quant= and target= pick (every cell without them). */
+export function cellsMatching(manifest: Manifest, dims: Selection['dims']): Cell[] {
+  return manifest.cells.filter((c) => (['model', 'quant', 'target'] as const).every((d) => dims[d] === undefined || dims[d].includes(c[d])));
+}
+
+/** A cell's own nodes: its library, its config and the base config, the conversion of its weights. */
+export function cellNodes(graph: BuildGraph, cells: readonly Cell[]): string[] {
+  return cells.flatMap((c) => {
+    const n = graph.cells.get(c.id);
+    return n ? [n.compile, n.config, n.baseConfig, n.convert] : [];
+  });
 }
 
 /** The selected nodes with everything they depend on. */

@@ -8,6 +8,7 @@ import type { NodeResult } from '../exec/build.js';
 import type { CompileNode, ConfigNode } from '../graph/nodes.js';
 import type { Cell, Target } from '../manifest/types.js';
 import type { Tree } from '../store/store.js';
+import { byText } from '../order.js';
 import { err, ok, type Result } from '../result.js';
 
 export interface ReleaseFile {
@@ -49,8 +50,7 @@ export interface Collected {
 
 export const LIBS = 'libs';
 
-/** Code-point order: the same on every machine, whatever its locale. */
-export const byText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+export { byText } from '../order.js';
 
 /** `results`: what the build made of each node; `cells`: the selection's cells this host could try. */
 export async function collect(ctx: BuildContext, cells: readonly Cell[], results: ReadonlyMap<string, NodeResult>): Promise<Collected> {

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { statfs } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Command } from 'commander';
-import { installedDistributions } from '../../toolchain/managed/environment.js';
+import { differingPins } from '../../toolchain/managed/environment.js';
 import { makePlan } from '../../exec/plan.js';
 import type { Manifest } from '../../manifest/types.js';
 import { kindOf } from '../../steps/index.js';
@@ -118,9 +118,13 @@ function describeFacts(facts: Record<string, unknown>): string {
 /** Whether the managed environment holds what mlc.build.lock pins (someone may have pip-installed into it). */
 async function managedCheck(mlcLlm: string, facts: Record<string, unknown>): Promise<Check> {
   const pinned = (facts.packages ?? {}) as Record<string, string>;
-  const dists = await installedDistributions(dirname(dirname(mlcLlm)), process.env);
-  const norm = (n: string) => n.toLowerCase().replace(/[-_.]+/g, '-');
-  const wrong = dists.ok ? Object.entries(pinned).filter(([n, v]) => dists.value.get(norm(n)) !== v) : Object.entries(pinned);
+  const wrong = (
+    await differingPins(
+      dirname(dirname(mlcLlm)),
+      Object.entries(pinned).map(([name, version]) => ({ name, version })),
+      process.env,
+    )
+  ).map((p) => [p.name, p.version] as const);
   return wrong.length === 0
     ? { what: 'managed environment', ok: true, detail: 'matches mlc.build.lock' }
     : {

@@ -12,7 +12,7 @@ import { makePlan } from '../../exec/plan.js';
 import { downloadId } from '../../graph/nodes.js';
 import { partOf } from '../../sources/files.js';
 import type { Files } from '../../store/store.js';
-import { parseSelectors, withDependencies } from '../../graph/select.js';
+import { cellsMatching, parseSelectors, withDependencies } from '../../graph/select.js';
 import type { Cell } from '../../manifest/types.js';
 import { ciRecipe } from '../../recipes/index.js';
 import { COMMANDS, load, openContext, SELECTOR_HELP, type GlobalOptions } from '../context.js';
@@ -63,8 +63,7 @@ export function registerMatrix(program: Command, setExit: (code: number) => void
       const sel = parseSelectors(selectors, project.graph, project.manifest, COMMANDS);
       if (!sel.ok) return usage(sel.error);
       if (sel.value.steps || sel.value.ids.length > 0) return usage('select cells with model=, quant= and target= (use --stage for conversions)');
-      const dims = sel.value.dims;
-      let cells = project.manifest.cells.filter((c) => (['model', 'quant', 'target'] as const).every((d) => dims[d] === undefined || dims[d].includes(c[d])));
+      let cells = cellsMatching(project.manifest, sel.value.dims);
       if (cells.length === 0) return usage('the selectors match no cell of the matrix');
 
       if (flags.onlyMissing) {

@@ -4,7 +4,7 @@
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { NodeResult } from '../../exec/build.js';
-import { parseSelectors, withDependencies } from '../../graph/select.js';
+import { cellNodes, cellsMatching, parseSelectors, withDependencies } from '../../graph/select.js';
 import type { Cell } from '../../manifest/types.js';
 import { formatBytes } from '../../manifest/units.js';
 import { assemble, APP_CONFIG, PACKAGE_CONFIG } from '../../release/assemble.js';
@@ -83,10 +83,7 @@ export function registerRelease(program: Command, setExit: (code: number) => voi
         named.push(cell);
       }
       const dims = sel.value.dims;
-      const byDims =
-        Object.keys(dims).length > 0 || named.length === 0
-          ? manifest.cells.filter((c) => (['model', 'quant', 'target'] as const).every((d) => dims[d] === undefined || dims[d].includes(c[d])))
-          : [];
+      const byDims = Object.keys(dims).length > 0 || named.length === 0 ? cellsMatching(manifest, dims) : [];
       const wanted = [...new Set([...byDims, ...named])];
       if (wanted.length === 0) return usage('the selectors match no cell of the matrix');
 
@@ -117,11 +114,7 @@ export function registerRelease(program: Command, setExit: (code: number) => voi
         restoreOnly.set(graph.cells.get(c.id)?.compile ?? '', `${why}, and no cache has it from such a host`);
         return true;
       });
-      const roots = buildable.flatMap((c) => {
-        const n = graph.cells.get(c.id);
-        return n ? [n.compile, n.config, n.baseConfig, n.convert] : [];
-      });
-      const selected = withDependencies(graph, roots);
+      const selected = withDependencies(graph, cellNodes(graph, buildable));
 
       const unwritable = outputFolderProblem(manifest.out);
       if (unwritable) return usage(`cannot write to the output folder ${manifest.out}: ${unwritable}`);

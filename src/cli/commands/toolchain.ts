@@ -4,7 +4,7 @@ import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { Command } from 'commander';
 import { readLock } from '../../sources/lock.js';
-import { installedDistributions, lockPlatforms, type ManagedToolchain } from '../../toolchain/managed/environment.js';
+import { differingPins, lockPlatforms, type ManagedToolchain } from '../../toolchain/managed/environment.js';
 import { envBinary } from '../../toolchain/managed/python.js';
 import { which } from '../../toolchain/fingerprint.js';
 import { load, type GlobalOptions } from '../context.js';
@@ -97,8 +97,7 @@ export function registerToolchain(program: Command, setExit: (code: number) => v
         process.stdout.write(`not installed here: mlc-build toolchain install (or a build) installs exactly these\n`);
         return setExit(EXIT.stepFailed);
       }
-      const dists = await installedDistributions(managed.dir, process.env);
-      const wrong = dists.ok ? managed.pins.filter((p) => dists.value.get(p.name.toLowerCase().replace(/[-_.]+/g, '-')) !== p.version) : managed.pins;
+      const wrong = await differingPins(managed.dir, managed.pins, process.env);
       process.stdout.write(
         wrong.length === 0 ? 'the environment matches mlc.build.lock\n' : `differs from mlc.build.lock: ${wrong.map((p) => p.name).join(', ')}\n`,
       );

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { canonicalJson } from '../../canonical-json.js';
 import type { ToolchainInstall } from '../../manifest/types.js';
+import { byText } from '../../order.js';
 import { err, ok, type Result } from '../../result.js';
 import { wheels } from '../../recipes/index.js';
 import { readLock, updateToolchainLock, type ToolchainLock, type ToolchainPin } from '../../sources/lock.js';
@@ -127,8 +128,8 @@ function describe(storeRoot: string, python: PythonInfo, platform: string, reque
   };
 }
 
-/** Synchronous on purpose: one small read, once per command. */
-function markerHolds(dir: string, digest: string): boolean {
+/** Whether the environment is complete: its marker, written last, holds its digest. Synchronous on purpose: one small read. */
+export function markerHolds(dir: string, digest: string): boolean {
   try {
     return readFileSync(join(dir, MARKER), 'utf8').trim() === digest;
   } catch {
@@ -247,7 +248,7 @@ async function resolvePins(
       pins.push({ name, version, sha256: hash });
     }
     if (pins.length === 0) return err(`pip resolved ${request.packages.join(', ')} to nothing`);
-    return ok(pins.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)));
+    return ok(pins.sort((a, b) => byText(a.name, b.name)));
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }
@@ -298,9 +299,7 @@ async function installEnvironment(m: ManagedToolchain, opts: EnsureOptions): Pro
       const advice = pipAdvice(await readFile(log, 'utf8').catch(() => ''), m.request);
       return err(advice ? `${installed.error}\n  ${advice}` : installed.error);
     }
-    const check = await installedDistributions(m.dir, opts.env);
-    if (!check.ok) return check;
-    const wrong = m.pins.filter((p) => check.value.get(normalise(p.name)) !== p.version);
+    const wrong = await differingPins(m.dir, m.pins, opts.env);
     if (wrong.length > 0)
       return err(`after installing, ${wrong.map((p) => `${p.name} ${p.version}`).join(', ')} ${wrong.length === 1 ? 'is' : 'are'} not in ${m.dir}`);
     await writeFile(join(m.dir, MARKER), `${m.fingerprint.digest}\n`);
@@ -329,6 +328,16 @@ function killGroup(pid: number, dir: string): void {
 }
 
 const normalise = (name: string): string => name.toLowerCase().replace(/[-_.]+/g, '-');
+
+/** The pins the environment does not hold at their version (all of them if it cannot be asked). */
+export async function differingPins(
+  dir: string,
+  pins: readonly { name: string; version: string }[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ name: string; version: string }[]> {
+  const dists = await installedDistributions(dir, env);
+  return dists.ok ? pins.filter((p) => dists.value.get(normalise(p.name)) !== p.version) : [...pins];
+}
 
 /** Name (normalised) → version of every distribution in the environment, as its Python sees them. */
 export async function installedDistributions(dir: string, env: NodeJS.ProcessEnv): Promise<Result<Map<string, string>, string>> {
