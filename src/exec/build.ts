@@ -5,11 +5,10 @@
 // its own stop signal, so one can be cancelled and the others left alone.
 import { relative, sep } from 'node:path';
 import type { StepNode } from '../graph/nodes.js';
-import type { NodeKind } from '../recipes/index.js';
 import type { Result } from '../result.js';
 import { updateLock } from '../sources/lock.js';
 import type { Pin } from '../sources/source.js';
-import { kindOf } from '../steps/index.js';
+import { kindOfNodeId, stepOf, type NodeKind } from '../steps/index.js';
 import { Durations } from '../store/durations.js';
 import { sweep } from '../store/outputs.js';
 import { saveProjectState } from '../store/project-state.js';
@@ -159,7 +158,7 @@ export function startBuild(ctx: BuildContext, selected: ReadonlySet<string>, opt
   const placing = new Set<Promise<void>>();
   const place = async (node: StepNode, files: Files): Promise<boolean> => {
     if (superseded) return false;
-    const p = ctx.place(node, kindOf(node).placements(node, ctx, files));
+    const p = ctx.place(node, stepOf(node).placements(ctx, files));
     placing.add(p);
     try {
       await p;
@@ -193,7 +192,8 @@ export function startBuild(ctx: BuildContext, selected: ReadonlySet<string>, opt
   /** An earlier rebuild's step whose result this build does not want: cancel it, or let it finish (policy). */
   const letGo = (step: RunningStep, reason: string): void => {
     if (step.finishing || step.cancelling || !carry) return;
-    if (carry.supersede(kindOfId(step.node)) === 'finish') {
+    const kind = ctx.graph.nodes.get(step.node)?.kind ?? kindOfNodeId(step.node);
+    if (kind !== undefined && carry.supersede(kind) === 'finish') {
       step.finishing = true;
       return;
     }
@@ -204,7 +204,6 @@ export function startBuild(ctx: BuildContext, selected: ReadonlySet<string>, opt
     step.cancel();
     emit({ event: 'cancelled', node: step.node, reason });
   };
-  const kindOfId = (id: string): NodeKind => ctx.graph.nodes.get(id)?.kind ?? (id.split(':')[0] as NodeKind);
 
   const finish = (node: StepNode, status: FinishStatus, ms: number, extra: Omit<NodeResult, 'node' | 'kind' | 'status' | 'ms'> = {}): void => {
     counts[status]++;
@@ -219,8 +218,8 @@ export function startBuild(ctx: BuildContext, selected: ReadonlySet<string>, opt
   /** The node's outputs as placed in out/. */
   const placedOutputs = (node: StepNode, files: Files): OutputFile[] => {
     const sizes = new Map(Object.values(files).map((f) => [f.digest, f.size]));
-    return kindOf(node)
-      .placements(node, ctx, files)
+    return stepOf(node)
+      .placements(ctx, files)
       .map((p) => ({ path: relOut(p.dest), digest: p.digest, size: sizes.get(p.digest) ?? 0 }));
   };
 
@@ -287,7 +286,7 @@ export function startBuild(ctx: BuildContext, selected: ReadonlySet<string>, opt
   // 'reported': the scheduler skipped the node while it waited for slots (and reports it itself).
   const process1 = async (node: StepNode): Promise<Outcome> => {
     const t0 = Date.now();
-    const kind = kindOf(node);
+    const step = stepOf(node);
     const blocked = opts.blocked?.get(node.id);
     if (blocked !== undefined) {
       finish(node, 'failed', 0, { failure: { message: blocked, preflight: true } });
@@ -335,13 +334,13 @@ export function startBuild(ctx: BuildContext, selected: ReadonlySet<string>, opt
         case 'unavailable':
           return failed({ message: ev.reason }, Date.now() - t0);
         case 'fetch': {
-          if (!kind.fetch) throw new Error(`${node.id}: its kind cannot fetch`);
-          const fetchFn = kind.fetch.bind(kind);
+          const fetchFn = step.fetch;
+          if (!fetchFn) throw new Error(`${node.id}: its kind cannot fetch`);
           let last = 0;
           let fetching = t0;
           const ran = await execute(node, (signal) => {
             fetching = Date.now(); // the rate counts from the download's start, not its wait for a net slot
-            return fetchFn(node, ctx, {
+            return fetchFn(ctx, {
               signal,
               onProgress: (bytes, total) => {
                 // At most one progress event per MiB (and the last one).
@@ -390,7 +389,7 @@ export function startBuild(ctx: BuildContext, selected: ReadonlySet<string>, opt
           if (!forced && ev.hit?.local && ev.placed) {
             done.set(node.id, ev.hit.local);
             ctx.noteKey(node, ev.key, { outputs: ev.hit.record.outputs });
-            ctx.notePlaced(node, kind.placements(node, ctx, ev.hit.local));
+            ctx.notePlaced(node, step.placements(ctx, ev.hit.local));
             ctx.cache.offer(ev.hit.record);
             finish(node, 'fresh', Date.now() - t0, { key: ev.key });
             return 'ok';
@@ -563,7 +562,7 @@ export function startBuild(ctx: BuildContext, selected: ReadonlySet<string>, opt
       for (const [path, p] of Object.entries(ctx.state.placed)) if (ctx.graph.nodes.has(p.node) && !done.has(p.node)) keep.add(path);
       for (const [id, files] of done) {
         const node = ctx.graph.nodes.get(id);
-        if (node) for (const p of kindOf(node).placements(node, ctx, files)) keep.add(p.dest);
+        if (node) for (const p of stepOf(node).placements(ctx, files)) keep.add(p.dest);
       }
       if (await sweep(ctx.store.stats, ctx.state, keep, out)) ctx.stateChanged = true;
       await updateLock(ctx.manifest.root, new Map(ctx.manifest.models.map((m) => [m.source.text, m.source.kind])), pins);

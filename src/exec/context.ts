@@ -9,7 +9,7 @@ import type { Manifest, Model, Target } from '../manifest/types.js';
 import type { Result } from '../result.js';
 import { sourceOpener, type Source } from '../sources/index.js';
 import type { Lock } from '../sources/lock.js';
-import { kindOf, type StepContext } from '../steps/index.js';
+import { stepOf, type StepContext } from '../steps/index.js';
 import { LayeredCache, type ActionCache } from '../store/cache.js';
 import { REMOTE_ENV } from '../store/remote/settings.js';
 import type { FileDigest } from '../store/hash.js';
@@ -138,7 +138,7 @@ export class BuildContext implements StepContext {
     const blocked = new Map<string, string>();
     const steps = [...selected].filter((id) => {
       const node = this.graph.nodes.get(id);
-      return node !== undefined && kindOf(node).usesToolchain;
+      return node !== undefined && stepOf(node).usesToolchain;
     });
     if (steps.length === 0) return blocked;
     const fp = await this.fingerprint();

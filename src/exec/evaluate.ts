@@ -4,7 +4,7 @@
 import type { StepNode } from '../graph/nodes.js';
 import { diffFields, keyOf, type KeyFields } from '../keys.js';
 import type { SourceFiles } from '../sources/source.js';
-import { kindOf, type Action } from '../steps/index.js';
+import { stepOf, type Action } from '../steps/index.js';
 import type { CacheHit } from '../store/cache.js';
 import type { Files } from '../store/store.js';
 import type { BuildContext } from './context.js';
@@ -24,8 +24,8 @@ export type Evaluation =
 export async function evaluate(ctx: BuildContext, node: StepNode, available: ReadonlyMap<string, Files>): Promise<Evaluation> {
   const waits = node.deps.filter((d) => !available.has(d));
   if (waits.length > 0) return { kind: 'waits', deps: waits };
-  const kind = kindOf(node);
-  const ev = await kind.evaluate(node, ctx, (id) => available.get(id) as Files);
+  const nodeStep = stepOf(node);
+  const ev = await nodeStep.evaluate(ctx, (id) => available.get(id) as Files);
   switch (ev.kind) {
     case 'unavailable':
     case 'fetch':
@@ -40,7 +40,7 @@ export async function evaluate(ctx: BuildContext, node: StepNode, available: Rea
       if (last?.key === key && last.outputs) {
         const record = { key, node: node.id, outputs: last.outputs, durationMs: 0, createdAt: '' };
         const files = ctx.store.filesOf(record);
-        const placements = kind.placements(node, ctx, files);
+        const placements = nodeStep.placements(ctx, files);
         if (await ctx.isPlaced(placements))
           return { ...step, hit: { record, from: 'local', local: files, restore: async () => ({ ok: true, value: files }) }, placed: true };
         // Same key, but not all in place: which files differ (removed, edited, replaced) is worth saying.
@@ -50,7 +50,7 @@ export async function evaluate(ctx: BuildContext, node: StepNode, available: Rea
         return { ...step, hit, placed: false, differs };
       }
       const hit = await ctx.cache.lookup(key, { verify: ctx.opts.verify });
-      const placed = hit?.local ? await ctx.isPlaced(kind.placements(node, ctx, hit.local)) : false;
+      const placed = hit?.local ? await ctx.isPlaced(nodeStep.placements(ctx, hit.local)) : false;
       return { ...step, hit, placed };
     }
   }

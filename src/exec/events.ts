@@ -1,6 +1,7 @@
 // One event stream: the executor emits these; every output format (plain lines, NDJSON, the live
 // view) is an observer of it.
-import type { NodeKind, PoolName } from '../recipes/index.js';
+import type { PoolName } from '../recipes/index.js';
+import type { NodeKind } from '../steps/names.js';
 
 export type FinishStatus = 'ran' | 'cached' | 'fresh' | 'failed' | 'skipped' | 'interrupted';
 

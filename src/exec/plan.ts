@@ -1,7 +1,6 @@
 // The plan: for each selected node, its state, why, the mlc_llm command it runs (paths in the out/
 // layout, as a user would type them) and its outputs. Planning reads no network and runs nothing.
-import type { NodeKind } from '../recipes/index.js';
-import { kindOf } from '../steps/index.js';
+import { stepOf, type NodeKind } from '../steps/index.js';
 import type { Files } from '../store/store.js';
 import type { BuildContext } from './context.js';
 import { describe, evaluate, readableOutputs, type Evaluation, type NodeState } from './evaluate.js';
@@ -59,15 +58,15 @@ export async function makePlan(ctx: BuildContext, selected: ReadonlySet<string>,
 export function commandOf(ctx: BuildContext, id: string): Pick<PlannedNode, 'argv' | 'env' | 'outputs' | 'setup'> {
   const node = ctx.graph.nodes.get(id);
   if (!node) throw new Error(`no node ${id}`);
-  const kind = kindOf(node);
+  const step = stepOf(node);
   // The seed writes inputs as ./dist/models/X/ and outputs as dist/X-MLC.
   const show = (abs: string, o: { dir?: boolean; input?: boolean } = {}) => {
     const p = ctx.display(abs) + (o.dir ? '/' : '');
     return o.input && !p.startsWith('../') ? `./${p}` : p;
   };
-  const planned = kind.plannedPaths(node, ctx, show);
-  const args = planned.paths ? kind.args(node, ctx, planned.paths) : null;
-  return { argv: args ? [...ctx.toolchain.argv, ...args] : null, env: args ? kind.env(node, ctx) : {}, outputs: planned.outputs, setup: planned.setup ?? [] };
+  const planned = step.plannedPaths(ctx, show);
+  const args = planned.paths ? step.args(ctx, planned.paths) : null;
+  return { argv: args ? [...ctx.toolchain.argv, ...args] : null, env: args ? step.env(ctx) : {}, outputs: planned.outputs, setup: planned.setup ?? [] };
 }
 
 export function countStates(plan: Plan): Record<NodeState, number> {

@@ -2,7 +2,7 @@
 // `resources:`, then a target object's `resources:` for its compile steps.
 import type { StepNode } from '../graph/nodes.js';
 import type { Manifest, Target } from '../manifest/types.js';
-import { kindOf } from '../steps/index.js';
+import { stepOf } from '../steps/index.js';
 import { POOL_NAMES, recipes, type PoolName } from '../recipes/index.js';
 import type { Capacity, Task } from './scheduler.js';
 
@@ -28,7 +28,7 @@ export function capacity(manifest: Manifest, machine: Machine, jobs: number): Ca
 export function stepResources(node: StepNode, manifest: Manifest, sizes: Record<PoolName, number>): { pool: PoolName; slots: number } {
   const recipe = recipes().stepPools[node.kind];
   const kind = manifest.resources.steps[node.kind];
-  const target = kindOf(node).resources(node, { target: (name) => manifest.targets.find((t) => t.name === name) as Target });
+  const target = stepOf(node).resources({ target: (name) => manifest.targets.find((t) => t.name === name) as Target });
   const explicit = target?.pool ?? kind?.pool;
   const pool = explicit ?? recipe.pool.find((p) => sizes[p] > 0) ?? (recipe.pool[recipe.pool.length - 1] as PoolName);
   return { pool, slots: target?.slots ?? kind?.slots ?? recipe.slots };

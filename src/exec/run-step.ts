@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { StepNode } from '../graph/nodes.js';
 import type { KeyFields } from '../keys.js';
 import type { Result } from '../result.js';
-import { kindOf, type Action } from '../steps/index.js';
+import { stepOf, type Action } from '../steps/index.js';
 import { STEP_PID_FILE, type ActionRecord } from '../store/store.js';
 import type { BuildContext } from './context.js';
 import type { StepFailure } from './events.js';
@@ -28,7 +28,7 @@ export async function runStep(
   action: Action,
   stop: StopSignals,
 ): Promise<Result<ActionRecord, StepFailure>> {
-  const kind = kindOf(node);
+  const step = stepOf(node);
   const staging = await ctx.store.staging(node.id);
   const view = join(staging, 'in');
   const outDir = join(staging, 'out');
@@ -37,14 +37,14 @@ export async function runStep(
     await mkdir(view, { recursive: true });
     await mkdir(outDir, { recursive: true });
     for (const f of action.inputs) await linkInput(f.path, join(view, f.name));
-    const name = kind.outputName(node);
-    const args = kind.args(node, ctx, { input: (file) => (file === undefined ? view : join(view, file)), output: name === '' ? outDir : join(outDir, name) });
+    const name = step.outputName();
+    const args = step.args(ctx, { input: (file) => (file === undefined ? view : join(view, file)), output: name === '' ? outDir : join(outDir, name) });
     if (!args) throw new Error(`${node.id}: its kind runs no command`);
     const argv = [...ctx.toolchain.argv, ...args];
     const started = Date.now();
     // The step's process group, so a later build can stop it if this one is killed (store.ts).
     const onSpawn = (pid: number) => writeFileSync(join(staging, STEP_PID_FILE), String(pid));
-    const extra = kind.env(node, ctx);
+    const extra = step.env(ctx);
     const env = Object.keys(extra).length > 0 ? { ...ctx.stepEnv, ...extra } : ctx.stepEnv;
     const result = await runProcess(argv, { cwd: staging, env, log, onSpawn, signal: stop.signal, kill: stop.kill });
     const fail = async (message: string, extra: Partial<StepFailure> = {}) => ({
@@ -55,7 +55,7 @@ export async function runStep(
     if (result.stopped) return fail('stopped', { stopped: true, exitCode: result.code, signal: result.signal });
     if (result.code !== 0)
       return fail(result.signal ? `killed by ${result.signal}` : `exited with code ${result.code}`, { exitCode: result.code, signal: result.signal });
-    const incomplete = await kind.check(node, outDir);
+    const incomplete = await step.check(outDir);
     if (incomplete) return fail(incomplete, { exitCode: 0 });
     for (const f of action.inputs) {
       const seen = await stat(join(view, f.name)).catch(() => undefined);
@@ -66,7 +66,7 @@ export async function runStep(
     const outputs = await ctx.store.ingestDir(outDir);
     // The log goes with the result (a remote cache serves it as the action's stdout); the copy in logs/ stays.
     const logDigest = await ctx.store.ingestCopy(log).catch(() => undefined);
-    const facts = kind.facts ? kind.facts(await readFile(log, 'utf8').catch(() => '')) : undefined;
+    const facts = step.facts ? step.facts(await readFile(log, 'utf8').catch(() => '')) : undefined;
     const record: ActionRecord = {
       key,
       node: node.id,

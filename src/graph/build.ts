@@ -9,7 +9,7 @@ import type { Path } from '../manifest/source.js';
 import type { Cell, Manifest, Model, Target } from '../manifest/types.js';
 import { err, ok, type Result } from '../result.js';
 import { libraryName, optionsKey, variantTag, weightsFolderName } from './naming.js';
-import { compileId, configId, convertId, downloadId, type CompileNode, type ConfigNode, type StepNode } from './nodes.js';
+import { compileId, configId, convertId, depsOf, downloadId, type CompileNode, type ConfigNode, type StepNode } from './nodes.js';
 
 export const LIBS_DIR = 'libs';
 export const MODELS_DIR = 'models';
@@ -50,8 +50,8 @@ export function buildGraph(manifest: Manifest): Result<BuildGraph, Diagnostic[]>
   for (const model of manifest.models) {
     if (!usedModels.has(model.id)) continue;
     snapshotDirs.set(model.id, model.source.kind === 'local' ? model.source.path : join(manifest.out, MODELS_DIR, model.id));
-    downloads.push({ kind: 'download', part: 'meta', model: model.id, id: downloadId(model.id, 'meta'), deps: [] });
-    downloads.push({ kind: 'download', part: 'weights', model: model.id, id: downloadId(model.id, 'weights'), deps: [] });
+    for (const part of ['meta', 'weights'] as const)
+      downloads.push({ kind: 'download', part, model: model.id, id: downloadId(model.id, part), inputs: {}, deps: [] });
   }
 
   const configFor = (model: Model, quant: string, cell: Cell | undefined): ConfigNode => {
@@ -63,10 +63,12 @@ export function buildGraph(manifest: Manifest): Result<BuildGraph, Diagnostic[]>
     const tag = variantTag(options, base);
     const variant = tag === '' ? 'base' : tag;
     const folder = weightsFolderName(manifest.naming, { model: model.id, quant, tag });
+    const inputs = { meta: downloadId(model.id, 'meta') };
     const node: ConfigNode = {
       kind: 'config',
       id: configId(model.id, quant, variant),
-      deps: [downloadId(model.id, 'meta')],
+      inputs,
+      deps: depsOf(inputs),
       model: model.id,
       quant,
       variant,
@@ -106,10 +108,12 @@ export function buildGraph(manifest: Manifest): Result<BuildGraph, Diagnostic[]>
     const base = configFor(model, cell.quant, undefined);
     if (!seenPairs.has(pair)) {
       seenPairs.add(pair);
+      const inputs = { meta: downloadId(model.id, 'meta'), weights: downloadId(model.id, 'weights') };
       converts.push({
         kind: 'convert',
         id: convertId(model.id, cell.quant),
-        deps: [downloadId(model.id, 'meta'), downloadId(model.id, 'weights')],
+        inputs,
+        deps: depsOf(inputs),
         model: model.id,
         quant: cell.quant,
         outDir: base.outDir,
@@ -135,15 +139,16 @@ export function buildGraph(manifest: Manifest): Result<BuildGraph, Diagnostic[]>
       );
     }
     libraryOwners.set(lib, { cell: cell.id, path: libPath });
+    const inputs = { config: config.id };
     const compile: CompileNode = {
       kind: 'compile',
       id: compileId(cell.id),
-      deps: [config.id],
+      inputs,
+      deps: depsOf(inputs),
       cell: cell.id,
       model: model.id,
       quant: cell.quant,
       target: target.name,
-      config: config.id,
       library: join(manifest.out, LIBS_DIR, lib),
     };
     compiles.push(compile);

@@ -1,18 +1,22 @@
 // Step nodes of the build graph (DESIGN §2).
 import type { GenOptions } from '../manifest/types.js';
-import type { NodeKind } from '../recipes/index.js';
+import type { NodeKind } from '../steps/names.js';
 
 export type { NodeKind };
 
 interface NodeBase {
   id: string;
-  /** Ids of the nodes whose outputs this one reads. */
+  /** The ids of the nodes whose outputs this one reads, by the role its kind reads them in. */
+  inputs: Record<string, string>;
+  /** The same ids, in the order of `inputs`: the graph's edges. */
   deps: string[];
 }
 
 /** config.json, generation_config.json and tokenizer files (`meta`), or the weight files. */
 export interface DownloadNode extends NodeBase {
   kind: 'download';
+  /** None: a source reads no other node. */
+  inputs: Record<string, never>;
   part: 'meta' | 'weights';
   model: string;
 }
@@ -20,6 +24,7 @@ export interface DownloadNode extends NodeBase {
 /** `mlc_llm convert_weight`: one per model × quantization, shared by every target and variant. */
 export interface ConvertNode extends NodeBase {
   kind: 'convert';
+  inputs: { meta: string; weights: string };
   model: string;
   quant: string;
   /** The base variant's folder, where the converted weights live. */
@@ -29,6 +34,7 @@ export interface ConvertNode extends NodeBase {
 /** `mlc_llm gen_config`: one per model × quantization × distinct set of options. */
 export interface ConfigNode extends NodeBase {
   kind: 'config';
+  inputs: { meta: string };
   model: string;
   quant: string;
   /** "base" or the variant tag. */
@@ -45,11 +51,14 @@ export interface CompileNode extends NodeBase {
   model: string;
   quant: string;
   target: string;
-  config: string;
+  inputs: { config: string };
   library: string;
 }
 
 export type StepNode = DownloadNode | ConvertNode | ConfigNode | CompileNode;
+
+/** A node's edges: the ids of its inputs. */
+export const depsOf = (inputs: Record<string, string>): string[] => Object.values(inputs);
 
 export const downloadId = (model: string, part: 'meta' | 'weights'): string => `download:${model}/${part}`;
 export const convertId = (model: string, quant: string): string => `convert:${model}/${quant}`;

@@ -1,11 +1,9 @@
 // The graph drawn as Graphviz dot, Mermaid, or JSON.
+import { kindFacts } from '../steps/index.js';
 import type { BuildGraph } from './build.js';
-import type { NodeKind } from './nodes.js';
 
 export const GRAPH_FORMATS = ['dot', 'mermaid', 'json'] as const;
 export type GraphFormat = (typeof GRAPH_FORMATS)[number];
-
-const SHAPES: Record<NodeKind, string> = { download: 'folder', convert: 'box3d', config: 'note', compile: 'component' };
 
 export function renderGraph(graph: BuildGraph, selected: ReadonlySet<string>, format: GraphFormat): string {
   const nodes = [...graph.nodes.values()].filter((n) => selected.has(n.id));
@@ -15,7 +13,7 @@ export function renderGraph(graph: BuildGraph, selected: ReadonlySet<string>, fo
     case 'dot': {
       const q = (s: string) => JSON.stringify(s);
       const lines = ['digraph mlc_build {', '  rankdir=LR;', '  node [fontname="Helvetica"];'];
-      for (const n of nodes) lines.push(`  ${q(n.id)} [shape=${SHAPES[n.kind]}];`);
+      for (const n of nodes) lines.push(`  ${q(n.id)} [shape=${kindFacts(n.kind).shape}];`);
       for (const n of nodes) for (const d of n.deps) lines.push(`  ${q(d)} -> ${q(n.id)};`);
       lines.push('}');
       return lines.join('\n') + '\n';

@@ -4,22 +4,13 @@ import type { Cell, Manifest } from '../manifest/types.js';
 import { didYouMean } from '../manifest/suggest.js';
 import { err, ok, type Result } from '../result.js';
 import type { BuildGraph } from './build.js';
-import { NODE_KINDS, type NodeKind } from '../recipes/index.js';
+import { NODE_KINDS, stepSpellings, type NodeKind } from '../steps/index.js';
 
 export interface Selection {
   dims: { model?: string[]; quant?: string[]; target?: string[] };
   steps?: NodeKind[];
   ids: string[];
 }
-
-const STEP_ALIASES: Record<string, NodeKind> = {
-  download: 'download',
-  convert: 'convert',
-  convert_weight: 'convert',
-  config: 'config',
-  gen_config: 'config',
-  compile: 'compile',
-};
 
 /** `commands`: the CLI's command names, to tell a mistyped command from a selector. */
 export function parseSelectors(args: readonly string[], graph: BuildGraph, manifest: Manifest, commands: readonly string[] = []): Result<Selection, string> {
@@ -65,9 +56,10 @@ export function parseSelectors(args: readonly string[], graph: BuildGraph, manif
       }
       sel.dims[dim] = [...(sel.dims[dim] ?? []), ...values];
     } else if (dim === 'step') {
+      const spellings = stepSpellings();
       for (const v of values) {
-        const kind = STEP_ALIASES[v];
-        if (!kind) return err(`unknown step ${JSON.stringify(v)}${didYouMean(v, Object.keys(STEP_ALIASES))}; steps are ${NODE_KINDS.join(', ')}`);
+        const kind = spellings.get(v);
+        if (!kind) return err(`unknown step ${JSON.stringify(v)}${didYouMean(v, [...spellings.keys()])}; steps are ${NODE_KINDS.join(', ')}`);
         sel.steps = [...(sel.steps ?? []), kind];
       }
     } else {
@@ -92,7 +84,11 @@ export function selectRoots(graph: BuildGraph, manifest: Manifest, sel: Selectio
     if (matching.length === 0) return err('the selectors match no cell of the matrix');
     const cellRoots = (cells: readonly Cell[]) => cellNodes(graph, cells);
     const steps = sel.steps;
-    const ofSteps = (ids: Iterable<string>) => [...ids].filter((id) => steps === undefined || steps.includes(graph.nodes.get(id)?.kind as NodeKind));
+    const ofKind = (id: string) => {
+      const kind = graph.nodes.get(id)?.kind;
+      return steps === undefined || (kind !== undefined && steps.includes(kind));
+    };
+    const ofSteps = (ids: Iterable<string>) => [...ids].filter(ofKind);
     if (ofSteps(withDependencies(graph, cellRoots(matching))).length === 0) return err(`the selectors match no ${steps?.join('/') ?? ''} step`);
     const kept = matching.filter((c) => !skip.has(c.id));
     // With step=, the steps of that kind among everything the cells need; else the cells' own nodes.

@@ -1,5 +1,5 @@
 // The manifest's `resources:` in the shape the scheduler reads: pool sizes apart from step kinds.
-import { NODE_KINDS } from '../recipes/index.js';
+import { NODE_KINDS } from '../steps/names.js';
 import { POOL_NAMES } from '../recipes/index.js';
 import type { RawManifest } from './schema.js';
 import type { Resources } from './types.js';

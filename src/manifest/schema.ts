@@ -2,6 +2,7 @@
 // target presets) are plain strings here and checked in validate.ts, so errors can say "did you mean".
 // The JSON Schema in schema/ is generated from this file (scripts/write-schema.mjs).
 import { z } from 'zod';
+import { NODE_KINDS, perKind } from '../steps/names.js';
 
 const positiveInt = z
   .number({ error: 'must be a positive integer' })
@@ -69,10 +70,7 @@ export const ResourcesSchema = z.strictObject({
     .min(0, { error: 'must be 0 or more' })
     .optional()
     .describe('GPU jobs at once (default: the GPUs found; 0 puts GPU work on the cpu pool)'),
-  download: StepResourcesSchema.optional(),
-  convert: StepResourcesSchema.optional(),
-  config: StepResourcesSchema.optional(),
-  compile: StepResourcesSchema.optional(),
+  ...perKind(() => StepResourcesSchema.optional()),
 });
 
 export const CacheSchema = z.union([
@@ -99,7 +97,7 @@ export const WatchSchema = z.strictObject({
     .describe('wait this long after the last change before rebuilding (default 200)'),
   poll: z.boolean({ error: 'must be true or false' }).optional().describe('poll files instead of filesystem events (network and container filesystems)'),
   supersede: z
-    .strictObject({ download: supersede.optional(), convert: supersede.optional(), config: supersede.optional(), compile: supersede.optional() })
+    .strictObject(perKind(() => supersede.optional()))
     .optional()
     .describe('per step kind, what becomes of a running step whose key changed: cancel (default) or finish (run to the end, cached)'),
 });
@@ -239,5 +237,5 @@ export const KNOWN_KEYS = {
   watch: Object.keys(WatchSchema.shape),
   remote_cache: Object.keys(RemoteCacheSchema.shape),
   ci: Object.keys(CiSchema.shape),
-  supersede: ['download', 'convert', 'config', 'compile'],
+  supersede: NODE_KINDS,
 } as const;

@@ -1,5 +1,6 @@
 // The validated manifest: what every later layer consumes.
 import type { BuildsOn, PoolName } from '../recipes/index.js';
+import type { NodeKind } from '../steps/names.js';
 import type { ManifestSource, Path } from './source.js';
 import type { SourceSpec } from './source-spec.js';
 
@@ -84,7 +85,7 @@ export interface StepResources {
 /** The manifest's `resources:`: pool sizes and per step kind assignments (over recipes/pools.json). */
 export interface Resources {
   pools: Partial<Record<PoolName, number>>;
-  steps: Partial<Record<'download' | 'convert' | 'config' | 'compile', StepResources>>;
+  steps: Partial<Record<NodeKind, StepResources>>;
 }
 
 /** `cache.max_size` (bytes) and `cache.max_age` (ms): what gc keeps, and when a build warns. */
@@ -97,7 +98,7 @@ export interface CacheLimits {
 export interface WatchSettings {
   debounceMs?: number;
   poll?: boolean;
-  supersede: Partial<Record<'download' | 'convert' | 'config' | 'compile', 'cancel' | 'finish'>>;
+  supersede: Partial<Record<NodeKind, 'cancel' | 'finish'>>;
 }
 
 /** `toolchain.install`: what mlc-build installs into a managed environment (src/toolchain/managed/). */

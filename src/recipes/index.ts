@@ -1,5 +1,6 @@
 // Typed access to the data in the top-level recipes/ folder, loaded once on first use.
 import { readFileSync } from 'node:fs';
+import type { NodeKind } from '../steps/names.js';
 
 export type QuantKind =
   | 'no-quant'
@@ -51,10 +52,6 @@ export interface GenConfigOption {
   tag: string;
   compile_override: boolean;
 }
-
-/** The step kinds of the build graph (src/steps/ holds one module per kind). */
-export const NODE_KINDS = ['download', 'convert', 'config', 'compile'] as const;
-export type NodeKind = (typeof NODE_KINDS)[number];
 
 export type PoolName = 'net' | 'cpu' | 'gpu';
 export const POOL_NAMES: readonly PoolName[] = ['net', 'cpu', 'gpu'];

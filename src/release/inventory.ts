@@ -52,7 +52,7 @@ export function libraryFacts(lib: LibraryEntry, f: LibraryFigures) {
     cell: lib.cell.id,
     model: lib.cell.model,
     quantization: lib.cell.quant,
-    variant: lib.node.config.split('/').pop() ?? 'base',
+    variant: lib.node.inputs.config.split('/').pop() ?? 'base',
     target: lib.target.name,
     device: lib.target.device,
     ...fileFacts(lib.file),

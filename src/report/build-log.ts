@@ -2,7 +2,7 @@
 // then a summary. Fresh steps are counted, not listed.
 import type { BuildEvent, FinishStatus, KindTotals, RemoteTotals } from '../exec/events.js';
 import { formatBytes } from '../manifest/units.js';
-import { NODE_KINDS, type NodeKind } from '../recipes/index.js';
+import { NODE_KINDS, type NodeKind } from '../steps/names.js';
 import { shellLine } from '../toolchain/argv.js';
 
 export function plainLogger(write: (s: string) => void): (e: BuildEvent) => void {

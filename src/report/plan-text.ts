@@ -1,7 +1,7 @@
 // Human and machine renderings of a plan.
 import { relative } from 'node:path';
 import { countStates, type Plan } from '../exec/plan.js';
-import { kindTitle } from '../steps/index.js';
+import { kindFacts } from '../steps/index.js';
 import { shellLine } from '../toolchain/argv.js';
 
 export function planTable(plan: Plan): string {
@@ -12,7 +12,7 @@ export function planTable(plan: Plan): string {
     if (n.kind !== kind) {
       kind = n.kind;
       const count = plan.nodes.filter((m) => m.kind === n.kind).length;
-      lines.push('', `${kindTitle(n.kind)} (${count})`);
+      lines.push('', `${kindFacts(n.kind).title} (${count})`);
     }
     lines.push(`  ${n.state.padEnd(7)}  ${n.id.padEnd(width)}  ${n.reason}`);
     if (n.argv) lines.push(`           $ ${shellLine(n.argv, n.env)}`);

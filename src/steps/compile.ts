@@ -16,18 +16,23 @@ const CHAT_CONFIG = 'mlc-chat-config.json';
 
 export const compile: StepKind<CompileNode> = {
   kind: 'compile',
+  aliases: [],
   title: 'Libraries',
+  shape: 'component',
+  makes: 'library',
+  ciStage: { builds: 'libraries', isDefault: true },
   usesToolchain: true,
+  inputs: { config: 'mlc-chat-config.json (the part compile reads: early cutoff)' },
   resources: (node, ctx) => ctx.target(node.target).resources,
 
-  async evaluate(node, ctx, deps) {
+  async evaluate(node, ctx, outputsOf) {
     // Another machine's library: its host and toolchain, as that machine keys it.
     const foreign = ctx.foreign.get(node.target);
     if (foreign && !foreign.ok) return { kind: 'unavailable', reason: foreign.reason };
     const toolchain = foreign ? { ok: true as const, value: foreign.toolchain } : await ctx.toolchainDigest();
     if (!toolchain.ok) return { kind: 'unavailable', reason: `toolchain: ${toolchain.error}` };
-    const chat = deps(node.config)[CHAT_CONFIG];
-    if (!chat) return { kind: 'unavailable', reason: `${node.config} recorded no ${CHAT_CONFIG}` };
+    const chat = outputsOf(node.inputs.config)[CHAT_CONFIG];
+    if (!chat) return { kind: 'unavailable', reason: `${node.inputs.config} recorded no ${CHAT_CONFIG}` };
     const target = ctx.target(node.target);
     // One config feeds many compiles: read and project it once per build.
     const relevant = await ctx.memo(`compile-config:${chat.digest}`, async () =>
@@ -67,7 +72,7 @@ export const compile: StepKind<CompileNode> = {
   },
 
   plannedPaths(node, ctx, show) {
-    const config = ctx.graph.nodes.get(node.config);
+    const config = ctx.graph.nodes.get(node.inputs.config);
     if (config?.kind !== 'config') throw new Error(`${node.id} has no config node`);
     const folder = show(config.outDir, { dir: true, input: true });
     const library = show(node.library);
@@ -92,7 +97,7 @@ export const compile: StepKind<CompileNode> = {
 
   artifacts: (node) => [node.library],
 
-  facts(log) {
+  facts(_node, log) {
     const memory = parseCompileMemory(log);
     return memory ? memoryFacts(memory) : undefined;
   },
@@ -112,7 +117,7 @@ export function compileRelevantConfig(config: Record<string, unknown>): Record<s
 export function systemLibPrefix(node: CompileNode, ctx: Pick<StepContext, 'target' | 'graph'>): string | undefined {
   const template = ctx.target(node.target).systemLibPrefix;
   if (template === undefined) return undefined;
-  const config = ctx.graph.nodes.get(node.config);
+  const config = ctx.graph.nodes.get(node.inputs.config);
   const tag = config?.kind === 'config' && !config.isBase ? config.variant : '';
   return systemLibPrefixFor(template, { model: node.model, quant: node.quant, tag, target: node.target });
 }

@@ -10,15 +10,19 @@ import { isFile, readJson } from './outputs.js';
 
 export const config: StepKind<ConfigNode> = {
   kind: 'config',
+  aliases: ['gen_config'],
   title: 'Chat configs',
+  shape: 'note',
+  makes: 'chat config',
   usesToolchain: true,
+  inputs: { meta: 'config.json, generation_config.json and the tokenizer files (never the weights)' },
   resources: () => undefined,
 
-  async evaluate(node, ctx, deps) {
+  async evaluate(node, ctx, outputsOf) {
     const toolchain = await ctx.toolchainDigest();
     if (!toolchain.ok) return { kind: 'unavailable', reason: `toolchain: ${toolchain.error}` };
     const model = ctx.model(node.model);
-    const meta = deps(node.deps[0] as string);
+    const meta = outputsOf(node.inputs.meta);
     return {
       kind: 'action',
       fields: {

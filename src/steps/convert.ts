@@ -13,16 +13,24 @@ import { isFile, readJson } from './outputs.js';
 
 export const convert: StepKind<ConvertNode> = {
   kind: 'convert',
+  aliases: ['convert_weight'],
   title: 'Weight conversions',
+  shape: 'box3d',
+  makes: 'weights',
+  ciStage: { builds: 'weights', isDefault: false },
   usesToolchain: true,
+  inputs: {
+    meta: 'config.json, for its digest (the model type, the source dtype)',
+    weights: 'the weight files to convert',
+  },
   resources: () => undefined,
 
-  async evaluate(node, ctx, deps) {
+  async evaluate(node, ctx, outputsOf) {
     const toolchain = await ctx.toolchainDigest();
     if (!toolchain.ok) return { kind: 'unavailable', reason: `toolchain: ${toolchain.error}` };
     const model = ctx.model(node.model);
-    const meta = deps(node.deps[0] as string);
-    const weights = deps(node.deps[1] as string);
+    const meta = outputsOf(node.inputs.meta);
+    const weights = outputsOf(node.inputs.weights);
     const config = meta['config.json'];
     return {
       kind: 'action',

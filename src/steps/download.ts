@@ -4,8 +4,12 @@ import type { StepKind } from './kind.js';
 
 export const download: StepKind<DownloadNode> = {
   kind: 'download',
+  aliases: [],
   title: 'Downloads',
+  shape: 'folder',
+  makes: 'source files',
   usesToolchain: false,
+  inputs: {},
   resources: () => undefined,
 
   async evaluate(node, ctx) {

@@ -5,6 +5,7 @@ import type { BuildGraph } from '../graph/build.js';
 import type { StepNode } from '../graph/nodes.js';
 import type { Manifest, Model, Target } from '../manifest/types.js';
 import type { PoolName } from '../recipes/index.js';
+import type { NodeKind } from './names.js';
 import type { Result } from '../result.js';
 import type { KeyFields } from '../keys.js';
 import type { Source, SourceFiles } from '../sources/source.js';
@@ -73,15 +74,36 @@ export interface StepContext {
   memo<T>(key: string, make: () => Promise<T>): Promise<T>;
 }
 
-export interface StepKind<N extends StepNode = StepNode> {
-  readonly kind: N['kind'];
+/** What a kind's nodes make: what callers ask instead of testing a kind's name. */
+export type KindProduct = 'source files' | 'weights' | 'chat config' | 'library';
+
+/** Graphviz node shapes the kinds use. */
+export type DotShape = 'box' | 'box3d' | 'component' | 'cylinder' | 'folder' | 'note' | 'tab';
+
+/** What is known of a kind without a node: how users name it, how it is shown, what it makes. */
+export interface KindFacts<K extends NodeKind = NodeKind> {
+  /** Its name: node ids start with it, `step=` and the manifest's per-kind settings take it. */
+  readonly kind: K;
+  /** Other spellings `step=` accepts for it (mlc_llm's subcommand names). */
+  readonly aliases: readonly string[];
   /** The heading of its section in `plan`. */
   readonly title: string;
+  /** Its nodes' shape in `graph --format dot`; every format labels a node with its id, as selectors take it. */
+  readonly shape: DotShape;
+  readonly makes: KindProduct;
+  /** A CI stage of its own (`matrix --stage NAME`): what the stage builds, and whether it is the default. */
+  readonly ciStage?: { readonly builds: string; readonly isDefault: boolean };
   /** True for steps that run mlc_llm (a missing toolchain blocks them before the build starts). */
   readonly usesToolchain: boolean;
+}
+
+export interface StepKind<N extends StepNode = StepNode> extends KindFacts<N['kind']> {
+  /** The dependencies it reads, by role (the node's `inputs` hold their ids): what each brings. */
+  readonly inputs: { readonly [Role in keyof N['inputs']]: string };
   /** The pool and slots a node takes beyond the kind's defaults (recipes/pools.json, manifest `resources:`). */
   resources(node: N, ctx: Pick<StepContext, 'target'>): { pool?: PoolName; slots?: number } | undefined;
-  evaluate(node: N, ctx: StepContext, deps: (id: string) => Files): Promise<KindEvaluation>;
+  /** `outputsOf` gives a dependency's outputs by its id (one of `node.inputs`). */
+  evaluate(node: N, ctx: StepContext, outputsOf: (id: string) => Files): Promise<KindEvaluation>;
   /** Downloads the node's files (sources only). */
   fetch?(node: N, ctx: StepContext, opts: { signal: AbortSignal; onProgress: (bytes: number, total: number) => void }): Promise<Result<SourceFiles, string>>;
   /**
@@ -109,7 +131,13 @@ export interface StepKind<N extends StepNode = StepNode> {
   /** The artifacts under out/ the node contributes to (folders end with "/"), for `status`. */
   artifacts(node: N, ctx: StepContext): string[];
   /** Figures worth keeping from a successful run's log (kept in its record). */
-  facts?(log: string): Record<string, number> | undefined;
+  facts?(node: N, log: string): Record<string, number> | undefined;
   /** Bytes the node will write when it runs, if it can be known before (doctor's disk check). */
   bytesToWrite?(node: N, ctx: StepContext): number | undefined;
 }
+
+/** A kind's function with the node argument bound. */
+type BoundTo<F> = F extends (node: never, ...rest: infer A) => infer R ? (...rest: A) => R : F;
+
+/** A node with its kind: the kind's facts, and its functions called for this node. */
+export type Step = { readonly node: StepNode } & { readonly [P in keyof StepKind]: BoundTo<StepKind[P]> };

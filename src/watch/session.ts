@@ -7,7 +7,7 @@ import type { BuildContext } from '../exec/context.js';
 import type { BuildEvent, Emit } from '../exec/events.js';
 import { RunningSteps } from '../exec/running.js';
 import { findManifest } from '../manifest/load.js';
-import type { NodeKind } from '../recipes/index.js';
+import type { NodeKind } from '../steps/names.js';
 import { blockedText } from '../report/build-log.js';
 import { hubCacheDir } from '../sources/hf.js';
 import { LOCK_FILE } from '../sources/lock.js';

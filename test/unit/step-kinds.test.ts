@@ -7,7 +7,7 @@ import type { StepNode } from '../../src/graph/nodes.js';
 import { keyOf } from '../../src/keys.js';
 import type { Manifest } from '../../src/manifest/types.js';
 import type { Source } from '../../src/sources/source.js';
-import { kindOf, type Files, type StepContext } from '../../src/steps/index.js';
+import { stepOf, type Files, type StepContext } from '../../src/steps/index.js';
 import type { BuildGraph } from '../../src/graph/build.js';
 import { graphOf } from '../helpers/manifest.js';
 
@@ -43,7 +43,7 @@ async function keyIn(yaml: string, id: string, deps: Record<string, Files>, opts
   const { manifest, graph } = graphOf(yaml);
   const node = graph.nodes.get(id) as StepNode;
   const ctx = contextOf(manifest, graph, opts);
-  const ev = await kindOf(node).evaluate(node, ctx, (d) => deps[d] as Files);
+  const ev = await stepOf(node).evaluate(ctx, (d) => deps[d] as Files);
   if (ev.kind !== 'action') throw new Error(`${id}: ${ev.kind}`);
   return keyOf(ev.fields);
 }

@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { differingPins } from '../../toolchain/managed/environment.js';
 import { makePlan } from '../../exec/plan.js';
 import type { Manifest } from '../../manifest/types.js';
-import { kindOf } from '../../steps/index.js';
+import { stepOf } from '../../steps/index.js';
 import { installAdvice } from '../../recipes/index.js';
 import { formatBytes } from '../../manifest/units.js';
 import { gitChecks, hostFacts, targetChecks, type Check } from '../../toolchain/host-checks.js';
@@ -56,9 +56,9 @@ export function registerDoctor(program: Command, setExit: (code: number) => void
       // What the steps still to run will write: the kinds that can say so before they run.
       const writes = plan.nodes.flatMap((n) => {
         const node = project.graph.nodes.get(n.id);
-        const kind = node && kindOf(node);
-        if (!node || !kind?.bytesToWrite || n.state === 'fresh' || n.state === 'cached') return [];
-        return [{ id: n.id, bytes: kind.bytesToWrite(node, ctx) }];
+        const step = node && stepOf(node);
+        if (!step?.bytesToWrite || n.state === 'fresh' || n.state === 'cached') return [];
+        return [{ id: n.id, bytes: step.bytesToWrite(ctx) }];
       });
       await ctx.cache.flush();
       await ctx.store.close();

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { relative } from 'node:path';
 import type { NodeState, PlannedNode } from '../../exec/plan.js';
 import { makePlan } from '../../exec/plan.js';
-import { kindOf } from '../../steps/index.js';
+import { stepOf } from '../../steps/index.js';
 import { loadSelected, openContext, SELECTOR_HELP, type GlobalOptions } from '../context.js';
 
 const RANK: Record<NodeState, number> = { fresh: 0, cached: 1, stale: 2, missing: 3, unavailable: 4 };
@@ -29,7 +29,7 @@ export function registerStatus(program: Command, setExit: (code: number) => void
       };
       for (const node of project.graph.nodes.values()) {
         if (!selected.has(node.id)) continue;
-        for (const path of kindOf(node).artifacts(node, ctx)) add(path, byId.get(node.id));
+        for (const path of stepOf(node).artifacts(ctx)) add(path, byId.get(node.id));
       }
       const rows = [...artifacts].map(([path, nodes]) => {
         const worst = nodes.reduce((a, b) => (RANK[b.state] > RANK[a.state] ? b : a));
