@@ -4,6 +4,7 @@
 // `mlc-build build`: selectors that pick exactly its cells, `step=compile` (or `step=convert`) so a
 // compile job never converts weights.
 import type { BuildGraph } from '../graph/build.js';
+import { kindFacts, type NodeKind } from '../steps/index.js';
 import type { Cell, Manifest } from '../manifest/types.js';
 import { byText } from '../order.js';
 import { ciRecipe } from '../recipes/index.js';
@@ -11,7 +12,8 @@ import { err, ok, type Result } from '../result.js';
 import type { Costs } from './cost.js';
 
 export type GroupBy = 'cell' | 'target' | 'model';
-export type Stage = 'compile' | 'convert';
+/** A kind that is a CI stage of its own (steps/index.ts ciStages()). */
+export type Stage = NodeKind;
 export type Runner = string | string[];
 
 export interface Job {
@@ -32,6 +34,23 @@ interface Group {
 }
 
 const runnerKey = (r: Runner): string => JSON.stringify(r);
+
+/**
+ * How a stage splits its work: conversions once per model × quantization (on the conversion
+ * runner), libraries per cell (on their target's runner).
+ */
+export function stageUnit(stage: Stage): 'pair' | 'cell' {
+  const makes = kindFacts(stage).makes;
+  switch (makes) {
+    case 'weights':
+      return 'pair';
+    case 'library':
+      return 'cell';
+    case 'source files':
+    case 'chat config':
+      throw new Error(`${stage} is not a CI stage`);
+  }
+}
 
 export function convertRunner(manifest: Manifest): Runner {
   return manifest.ci.convertRunner ?? ciRecipe().convert_runner;
@@ -56,8 +75,9 @@ export function planJobs(
     if (pair === undefined) g.cost += cost;
     groups.set(key, g);
   };
+  const unit = stageUnit(opts.stage);
   for (const cell of cells) {
-    if (opts.stage === 'convert') {
+    if (unit === 'pair') {
       // One conversion per model × quantization, all on the conversion runner.
       const runner = convertRunner(manifest);
       const pair = `${cell.model}/${cell.quant}`;
@@ -114,11 +134,12 @@ export function planJobs(
 
 function toJob(manifest: Manifest, graph: BuildGraph, g: Group, stage: Stage): Job {
   const cells = [...g.cells].sort((a, b) => byText(a.id, b.id));
+  const unit = stageUnit(stage);
   // Conversions run on the conversion runner whatever the targets need (--all-hosts), never per target host.
-  const build = `${stage === 'convert' ? '--all-hosts ' : ''}step=${stage} ${selectorsFor(manifest, graph, cells, stage)}`.trim();
+  const build = `${unit === 'pair' ? '--all-hosts ' : ''}step=${stage} ${selectorsFor(manifest, graph, cells, stage)}`.trim();
   const dims = (k: 'model' | 'quant' | 'target') => [...new Set(cells.map((c) => c[k]))].sort(byText);
   const label =
-    stage === 'convert'
+    unit === 'pair'
       ? g.pairs.sort(byText).join(' ')
       : cells.length === 1
         ? cells[0]?.id
@@ -137,6 +158,6 @@ function selectorsFor(manifest: Manifest, graph: BuildGraph, cells: readonly Cel
     const parts = dims.filter(([k, vs]) => !all(k, vs)).map(([k, vs]) => `${k}=${vs.join(',')}`);
     return parts.join(' ');
   }
-  if (stage === 'convert') return [...new Set(cells.map((c) => graph.cells.get(c.id)?.convert ?? ''))].sort(byText).join(' ');
+  if (stageUnit(stage) === 'pair') return [...new Set(cells.map((c) => graph.cells.get(c.id)?.convert ?? ''))].sort(byText).join(' ');
   return cells.map((c) => graph.cells.get(c.id)?.compile ?? '').join(' ');
 }

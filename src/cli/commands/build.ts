@@ -3,6 +3,7 @@ import { Costs } from '../../ci/cost.js';
 import { parseShard, shardCells, type ShardSpec } from '../../ci/shard.js';
 import { downloadId } from '../../graph/nodes.js';
 import { withDependencies } from '../../graph/select.js';
+import { kindFacts } from '../../steps/index.js';
 import type { Project } from '../project.js';
 import { dirname, join, relative, resolve } from 'node:path';
 import type { Command } from 'commander';
@@ -88,7 +89,7 @@ export function registerBuild(program: Command, setExit: (code: number) => void,
             if (meta.exit !== EXIT.ok) return setExit(meta.exit);
           }
           selected = shardSelection(project, selected, shard);
-          process.stderr.write(`mlc-build: shard ${shard.index}/${shard.count}: ${[...selected].filter((id) => id.startsWith('compile:')).length} libraries\n`);
+          process.stderr.write(`mlc-build: shard ${shard.index}/${shard.count}: ${librariesIn(project, selected)} libraries\n`);
         }
         const built = await buildSelected(project, selected, flags, program.opts<GlobalOptions>(), {
           jobs,
@@ -112,6 +113,14 @@ function shardSelection(project: Project, selected: ReadonlySet<string>, shard: 
     graph,
     mine.map((c) => graph.cells.get(c.id)?.compile ?? ''),
   );
+}
+
+/** How many of the selected nodes make a library. */
+function librariesIn(project: Project, selected: ReadonlySet<string>): number {
+  return [...selected].filter((id) => {
+    const node = project.graph.nodes.get(id);
+    return node !== undefined && kindFacts(node.kind).makes === 'library';
+  }).length;
 }
 
 /** The meta downloads of the selected cells' models whose config.json is not on this machine yet. */

@@ -6,7 +6,7 @@ import { appendFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import { Costs } from '../../ci/cost.js';
-import { planJobs, type GroupBy, type Job, type Stage } from '../../ci/jobs.js';
+import { planJobs, stageUnit, type GroupBy, type Job } from '../../ci/jobs.js';
 import { evaluate } from '../../exec/evaluate.js';
 import { makePlan } from '../../exec/plan.js';
 import { downloadId } from '../../graph/nodes.js';
@@ -15,6 +15,7 @@ import type { Files } from '../../store/store.js';
 import { cellsMatching, parseSelectors, withDependencies } from '../../graph/select.js';
 import type { Cell } from '../../manifest/types.js';
 import { ciRecipe } from '../../recipes/index.js';
+import { ciStages } from '../../steps/index.js';
 import { COMMANDS, load, openContext, SELECTOR_HELP, type GlobalOptions } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { foreignKeys } from '../foreign.js';
@@ -32,6 +33,8 @@ interface MatrixFlags {
 }
 
 export function registerMatrix(program: Command, setExit: (code: number) => void): void {
+  const stages = ciStages();
+  const stageNames = stages.map((s) => s.kind).join(' or ');
   program
     .command('matrix')
     .description('the CI jobs for the selected cells: each with its runner and its mlc-build build arguments')
@@ -39,7 +42,7 @@ export function registerMatrix(program: Command, setExit: (code: number) => void
     .option('--format <format>', 'github (strategy.matrix JSON), gitlab (a child pipeline) or json', 'github')
     .option('--group-by <how>', 'one job per target, per model (split by runner) or per cell', 'target')
     .option('--max-jobs <n>', 'at most N jobs (GitHub allows 256, GitLab 200); groups of one runner are merged to fit')
-    .option('--stage <stage>', 'compile (libraries) or convert (weights)', 'compile')
+    .option('--stage <stage>', stages.map((s) => `${s.kind} (${s.builds})`).join(' or '), stages[0]?.kind)
     .option('--only-missing', 'only the cells whose libraries the remote cache lacks (builds the configs first)')
     .addHelpText('after', SELECTOR_HELP)
     .action(async (selectors: string[], flags: MatrixFlags) => {
@@ -51,7 +54,8 @@ export function registerMatrix(program: Command, setExit: (code: number) => void
       if (format !== 'github' && format !== 'gitlab' && format !== 'json')
         return usage(`--format must be github, gitlab or json, got ${JSON.stringify(format)}`);
       if (!['cell', 'target', 'model'].includes(flags.groupBy)) return usage(`--group-by must be cell, target or model, got ${JSON.stringify(flags.groupBy)}`);
-      if (flags.stage !== 'compile' && flags.stage !== 'convert') return usage(`--stage must be compile or convert, got ${JSON.stringify(flags.stage)}`);
+      const stage = stages.find((s) => s.kind === flags.stage)?.kind;
+      if (stage === undefined) return usage(`--stage must be ${stageNames}, got ${JSON.stringify(flags.stage)}`);
       const limit = format === 'json' ? Infinity : ciRecipe().job_limits[format];
       const asked = flags.maxJobs === undefined ? undefined : Number(flags.maxJobs);
       if (asked !== undefined && (!Number.isInteger(asked) || asked < 1)) return usage(`--max-jobs must be a positive integer, got ${flags.maxJobs}`);
@@ -68,14 +72,14 @@ export function registerMatrix(program: Command, setExit: (code: number) => void
 
       if (flags.onlyMissing) {
         if (!project.remote) return usage('--only-missing asks the remote cache: configure one (remote_cache.url, MLC_BUILD_REMOTE_CACHE or --remote-cache)');
-        const missing = flags.stage === 'convert' ? await missingConversions(project, global, cells) : await missingCells(project, global, cells);
+        const missing = stageUnit(stage) === 'pair' ? await missingConversions(project, global, cells) : await missingCells(project, global, cells);
         if (typeof missing === 'number') return setExit(missing);
         cells = missing;
       }
       const jobs = planJobs(project.manifest, project.graph, cells, new Costs(project.manifest, project.graph), {
         groupBy: flags.groupBy as GroupBy,
         maxJobs,
-        stage: flags.stage as Stage,
+        stage,
       });
       if (!jobs.ok) return usage(jobs.error);
       const matrix = { include: jobs.value };
