@@ -50,6 +50,19 @@ describe('matrix and shards', () => {
     expect(r.calls).toEqual([]); // a plan of jobs runs nothing
   });
 
+  it('matrix --stage takes the kinds that are CI stages: compile (the default) and convert', async () => {
+    const p = await Project.create(MANIFEST, MODELS);
+    const convert = await p.run(['matrix', '--format', 'json', '--stage', 'convert']);
+    expect(convert.code).toBe(0);
+    const jobs = (JSON.parse(convert.stdout) as Matrix).include;
+    expect(jobs.length).toBeGreaterThan(0);
+    for (const j of jobs) expect(j.build).toMatch(/^--all-hosts step=convert /);
+    const config = await p.run(['matrix', '--stage', 'config']);
+    expect(config.code).toBe(2);
+    expect(config.stderr).toContain('--stage must be compile or convert, got "config"');
+    expect((await p.run(['matrix', '--help'])).stdout).toMatch(/--stage <stage>\s+compile \(libraries\) or convert \(weights\) \(default:\s+"compile"\)/);
+  });
+
   it('build --shard i/n: the shards together build every library once, and no shard downloads or converts weights', async () => {
     const p = await Project.create(MANIFEST, MODELS);
     const built: string[] = [];
@@ -59,7 +72,9 @@ describe('matrix and shards', () => {
       expect(r.calls.filter((c) => c.sub === 'convert_weight')).toEqual([]);
       const finished = events(r.stdout).filter((e) => e.event === 'finish');
       expect(finished.filter((e) => e.node?.endsWith('/weights') || e.node?.startsWith('convert:'))).toEqual([]);
-      built.push(...r.calls.filter((c) => c.sub === 'compile').map((c) => c.args[c.args.indexOf('-o') + 1] ?? ''));
+      const compiles = r.calls.filter((c) => c.sub === 'compile');
+      expect(r.stderr).toContain(`shard ${i}/3: ${compiles.length} libraries`);
+      built.push(...compiles.map((c) => c.args[c.args.indexOf('-o') + 1] ?? ''));
     }
     expect(built.length).toBe(8);
     expect(new Set(built).size).toBe(8);

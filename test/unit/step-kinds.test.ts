@@ -1,5 +1,7 @@
-// Each step kind's key fields: which manifest and input changes change which key.
+// The step kinds: each kind's key fields (which manifest and input changes change which key), and
+// what users see of the registry (step= spellings, graph shapes, the manifest's per-kind keys).
 import { tempDir } from '../helpers/cli.js';
+import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -7,9 +9,11 @@ import type { StepNode } from '../../src/graph/nodes.js';
 import { keyOf } from '../../src/keys.js';
 import type { Manifest } from '../../src/manifest/types.js';
 import type { Source } from '../../src/sources/source.js';
-import { stepOf, type Files, type StepContext } from '../../src/steps/index.js';
+import { renderGraph } from '../../src/graph/render.js';
+import { parseSelectors } from '../../src/graph/select.js';
+import { NODE_KINDS, stepOf, stepSpellings, type Files, type NodeKind, type StepContext } from '../../src/steps/index.js';
 import type { BuildGraph } from '../../src/graph/build.js';
-import { graphOf } from '../helpers/manifest.js';
+import { diagnosticsOf, graphOf, manifestOf } from '../helpers/manifest.js';
 
 const BASE = `version: 1
 models:
@@ -117,5 +121,86 @@ describe('compile keys', () => {
     expect(await withChat(BASE, { ...chat, conv_template: { name: 'LM' }, temperature: 0.1 })).toBe(k);
     expect(await withChat(BASE.replace('targets: [cuda, android]', 'targets: [cuda, vulkan]'), chat)).toBe(k);
     expect(await withChat(BASE, chat, { env: { SOMETHING_ELSE: '1' } })).toBe(k);
+  });
+});
+
+// What users see of the registry: the spellings step= takes, how the graph is drawn, the
+// manifest's per-kind settings. Expected values are written out, so a change to a kind shows here.
+describe('the kinds as users name and see them', () => {
+  const SMALL = `version: 1
+models:
+  M: { source: hf://org/m, conv_template: llama-2, model_type: llama }
+quantizations: [q4f16_1]
+targets: [cuda]
+`;
+
+  it('step= takes each kind by its name and its mlc_llm spelling, and nothing else', () => {
+    const { manifest, graph } = graphOf(SMALL);
+    const spellings: Record<NodeKind, string[]> = {
+      download: ['download'],
+      convert: ['convert', 'convert_weight'],
+      config: ['config', 'gen_config'],
+      compile: ['compile'],
+    };
+    for (const [kind, names] of Object.entries(spellings)) {
+      for (const name of names)
+        expect(parseSelectors([`step=${name}`], graph, manifest), name).toEqual({ ok: true, value: { dims: {}, ids: [], steps: [kind] } });
+    }
+    expect([...stepSpellings().keys()].sort()).toEqual(Object.values(spellings).flat().sort());
+  });
+
+  it('step= with an unknown kind says which kinds there are', () => {
+    const { manifest, graph } = graphOf(SMALL);
+    expect(parseSelectors(['step=compiel'], graph, manifest)).toEqual({
+      ok: false,
+      error: 'unknown step "compiel" (did you mean "compile"?); steps are download, convert, config, compile',
+    });
+    const weights = parseSelectors(['step=weights'], graph, manifest);
+    expect(weights.ok ? 'accepted' : weights.error).toMatch(/^unknown step "weights".*; steps are download, convert, config, compile$/);
+  });
+
+  it('graph --format dot draws each kind in its shape, labelled with the node ids', () => {
+    const { graph } = graphOf(SMALL);
+    expect(renderGraph(graph, new Set(graph.nodes.keys()), 'dot')).toBe(`digraph mlc_build {
+  rankdir=LR;
+  node [fontname="Helvetica"];
+  "download:M/meta" [shape=folder];
+  "download:M/weights" [shape=folder];
+  "convert:M/q4f16_1" [shape=box3d];
+  "config:M/q4f16_1/base" [shape=note];
+  "compile:M/q4f16_1/cuda" [shape=component];
+  "download:M/meta" -> "convert:M/q4f16_1";
+  "download:M/weights" -> "convert:M/q4f16_1";
+  "download:M/meta" -> "config:M/q4f16_1/base";
+  "config:M/q4f16_1/base" -> "compile:M/q4f16_1/cuda";
+}
+`);
+    expect(renderGraph(graph, new Set(graph.nodes.keys()), 'mermaid')).toBe(`flowchart LR
+  n0["download:M/meta"]
+  n1["download:M/weights"]
+  n2["convert:M/q4f16_1"]
+  n3["config:M/q4f16_1/base"]
+  n4["compile:M/q4f16_1/cuda"]
+  n0 --> n2
+  n1 --> n2
+  n0 --> n3
+  n3 --> n4
+`);
+  });
+
+  it("the manifest's resources: and watch.supersede: take exactly the registry's kinds", () => {
+    const schema = JSON.parse(readFileSync(new URL('../../schema/mlc.build.schema.json', import.meta.url), 'utf8')) as {
+      properties: { resources: { properties: Record<string, unknown> }; watch: { properties: { supersede: { properties: Record<string, unknown> } } } };
+    };
+    const pools = ['net', 'cpu', 'gpu'];
+    expect(Object.keys(schema.properties.resources.properties).filter((k) => !pools.includes(k))).toEqual([...NODE_KINDS]);
+    expect(Object.keys(schema.properties.watch.properties.supersede.properties)).toEqual([...NODE_KINDS]);
+    expect(NODE_KINDS).toEqual(['download', 'convert', 'config', 'compile']);
+    const manifest = manifestOf(SMALL + 'resources: { compile: { slots: 2 }, convert: { pool: cpu } }\nwatch: { supersede: { config: finish } }\n');
+    expect(manifest.resources.steps).toEqual({ compile: { slots: 2 }, convert: { pool: 'cpu' } });
+    expect(manifest.watch.supersede).toEqual({ config: 'finish' });
+    expect(diagnosticsOf(SMALL + 'watch: { supersede: { compil: finish } }\n').map((d) => d.message)).toEqual([
+      'unknown key "compil" in watch.supersede (did you mean "compile"?)',
+    ]);
   });
 });
