@@ -3,7 +3,7 @@
 // key is unchanged is taken over (with the slots it holds); one whose key changed or whose node
 // left the graph is cancelled, or run to its end when the kind's policy says `finish`. The registry
 // is what the builds of one watch session share to do that.
-import type { PoolName } from '../recipes/index.js';
+import type { NodeKind, PoolName } from '../recipes/index.js';
 import type { Result } from '../result.js';
 import type { ActionRecord } from '../store/store.js';
 import type { StepFailure } from './events.js';
@@ -13,6 +13,8 @@ export type StepRun = { value: Result<ActionRecord, StepFailure>; ms: number };
 
 export interface RunningStep {
   node: string;
+  /** Its kind, whose policy decides it when its key changes (the node may have left the graph). */
+  kind: NodeKind;
   /** The step's key; undefined for a download (its key is known once it has fetched). */
   key?: string;
   pool: PoolName;
