@@ -171,13 +171,23 @@ describe('a node run', () => {
     expect(r.details?.failure).toMatchObject({ reason: 'step-failed', argv: ['mlc_llm', 'compile'] });
   });
 
-  it('cancelled: stopped while it ran is interrupted, not failed', async () => {
+  it('cancelled: a step watch stopped is interrupted, not failed, and says it was cancelled', async () => {
     const host = new FakeBuild();
     host.evaluations = [step()];
-    host.stopped = true;
     host.stepResult = err({ reason: 'cancelled', message: 'stopped' });
     const r = await runOf(host);
     expect(r).toMatchObject({ end: 'interrupted', outcome: 'cancelled', status: 'interrupted' });
+    expect(r.details?.reason).toBe('cancelled');
+  });
+
+  it('interrupted: a step that fails while the build stops counts as interrupted', async () => {
+    const host = new FakeBuild();
+    host.evaluations = [step()];
+    host.stopped = true;
+    host.stepResult = err({ reason: 'step-failed', message: 'killed by SIGTERM' });
+    const r = await runOf(host);
+    expect(r).toMatchObject({ end: 'interrupted', outcome: 'cancelled', status: 'interrupted' });
+    expect(r.details?.reason).toBeUndefined();
   });
 
   it('superseded: a later rebuild took over before placing; nothing reported', async () => {
