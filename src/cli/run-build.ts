@@ -123,7 +123,10 @@ export async function buildSelected(
     const { counts } = outcome;
     // Failed uploads are tried again by the next build: it must take the full path.
     const complete =
-      counts.failed + counts.skipped + counts.interrupted === 0 && !controller.signal.aborted && outcome.remote.every((r) => r.uploadFailures === 0);
+      counts.failed + counts.skipped + counts.interrupted === 0 &&
+      outcome.problems.length === 0 &&
+      !controller.signal.aborted &&
+      outcome.remote.every((r) => r.uploadFailures === 0);
     const argv = run.argv;
     if (complete && argv && STAMPED_ARGV.some((a) => a.length === argv.length && a.every((w, i) => w === argv[i]))) {
       writeStamp(
@@ -149,7 +152,13 @@ export async function buildSelected(
     }
     return {
       outcome,
-      exit: controller.signal.aborted ? EXIT.interrupted : outcome.internalErrors > 0 ? EXIT.internal : outcome.counts.failed > 0 ? EXIT.stepFailed : EXIT.ok,
+      exit: controller.signal.aborted
+        ? EXIT.interrupted
+        : outcome.internalErrors > 0
+          ? EXIT.internal
+          : outcome.counts.failed > 0 || outcome.problems.length > 0
+            ? EXIT.stepFailed
+            : EXIT.ok,
     };
   } finally {
     process.off('SIGINT', onSignal);

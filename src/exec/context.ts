@@ -6,6 +6,7 @@ import type { BuildGraph } from '../graph/build.js';
 import type { StepNode } from '../graph/nodes.js';
 import type { KeyFields } from '../keys.js';
 import type { Manifest, Model, Target } from '../manifest/types.js';
+import type { StepFailure } from '../failure.js';
 import type { Result } from '../result.js';
 import { sourceOpener, type Source } from '../sources/index.js';
 import type { Lock } from '../sources/lock.js';
@@ -175,8 +176,10 @@ export class BuildContext implements StepContext {
     }
   }
 
-  async place(node: StepNode, placements: readonly Placement[]): Promise<void> {
-    await placeAll(this.store.stats, placements);
-    this.notePlaced(node, placements);
+  /** Places outputs in out/, or says why the disk refused (files placed before stay). */
+  async place(node: StepNode, placements: readonly Placement[]): Promise<Result<void, StepFailure>> {
+    const placed = await placeAll(this.store.stats, placements);
+    if (placed.ok) this.notePlaced(node, placements);
+    return placed;
   }
 }

@@ -1,7 +1,10 @@
 // One event stream: the executor emits these; every output format (plain lines, NDJSON, the live
 // view) is an observer of it.
+import type { StepFailure } from '../failure.js';
 import type { PoolName } from '../recipes/index.js';
 import type { NodeKind } from '../steps/names.js';
+
+export type { StepFailure } from '../failure.js';
 
 export type FinishStatus = 'ran' | 'cached' | 'fresh' | 'failed' | 'skipped' | 'interrupted';
 
@@ -60,23 +63,6 @@ export interface OutputFile {
   path: string;
   digest: string;
   size: number;
-}
-
-export interface StepFailure {
-  message: string;
-  /** A bug in mlc-build, not a failure of the step. */
-  internal?: boolean;
-  /** The step was stopped (interrupted or cancelled) while it ran. */
-  stopped?: boolean;
-  /** Found before the build started (and reported then): the node never started. */
-  preflight?: boolean;
-  argv?: string[];
-  /** Variables the command is run with on top of the build's (a target's env:). */
-  env?: Record<string, string>;
-  exitCode?: number | null;
-  signal?: string | null;
-  log?: string;
-  tail?: string[];
 }
 
 export type Emit = (e: BuildEvent) => void;

@@ -6,11 +6,11 @@ import { link, mkdir, readFile, rm, stat, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { StepNode } from '../graph/nodes.js';
 import type { KeyFields } from '../keys.js';
-import type { Result } from '../result.js';
+import { err, type Result } from '../result.js';
 import { stepOf, type Action } from '../steps/index.js';
 import { STEP_PID_FILE, type ActionRecord } from '../store/store.js';
 import type { BuildContext } from './context.js';
-import type { StepFailure } from './events.js';
+import { environmentFailure, type StepFailure } from '../failure.js';
 import { runProcess } from './run-process.js';
 
 export interface StopSignals {
@@ -21,6 +21,24 @@ export interface StopSignals {
 }
 
 export async function runStep(
+  ctx: BuildContext,
+  node: StepNode,
+  key: string,
+  fields: KeyFields,
+  action: Action,
+  stop: StopSignals,
+): Promise<Result<ActionRecord, StepFailure>> {
+  try {
+    return await runInStaging(ctx, node, key, fields, action, stop);
+  } catch (e) {
+    // The staging folder, the log and the records are all in the store: a disk that refuses them is the store's.
+    const failure = environmentFailure(e, `writing into the store ${ctx.store.root}`);
+    if (failure) return err(failure);
+    throw e;
+  }
+}
+
+async function runInStaging(
   ctx: BuildContext,
   node: StepNode,
   key: string,
@@ -47,12 +65,10 @@ export async function runStep(
     const extra = step.env(ctx);
     const env = Object.keys(extra).length > 0 ? { ...ctx.stepEnv, ...extra } : ctx.stepEnv;
     const result = await runProcess(argv, { cwd: staging, env, log, onSpawn, signal: stop.signal, kill: stop.kill });
-    const fail = async (message: string, extra: Partial<StepFailure> = {}) => ({
-      ok: false as const,
-      error: { message, argv, log, tail: await tail(log, 20), ...extra },
-    });
+    const fail = async (message: string, extra: Partial<StepFailure> = {}) =>
+      err<StepFailure>({ reason: 'step-failed', message, argv, log, tail: await tail(log, 20), ...extra });
     if (result.spawnError) return fail(result.spawnError);
-    if (result.stopped) return fail('stopped', { stopped: true, exitCode: result.code, signal: result.signal });
+    if (result.stopped) return fail('stopped', { reason: 'cancelled', exitCode: result.code, signal: result.signal });
     if (result.code !== 0)
       return fail(result.signal ? `killed by ${result.signal}` : `exited with code ${result.code}`, { exitCode: result.code, signal: result.signal });
     const incomplete = await step.check(outDir);

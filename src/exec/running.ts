@@ -4,6 +4,7 @@
 // left the graph is cancelled, or run to its end when the kind's policy says `finish`. The registry
 // is what the builds of one watch session share to do that.
 import type { PoolName } from '../recipes/index.js';
+import type { NodeKind } from '../steps/names.js';
 import type { Result } from '../result.js';
 import type { ActionRecord } from '../store/store.js';
 import type { StepFailure } from './events.js';
@@ -13,6 +14,8 @@ export type StepRun = { value: Result<ActionRecord, StepFailure>; ms: number };
 
 export interface RunningStep {
   node: string;
+  /** Its kind, whose policy decides it when its key changes (the node may have left the graph). */
+  kind: NodeKind;
   /** The step's key; undefined for a download (its key is known once it has fetched). */
   key?: string;
   pool: PoolName;

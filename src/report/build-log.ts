@@ -1,6 +1,6 @@
 // Plain build output for people and CI logs (stderr): what ran or was restored, failures in full,
 // then a summary. Fresh steps are counted, not listed.
-import type { BuildEvent, FinishStatus, KindTotals, RemoteTotals } from '../exec/events.js';
+import type { BuildEvent, FinishStatus, KindTotals, RemoteTotals, StepFailure } from '../exec/events.js';
 import { formatBytes } from '../manifest/units.js';
 import { NODE_KINDS, type NodeKind } from '../steps/names.js';
 import { shellLine } from '../toolchain/argv.js';
@@ -27,15 +27,9 @@ export function plainLogger(write: (s: string) => void): (e: BuildEvent) => void
           case 'interrupted':
             return write(`  ${e.status.padEnd(7)} ${e.node}${e.reason ? `: ${e.reason}` : ''}\n`);
           case 'failed': {
-            const f = e.failure;
-            if (f?.preflight) return;
-            if (f?.internal)
-              return write(`INTERNAL ERROR  ${e.node} (a bug in mlc-build, not in the step; please report it):\n  ${f.message.replace(/\n/g, '\n  ')}\n`);
-            const lines = [`FAILED  ${e.node}: ${f?.message ?? 'failed'}`];
-            if (f?.argv) lines.push(`  $ ${shellLine(f.argv, f.env)}`);
-            if (f?.log) lines.push(`  log: ${f.log}`);
-            for (const l of f?.tail ?? []) lines.push(`  | ${l}`);
-            return write(lines.join('\n') + '\n');
+            const text = failureText(e.node, e.failure);
+            if (text !== undefined) write(text);
+            return;
           }
         }
         return;
@@ -51,6 +45,35 @@ export function plainLogger(write: (s: string) => void): (e: BuildEvent) => void
         return write(`mlc-build: ${summaryText(e.counts)} in ${seconds(e.ms)}\n${kindsText(e.kinds)}${e.remote ? remoteText(e.remote) : ''}`);
     }
   };
+}
+
+/**
+ * A failed node as people read it, in the one place every log renders failures: undefined for
+ * nodes reported before the build (blocked), else the reason, what to do, the command and its log.
+ */
+export function failureText(node: string, f: StepFailure | undefined): string | undefined {
+  if (!f) return `FAILED  ${node}: failed\n`;
+  switch (f.reason) {
+    case 'blocked':
+      return undefined;
+    case 'internal':
+      return `INTERNAL ERROR  ${node} (a bug in mlc-build, not in the step; please report it):\n  ${f.message.replace(/\n/g, '\n  ')}\n`;
+    case 'step-failed':
+    case 'unavailable':
+    case 'source-unreachable':
+    case 'verification-failed':
+    case 'no-space':
+    case 'permission-denied':
+    case 'read-only':
+    case 'cancelled': {
+      const lines = [`FAILED  ${node}: ${f.message}`];
+      if (f.advice !== undefined) lines.push(`  what to do: ${f.advice}`);
+      if (f.argv) lines.push(`  $ ${shellLine(f.argv, f.env)}`);
+      if (f.log !== undefined) lines.push(`  log: ${f.log}`);
+      for (const l of f.tail ?? []) lines.push(`  | ${l}`);
+      return lines.join('\n') + '\n';
+    }
+  }
 }
 
 /** The remote cache's line of the summary. */

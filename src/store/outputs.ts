@@ -3,6 +3,8 @@
 // and files someone changed since it placed them, are never touched.
 import { readdir, rm, rmdir } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
+import { environmentFailure, type StepFailure } from '../failure.js';
+import { err, ok, type Result } from '../result.js';
 import { place } from './materialize.js';
 import { leftByDeadProcess } from './process-alive.js';
 import type { ProjectState } from './project-state.js';
@@ -27,15 +29,25 @@ export async function isPlaced(stats: StatCache, placements: readonly Placement[
   return true;
 }
 
-/** Puts each file in place unless it is there already. */
-export async function placeAll(stats: StatCache, placements: readonly Placement[]): Promise<void> {
+/**
+ * Puts each file in place unless it is there already. Each file is written under a temp name and
+ * renamed, so a disk that fills up leaves the files placed before intact and no half-written one;
+ * that failure is returned, naming the file.
+ */
+export async function placeAll(stats: StatCache, placements: readonly Placement[]): Promise<Result<void, StepFailure>> {
   for (const p of placements) {
     const current = await stats.digest(p.dest).catch(() => undefined);
-    if (current?.digest !== p.digest) {
+    if (current?.digest === p.digest) continue;
+    try {
       await place(p.src, p.dest);
-      await stats.remember(p.dest, p.digest);
+    } catch (e) {
+      const failure = environmentFailure(e, 'placing its outputs in out/', p.dest);
+      if (failure) return err(failure);
+      throw e;
     }
+    await stats.remember(p.dest, p.digest);
   }
+  return ok(undefined);
 }
 
 /**

@@ -239,7 +239,7 @@ class WatchSession {
         signal: this.controller.signal,
         kill: this.killer.signal,
         blocked,
-        carry: { running: this.running, generation, supersede: (kind) => this.policyOfKind(kind), knownFailures: this.knownFailures },
+        watch: { running: this.running, generation, supersede: (kind) => this.policyOfKind(kind), knownFailures: this.knownFailures },
       },
       emit,
     );
@@ -256,7 +256,8 @@ class WatchSession {
     if (this.current !== current) return;
     this.current = undefined;
     for (const r of outcome.results.values()) {
-      if (r.status === 'failed' && r.key !== undefined && !r.failure?.preflight && !r.failure?.internal) this.knownFailures.set(r.node, r.key);
+      // Only the step's own failure waits for a change of its inputs; a full disk or a bug is retried.
+      if (r.status === 'failed' && r.key !== undefined && r.failure?.reason === 'step-failed') this.knownFailures.set(r.node, r.key);
       else if (r.status === 'ran' || r.status === 'cached' || r.status === 'fresh') this.knownFailures.delete(r.node);
     }
     // What this build read is watched before its summary: a save after the summary is never missed.

@@ -107,7 +107,7 @@ describe('the engine', () => {
     expect(outcome.internalErrors).toBe(1);
     const failed = outcome.results.get('compile:A/q4f16_1/vulkan');
     expect(failed?.status).toBe('failed');
-    expect(failed?.failure?.internal).toBe(true);
+    expect(failed?.failure?.reason).toBe('internal');
     expect(failed?.failure?.message).toMatch(/^internal error while building compile:A\/q4f16_1\/vulkan: Error: a bug/);
     expect(outcome.results.get('compile:A/q4f16_1/cuda')?.status).toBe('ran');
   });
