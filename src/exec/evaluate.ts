@@ -8,6 +8,7 @@ import { stepOf, type Action } from '../steps/index.js';
 import type { CacheHit } from '../store/cache.js';
 import type { Files } from '../store/store.js';
 import type { BuildContext } from './context.js';
+import { must } from '../must.js';
 
 export type Evaluation =
   /** Dependencies must be built first: the node's key is known only then. */
@@ -25,7 +26,7 @@ export async function evaluate(ctx: BuildContext, node: StepNode, available: Rea
   const waits = node.deps.filter((d) => !available.has(d));
   if (waits.length > 0) return { kind: 'waits', deps: waits };
   const nodeStep = stepOf(node);
-  const ev = await nodeStep.evaluate(ctx, (id) => available.get(id) as Files);
+  const ev = await nodeStep.evaluate(ctx, (id) => must(available, id, 'outputs of the dependency'));
   switch (ev.kind) {
     case 'unavailable':
     case 'fetch':
@@ -81,7 +82,7 @@ export async function describe(ctx: BuildContext, node: StepNode, ev: Evaluation
       return { state: 'missing', reason: ev.reason };
     case 'source': {
       if (ev.fresh) return { state: 'fresh', reason: 'unchanged' };
-      const folder = ctx.graph.snapshotDirs.get(node.model) as string;
+      const folder = must(ctx.graph.snapshotDirs, node.model, 'snapshot folder of the model');
       const shown = `${ctx.display(folder)}/`;
       return last
         ? { state: 'stale', reason: `folder ${shown} changed: ${await changed(ev.found.fields)}` }

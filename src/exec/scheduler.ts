@@ -11,6 +11,7 @@
 // idle machine. No starvation: a request that does not fit reserves the pool (or the -j total) it
 // waits for, so smaller, later requests cannot keep taking what it needs.
 import { POOL_NAMES, type PoolName } from '../recipes/index.js';
+import { must } from '../must.js';
 
 export interface Task {
   id: string;
@@ -273,7 +274,7 @@ export class Scheduler {
       for (const d of e.dependents) longest = Math.max(longest, this.entry(d).priority);
       e.priority = Math.max(0, e.task.expectedMs) + longest;
       for (const dep of e.task.deps) {
-        const n = (left.get(dep) as number) - 1;
+        const n = must(left, dep, 'count of unfinished dependents') - 1;
         left.set(dep, n);
         if (n === 0) stack.push(dep);
       }

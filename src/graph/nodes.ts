@@ -1,4 +1,5 @@
 // Step nodes of the build graph (DESIGN §2).
+import { InternalError } from '../must.js';
 import type { GenOptions } from '../manifest/types.js';
 import type { NodeKind } from '../steps/names.js';
 
@@ -64,3 +65,14 @@ export const downloadId = (model: string, part: 'meta' | 'weights'): string => `
 export const convertId = (model: string, quant: string): string => `convert:${model}/${quant}`;
 export const configId = (model: string, quant: string, variant: string): string => `config:${model}/${quant}/${variant}`;
 export const compileId = (cell: string): string => `compile:${cell}`;
+
+/** The node `id`, which the graph's own construction says is of `kind`; anything else is a bug, named. */
+export function nodeOfKind<K extends StepNode['kind']>(nodes: ReadonlyMap<string, StepNode>, id: string, kind: K): Extract<StepNode, { kind: K }> {
+  const node = nodes.get(id);
+  if (node && isKind(node, kind)) return node;
+  throw new InternalError(`internal: ${id} is not a ${kind} node of the graph`);
+}
+
+function isKind<K extends StepNode['kind']>(node: StepNode, kind: K): node is Extract<StepNode, { kind: K }> {
+  return node.kind === kind;
+}

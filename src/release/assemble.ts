@@ -12,6 +12,7 @@ import { modelCard } from './model-card.js';
 import { packageConfigs, packageFolder } from './package-config.js';
 import { webLlmAppConfig, type Urls } from './web-llm.js';
 import { INVENTORY, type ReleaseContents } from './write.js';
+import { must } from '../must.js';
 
 export const SUMS = 'SHA256SUMS';
 export const APP_CONFIG = 'web-llm/app-config.json';
@@ -95,7 +96,7 @@ export function assemble(ctx: BuildContext, collected: Collected, s: ReleaseSett
     manifest: { file: s.manifestFile, sha256: s.manifestDigest },
     toolchain: s.toolchain,
     sources,
-    libraries: libs.map((l) => libraryFacts(l, figures.get(l) as LibraryFigures)),
+    libraries: libs.map((l) => libraryFacts(l, must(figures, l, 'figures of the library'))),
     weights: collected.weights.map((w) => weightsFacts(w, cards.get(w.folder))),
     configs: configs.map((c) => ({ path: c.path, sha256: sha256(c.data) })),
     missing: [...collected.missing].sort((a, b) => byText(a.cell, b.cell)),

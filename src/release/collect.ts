@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { BuildContext } from '../exec/context.js';
 import type { NodeResult } from '../exec/build.js';
-import type { CompileNode, ConfigNode } from '../graph/nodes.js';
+import { nodeOfKind, type CompileNode } from '../graph/nodes.js';
 import type { Cell, Target } from '../manifest/types.js';
 import type { Tree } from '../store/store.js';
 import { byText } from '../order.js';
@@ -60,8 +60,8 @@ export async function collect(ctx: BuildContext, cells: readonly Cell[], results
   for (const cell of cells) {
     const ids = ctx.graph.cells.get(cell.id);
     if (!ids) throw new Error(`cell ${cell.id} has no nodes`);
-    const compile = ctx.graph.nodes.get(ids.compile) as CompileNode;
-    const config = ctx.graph.nodes.get(ids.config) as ConfigNode;
+    const compile = nodeOfKind(ctx.graph.nodes, ids.compile, 'compile');
+    const config = nodeOfKind(ctx.graph.nodes, ids.config, 'config');
     const lib = await outputsOf(ctx, results.get(ids.compile));
     const conf = await outputsOf(ctx, results.get(ids.config));
     const conv = await outputsOf(ctx, results.get(ids.convert));

@@ -7,6 +7,7 @@ import { byText, type LibraryEntry, type WeightsEntry } from './collect.js';
 import type { LibraryFigures } from './figures.js';
 import { bytesOfMB } from './memory.js';
 import { modelIds } from './web-llm.js';
+import { must } from '../must.js';
 
 export interface PackageModel {
   model: string;
@@ -52,7 +53,7 @@ export function packageConfigs(
     const owner = new Map<string, LibraryEntry>();
     const models: PackageModel[] = [];
     for (const lib of list) {
-      const f = figures.get(lib) as LibraryFigures;
+      const f = must(figures, lib, 'figures of the library');
       const prefix = f.systemLibPrefix ?? '';
       if (!prefix.endsWith('_') || prefix.length < 2) {
         problems.push(
@@ -70,12 +71,12 @@ export function packageConfigs(
       }
       owner.set(modelLib, lib);
       libPaths[modelLib] = `${UP}${lib.file.path}`;
-      const w = weights.get(lib.weights) as WeightsEntry;
+      const w = must(weights, lib.weights, 'weights folder');
       const overrides: Record<string, number> = {};
       for (const [k, v] of Object.entries(f.window)) if (v !== undefined && v > 0) overrides[k] = v;
       models.push({
         model: hub ? `HF://${hub}/${w.folder}` : `${UP}${w.folder}`,
-        model_id: ids.get(lib) as string,
+        model_id: must(ids, lib, 'model id of the library'),
         model_lib: modelLib,
         estimated_vram_bytes: bytesOfMB(f.memory.vram_required_mb),
         ...(Object.keys(overrides).length > 0 ? { overrides } : {}),

@@ -3,6 +3,7 @@
 import { basename } from 'node:path';
 import { byText, type LibraryEntry, type WeightsEntry } from './collect.js';
 import type { LibraryFigures } from './figures.js';
+import { must } from '../must.js';
 
 /** The fields of web-llm's ModelRecord that a release fills (the test type-checks them against web-llm's own). */
 export interface WebLlmModelRecord {
@@ -52,8 +53,8 @@ export function webLlmAppConfig(
   const ids = modelIds(web);
   const join = (base: string | undefined, rel: string, fallback: string) => (base === undefined ? fallback : `${base.replace(/\/+$/, '')}/${rel}`);
   const list = web.map((lib): WebLlmModelRecord => {
-    const w = weights.get(lib.weights) as WeightsEntry;
-    const f = figures.get(lib) as LibraryFigures;
+    const w = must(weights, lib.weights, 'weights folder');
+    const f = must(figures, lib, 'figures of the library');
     const libName = basename(lib.file.path);
     const overrides: NonNullable<WebLlmModelRecord['overrides']> = {};
     for (const k of ['context_window_size', 'sliding_window_size', 'attention_sink_size'] as const) {
@@ -71,7 +72,7 @@ export function webLlmAppConfig(
     const config = byName.get('mlc-chat-config.json');
     return {
       model: join(urls.baseUrl, w.folder, w.folder),
-      model_id: ids.get(lib) as string,
+      model_id: must(ids, lib, 'model id of the library'),
       model_lib: join(urls.libUrl, libName, lib.file.path),
       ...(Object.keys(overrides).length > 0 ? { overrides } : {}),
       vram_required_MB: f.memory.vram_required_mb,

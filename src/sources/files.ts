@@ -4,6 +4,7 @@
 import picomatch from 'picomatch';
 import { isAbsolute, posix } from 'node:path';
 import { err, ok, type Result } from '../result.js';
+import { must } from '../must.js';
 export const META_FILES = [
   'config.json',
   'generation_config.json',
@@ -82,7 +83,7 @@ export function selectFiles(
     rules,
   );
   if (part === 'meta' && !paths.includes('config.json')) return err('config.json is excluded by download.exclude, but every step needs it');
-  return ok(paths.map((p) => byPath.get(p) as RepoFile));
+  return ok(paths.map((p) => must(byPath, p, 'listed file')));
 }
 
 function defaultSelection(files: readonly RepoFile[], part: 'meta' | 'weights', index?: { weight_map?: Record<string, string> }): Result<RepoFile[], string> {

@@ -7,6 +7,7 @@ import { genConfigArgv } from '../toolchain/argv.js';
 import { inputOf } from './convert.js';
 import type { StepKind } from './kind.js';
 import { isFile, readJson } from './outputs.js';
+import { must } from '../must.js';
 
 export const config: StepKind<ConfigNode> = {
   kind: 'config',
@@ -51,7 +52,7 @@ export const config: StepKind<ConfigNode> = {
   },
 
   plannedPaths(node, ctx, show) {
-    const snapshot = ctx.graph.snapshotDirs.get(node.model) as string;
+    const snapshot = must(ctx.graph.snapshotDirs, node.model, 'snapshot folder of the model');
     return {
       paths: { input: () => show(snapshot, { dir: true, input: true }), output: show(node.outDir, { dir: true }) },
       outputs: [`${show(node.outDir)}/mlc-chat-config.json`],

@@ -10,6 +10,7 @@ import { convertWeightArgv } from '../toolchain/argv.js';
 import { convertedBytes } from '../toolchain/host-checks.js';
 import type { Files, InputFile, StepContext, StepKind } from './kind.js';
 import { isFile, readJson } from './outputs.js';
+import { must } from '../must.js';
 
 export const convert: StepKind<ConvertNode> = {
   kind: 'convert',
@@ -54,7 +55,7 @@ export const convert: StepKind<ConvertNode> = {
   },
 
   plannedPaths(node, ctx, show) {
-    const snapshot = ctx.graph.snapshotDirs.get(node.model) as string;
+    const snapshot = must(ctx.graph.snapshotDirs, node.model, 'snapshot folder of the model');
     const out = show(node.outDir);
     return {
       paths: { input: () => show(snapshot, { dir: true, input: true }), output: out },

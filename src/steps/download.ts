@@ -1,6 +1,7 @@
 // download:<model>/meta and download:<model>/weights: a source's files, found here or fetched.
 import type { DownloadNode } from '../graph/nodes.js';
 import type { StepKind } from './kind.js';
+import { must } from '../must.js';
 
 export const download: StepKind<DownloadNode> = {
   kind: 'download',
@@ -27,7 +28,7 @@ export const download: StepKind<DownloadNode> = {
   args: () => null,
 
   plannedPaths(node, ctx, show) {
-    return { outputs: [show(ctx.graph.snapshotDirs.get(node.model) as string, { dir: true })] };
+    return { outputs: [show(must(ctx.graph.snapshotDirs, node.model, 'snapshot folder of the model'), { dir: true })] };
   },
 
   env: () => ({}),
@@ -37,7 +38,7 @@ export const download: StepKind<DownloadNode> = {
   placements(node, ctx, files) {
     // A fetched snapshot also appears in out/models/<model>/ (the seed's layout).
     if (!ctx.source(node.model).mirrored) return [];
-    const dir = ctx.graph.snapshotDirs.get(node.model) as string;
+    const dir = must(ctx.graph.snapshotDirs, node.model, 'snapshot folder of the model');
     return Object.entries(files).map(([n, f]) => ({ dest: `${dir}/${n}`, digest: f.digest, src: f.path }));
   },
 

@@ -5,6 +5,7 @@ import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { leftByDeadProcess } from './process-alive.js';
 import type { ActionRecord } from './store.js';
+import { must } from '../must.js';
 
 export interface RecordInfo {
   key: string;
@@ -74,7 +75,7 @@ export function planGc(inv: Inventory, opts: GcOptions): GcPlan {
   const remove = (r: RecordInfo) => {
     records.push(r);
     for (const d of new Set(r.blobs)) {
-      const left = (refs.get(d) as number) - 1;
+      const left = must(refs, d, 'reference count of the blob') - 1;
       refs.set(d, left);
       if (left === 0) drop(d);
     }
@@ -89,7 +90,7 @@ export function planGc(inv: Inventory, opts: GcOptions): GcPlan {
   let freed = 0;
   let stillLinked = 0;
   for (const d of blobs) {
-    const b = inv.blobs.get(d) as BlobInfo;
+    const b = must(inv.blobs, d, 'blob');
     if (b.nlink > 1) stillLinked += b.size;
     else freed += b.size;
   }
