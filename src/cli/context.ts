@@ -3,7 +3,7 @@ import { BuildContext } from '../exec/context.js';
 import { makePlan, type Plan } from '../exec/plan.js';
 import { parseSelectors, selectRoots, withDependencies, type Selection } from '../graph/select.js';
 import { byPosition, renderDiagnostic, type Diagnostic } from '../manifest/diagnostic.js';
-import { readLock } from '../sources/lock.js';
+import { readLock } from '../lockfile/lock-file.js';
 import { loadProjectState, type ProjectState } from '../store/project-state.js';
 import { LayeredCache } from '../store/cache.js';
 import { RemoteCache } from '../store/remote/remote-cache.js';

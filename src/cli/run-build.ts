@@ -11,7 +11,7 @@ import { Profile } from '../report/profile.js';
 import { storeSize } from '../store/gc.js';
 import { projectStatePath } from '../store/project-state.js';
 import { STAT_CACHE_FILE } from '../store/store.js';
-import { LOCK_FILE } from '../sources/lock.js';
+import { LOCK_FILE } from '../lockfile/lock-file.js';
 import { buildLog, jobsFor, thisMachine } from './build-setup.js';
 import type { ForeignKey } from '../toolchain/managed/foreign.js';
 import { openContext, type GlobalOptions } from './context.js';

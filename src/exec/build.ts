@@ -7,7 +7,7 @@ import { relative, sep } from 'node:path';
 import type { StepNode } from '../graph/nodes.js';
 import type { NodeKind } from '../recipes/index.js';
 import type { Result } from '../result.js';
-import { updateLock } from '../sources/lock.js';
+import { updateLock } from '../sources/source-pins.js';
 import type { Pin } from '../sources/source.js';
 import { kindOf } from '../steps/index.js';
 import { Durations } from '../store/durations.js';

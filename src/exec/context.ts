@@ -8,7 +8,7 @@ import type { KeyFields } from '../keys.js';
 import type { Manifest, Model, Target } from '../manifest/types.js';
 import type { Result } from '../result.js';
 import { sourceOpener, type Source } from '../sources/index.js';
-import type { Lock } from '../sources/lock.js';
+import type { Lock } from '../lockfile/lock-file.js';
 import { kindOf, type StepContext } from '../steps/index.js';
 import { LayeredCache, type ActionCache } from '../store/cache.js';
 import { REMOTE_ENV } from '../store/remote/settings.js';

@@ -10,7 +10,7 @@ import { findManifest } from '../manifest/load.js';
 import type { NodeKind } from '../recipes/index.js';
 import { blockedText } from '../report/build-log.js';
 import { hubCacheDir } from '../sources/hf.js';
-import { LOCK_FILE } from '../sources/lock.js';
+import { LOCK_FILE } from '../lockfile/lock-file.js';
 import { loadProjectState, type ProjectState } from '../store/project-state.js';
 import type { HeldLock } from '../store/project-lock.js';
 import { hashFile } from '../store/hash.js';

@@ -7,7 +7,7 @@ import { loadProject } from '../../src/cli/project.js';
 import { startBuild } from '../../src/exec/build.js';
 import { BuildContext } from '../../src/exec/context.js';
 import type { BuildEvent } from '../../src/exec/events.js';
-import { readLock } from '../../src/sources/lock.js';
+import { readLock } from '../../src/lockfile/lock-file.js';
 import { loadProjectState } from '../../src/store/project-state.js';
 import { Store } from '../../src/store/store.js';
 import { Project } from '../helpers/project.js';

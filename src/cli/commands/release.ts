@@ -12,7 +12,7 @@ import { byText, collect } from '../../release/collect.js';
 import { DEFAULT_LOW_RESOURCE_MB } from '../../release/figures.js';
 import { toolchainFacts } from '../../release/inventory.js';
 import { replaceProblem, writeRelease } from '../../release/write.js';
-import { readLock } from '../../sources/lock.js';
+import { readLock } from '../../lockfile/lock-file.js';
 import { COMMANDS, load, openContext, type GlobalOptions } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { foreignKeys } from '../foreign.js';

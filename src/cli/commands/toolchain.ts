@@ -3,7 +3,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { Command } from 'commander';
-import { readLock } from '../../sources/lock.js';
+import { readLock } from '../../lockfile/lock-file.js';
 import { differingPins, lockPlatforms, type ManagedToolchain } from '../../toolchain/managed/environment.js';
 import { envBinary } from '../../toolchain/managed/python.js';
 import { which } from '../../toolchain/fingerprint.js';
