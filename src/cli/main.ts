@@ -14,7 +14,7 @@ import { registerStatus } from './commands/status.js';
 import { registerToolchain } from './commands/toolchain.js';
 import { registerWatch } from './commands/watch.js';
 import { COMMANDS } from './context.js';
-import { EXIT } from './exit-codes.js';
+import { EXIT } from '../app/index.js';
 import { packageVersion } from './version.js';
 
 export async function main(argv: readonly string[]): Promise<number> {

@@ -2,31 +2,43 @@
 // re-plans and supersedes the one before; running steps are decided by key (exec/running.ts, and
 // the build loop's takeover), never stopped wholesale. Results are ordinary store records.
 import { join, relative, sep } from 'node:path';
+import {
+  EXIT,
+  jobsFor,
+  loadProjectFor,
+  lockProject,
+  openContext,
+  selectIn,
+  skipText,
+  thisMachine,
+  type ExitCode,
+  type GlobalOptions,
+  type Project,
+  type SelectionRequest,
+} from '../app/index.js';
 import { startBuild, summaryEvent, type BuildHandle, type BuildOutcome } from '../exec/build.js';
 import type { BuildContext } from '../exec/context.js';
 import type { BuildEvent, Emit } from '../exec/events.js';
 import { RunningSteps } from '../exec/running.js';
+import { LOCK_FILE } from '../lockfile/lock-file.js';
 import { findManifest } from '../manifest/load.js';
 import type { NodeKind } from '../recipes/index.js';
 import { blockedText } from '../report/build-log.js';
+import { buildLog } from '../report/build-output.js';
+import { printDiagnostics } from '../report/diagnostics.js';
 import { hubCacheDir } from '../sources/hf.js';
-import { LOCK_FILE } from '../lockfile/lock-file.js';
 import { loadProjectState, type ProjectState } from '../store/project-state.js';
 import type { HeldLock } from '../store/project-lock.js';
 import { hashFile } from '../store/hash.js';
 import { Store } from '../store/store.js';
-import { buildLog, jobsFor, thisMachine } from '../cli/build-setup.js';
-import { openContext, remoteFlags, report, selectIn, type GlobalOptions } from '../cli/context.js';
-import { EXIT } from '../cli/exit-codes.js';
-import { skipText } from '../cli/host-aware.js';
-import { lockProject } from '../cli/lock.js';
-import { loadProject, type Project } from '../cli/project.js';
 import { FileWatcher } from './file-watcher.js';
 import { WatchSet } from './watch-set.js';
 
 export interface WatchRequest {
   global: GlobalOptions;
   selectors: string[];
+  /** The command names (a word that is one is a misplaced command, not a selector). */
+  commands: readonly string[];
   jobs?: number;
   keepGoing: boolean;
   json: boolean;
@@ -40,10 +52,10 @@ export interface WatchRequest {
 const DEFAULT_DEBOUNCE_MS = 200;
 
 /** Runs until SIGINT/SIGTERM; returns the exit code (130), or 2 if it cannot start. */
-export async function watchProject(req: WatchRequest): Promise<number> {
+export async function watchProject(req: WatchRequest): Promise<ExitCode> {
   const file = await findManifest(process.cwd(), req.global.config);
   if (!file.ok) {
-    report(file.error);
+    printDiagnostics(file.error);
     return EXIT.usage;
   }
   // The manifest's digest is taken before it is read: an edit in between is then seen as a change.
@@ -51,15 +63,22 @@ export async function watchProject(req: WatchRequest): Promise<number> {
     (h) => h.digest,
     () => undefined,
   );
-  const first = await loadProject({ cwd: process.cwd(), config: req.global.config, env: process.env, remote: remoteFlags(req.global) });
-  report(first.ok ? first.value.warnings : first.error);
+  const first = await loadProjectFor(req.global);
+  printDiagnostics(first.ok ? first.value.warnings : first.error);
   if (first.ok) {
     // Selectors are checked once, at the start: a typo is a usage error, not something to watch.
-    const sel = await selectIn(first.value, req.global, req.selectors, { skip: true });
-    if ('exit' in sel) return sel.exit;
+    const sel = await selectIn(first.value, selectionOf(req));
+    if ('problem' in sel) {
+      process.stderr.write(`mlc-build: ${sel.problem}\n`);
+      return sel.exit;
+    }
   }
   const session = new WatchSession(req, file.value, manifestDigest, first.ok ? first.value : undefined);
   return session.run();
+}
+
+function selectionOf(req: WatchRequest): SelectionRequest {
+  return { selectors: req.selectors, commands: req.commands, skip: true, allHosts: req.global.allHosts };
 }
 
 interface Current {
@@ -107,7 +126,7 @@ class WatchSession {
     this.running.onEnd(() => this.enqueue(() => this.releaseLockIfIdle()));
   }
 
-  async run(): Promise<number> {
+  async run(): Promise<ExitCode> {
     const stopped = new Promise<void>((resolve) => {
       let interrupts = 0;
       const onSignal = (signal: NodeJS.Signals) => {
@@ -165,21 +184,22 @@ class WatchSession {
     if (this.stopped) return;
     const manifestChanged = files.includes(this.manifestFile) || !this.project;
     if (manifestChanged && files.length > 0) {
-      const loaded = await loadProject({ cwd: process.cwd(), config: this.req.global.config, env: process.env, remote: remoteFlags(this.req.global) });
+      const loaded = await loadProjectFor(this.req.global);
       if (!loaded.ok) {
-        report(loaded.error);
+        printDiagnostics(loaded.error);
         this.say(`mlc-build: the manifest has errors; ${this.project ? 'still watching with the last good one' : 'watching it for a fix'}`);
         // Only the manifest changed: nothing to rebuild until it is fixed.
         if (!this.project || files.every((f) => f === this.manifestFile)) return this.watchMore();
       } else {
-        report(loaded.value.warnings);
+        printDiagnostics(loaded.value.warnings);
         this.project = loaded.value;
       }
     }
     const project = this.project;
     if (!project) return;
-    const sel = await selectIn(project, this.req.global, this.req.selectors, { skip: true });
-    if ('exit' in sel) {
+    const sel = await selectIn(project, selectionOf(this.req));
+    if ('problem' in sel) {
+      this.say(`mlc-build: ${sel.problem}`);
       this.say('mlc-build: the selectors do not match the manifest; still watching');
       return this.watchMore();
     }

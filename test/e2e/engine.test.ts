@@ -3,7 +3,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadProject } from '../../src/cli/project.js';
+import { loadProject } from '../../src/app/project.js';
 import { startBuild } from '../../src/exec/build.js';
 import { BuildContext } from '../../src/exec/context.js';
 import type { BuildEvent } from '../../src/exec/events.js';

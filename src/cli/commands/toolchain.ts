@@ -7,10 +7,8 @@ import { readLock } from '../../lockfile/lock-file.js';
 import { differingPins, lockPlatforms, type ManagedToolchain } from '../../toolchain/managed/environment.js';
 import { envBinary } from '../../toolchain/managed/python.js';
 import { which } from '../../toolchain/fingerprint.js';
-import { load, type GlobalOptions } from '../context.js';
-import { EXIT } from '../exit-codes.js';
-import type { Project } from '../project.js';
-import { setUpToolchain } from '../toolchain-setup.js';
+import { EXIT, setUpToolchain, type GlobalOptions, type Project } from '../../app/index.js';
+import { load } from '../context.js';
 
 export function registerToolchain(program: Command, setExit: (code: number) => void): void {
   const cmd = program.command('toolchain').description('the managed toolchain (toolchain.install): install it, show it, run its mlc_llm');

@@ -5,20 +5,20 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runBuild, summaryEvent, type BuildOutcome } from '../exec/build.js';
 import type { Emit } from '../exec/events.js';
+import { LOCK_FILE } from '../lockfile/lock-file.js';
 import { formatBytes } from '../manifest/units.js';
 import { blockedText } from '../report/build-log.js';
+import { buildLog } from '../report/build-output.js';
 import { Profile } from '../report/profile.js';
 import { storeSize } from '../store/gc.js';
 import { projectStatePath } from '../store/project-state.js';
 import { STAT_CACHE_FILE } from '../store/store.js';
-import { LOCK_FILE } from '../lockfile/lock-file.js';
-import { buildLog, jobsFor, thisMachine } from './build-setup.js';
 import type { ForeignKey } from '../toolchain/managed/foreign.js';
-import { openContext, type GlobalOptions } from './context.js';
-import { EXIT } from './exit-codes.js';
-import { STAMPED_ARGV } from './fast.js';
-import { deleteStamp, envDigest, manifestDigest, writeStamp } from './noop-stamp.js';
-import type { Project } from './project.js';
+import { openContext } from './context.js';
+import { buildExit, type ExitCode } from './exit-codes.js';
+import { jobsFor, thisMachine } from './machine.js';
+import { deleteStamp, envDigest, isStampedArgv, manifestDigest, writeStamp } from './noop-stamp.js';
+import type { GlobalOptions, Project } from './project.js';
 
 export interface BuildFlags {
   update?: boolean;
@@ -48,7 +48,7 @@ export async function buildSelected(
     /** Other machines' targets: looked up with their keys, never run here (release, matrix). */
     foreign?: { keys: ReadonlyMap<string, ForeignKey>; restoreOnly: ReadonlyMap<string, string> };
   },
-): Promise<{ exit: number; outcome: BuildOutcome }> {
+): Promise<{ exit: ExitCode; outcome: BuildOutcome }> {
   const { manifest } = project;
   deleteStamp(manifest.root, process.env); // this build decides anew; only its success may stamp
   // The first signal stops the steps (SIGTERM; a step that ignores it is killed after a grace
@@ -125,7 +125,7 @@ export async function buildSelected(
     const complete =
       counts.failed + counts.skipped + counts.interrupted === 0 && !controller.signal.aborted && outcome.remote.every((r) => r.uploadFailures === 0);
     const argv = run.argv;
-    if (complete && argv && STAMPED_ARGV.some((a) => a.length === argv.length && a.every((w, i) => w === argv[i]))) {
+    if (complete && argv && isStampedArgv(argv)) {
       writeStamp(
         {
           argv: [...argv],
@@ -149,7 +149,7 @@ export async function buildSelected(
     }
     return {
       outcome,
-      exit: controller.signal.aborted ? EXIT.interrupted : outcome.internalErrors > 0 ? EXIT.internal : outcome.counts.failed > 0 ? EXIT.stepFailed : EXIT.ok,
+      exit: buildExit(outcome, controller.signal.aborted),
     };
   } finally {
     process.off('SIGINT', onSignal);
