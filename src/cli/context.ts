@@ -3,8 +3,26 @@
 import { EXIT, loadProjectFor, selectIn, type GlobalOptions, type Project, type Selected } from '../app/index.js';
 import { printDiagnostics } from '../report/diagnostics.js';
 
-/** The CLI's command names (set by main), to tell a mistyped command from a selector. */
-export const COMMANDS: string[] = [];
+/**
+ * The CLI's command names, in the order main registers them, to tell a misplaced command from a
+ * selector. A constant, not filled at start-up: main checks that it registers exactly these.
+ */
+export const COMMANDS: readonly string[] = [
+  'build',
+  'plan',
+  'graph',
+  'status',
+  'watch',
+  'matrix',
+  'ci',
+  'release',
+  'explain',
+  'clean',
+  'gc',
+  'doctor',
+  'init',
+  'toolchain',
+];
 
 /** The project, or undefined after printing why it cannot be loaded (its warnings are printed too). */
 export async function load(opts: GlobalOptions): Promise<Project | undefined> {
