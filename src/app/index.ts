@@ -4,7 +4,8 @@
 // opening the build context (context.ts), the project's build lock (build-lock.ts), setting up a
 // managed toolchain (toolchain-setup.ts), the machine's pools and -j (machine.ts), running a build
 // of a selection (run-build.ts, with its no-op stamp, noop-stamp.ts), other hosts' keys
-// (foreign.ts) and outcomes → exit codes (exit-codes.ts). How results look is report/'s.
+// (foreign.ts), interrupts: the one place SIGINT and SIGTERM are heard (interrupts.ts), and
+// outcomes → exit codes (exit-codes.ts). How results look is report/'s.
 export { lockProject } from './build-lock.js';
 export { openContext, readOnlyPlan } from './context.js';
 export { buildExit, EXIT, type ExitCode } from './exit-codes.js';
@@ -16,3 +17,4 @@ export { loadProject, loadProjectFor, remoteFlags, type GlobalOptions, type Proj
 export { buildSelected, outputFolderProblem, type BuildFlags } from './run-build.js';
 export { selectIn, type Selected, type SelectionProblem, type SelectionRequest } from './select.js';
 export { setUpToolchain } from './toolchain-setup.js';
+export { abortOnInterrupt, listenForInterrupts, type Interrupts } from './interrupts.js';

@@ -1,5 +1,5 @@
-// Running a build of selected nodes, shared by `build` and `release`: the context, the observers
-// of its events, signals (a second one kills), the summary, the no-op stamp and the exit code.
+// Running a build of selected nodes, shared by `build`, `release` and `matrix`: the context, the
+// observers of its events, interrupts, the summary, the no-op stamp and the exit code.
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +16,7 @@ import { STAT_CACHE_FILE } from '../store/store.js';
 import type { ForeignKey } from '../toolchain/managed/foreign.js';
 import { openContext } from './context.js';
 import { buildExit, type ExitCode } from './exit-codes.js';
+import { listenForInterrupts } from './interrupts.js';
 import { jobsFor, thisMachine } from './machine.js';
 import { deleteStamp, envDigest, isStampedArgv, manifestDigest, writeStamp } from './noop-stamp.js';
 import type { GlobalOptions, Project } from './project.js';
@@ -51,31 +52,15 @@ export async function buildSelected(
 ): Promise<{ exit: ExitCode; outcome: BuildOutcome }> {
   const { manifest } = project;
   deleteStamp(manifest.root, process.env); // this build decides anew; only its success may stamp
-  // The first signal stops the steps (SIGTERM; a step that ignores it is killed after a grace
-  // period, as `docker stop` does); a second kills them at once. Either way the build then ends
-  // as usual: results recorded, staging cleared, the summary, exit 130.
-  const controller = new AbortController();
-  const killer = new AbortController();
-  let interrupts = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
-    interrupts++;
-    if (interrupts === 1) {
-      process.stderr.write(`\nmlc-build: ${signal}: stopping the running steps (again to kill them at once)\n`);
-      controller.abort();
-    } else {
-      process.stderr.write(`mlc-build: ${signal}: killing the running steps\n`);
-      killer.abort();
-    }
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  // The first signal stops the steps, a second kills them (interrupts.ts); the build then ends as usual.
+  const interrupts = listenForInterrupts();
   try {
     const ctx = await openContext(project, {
       readOnly: false,
       verify: flags.verify,
       update: flags.update,
       tokenFile: global.tokenFile,
-      signal: controller.signal,
+      signal: interrupts.stop,
     });
     if (run.foreign) ctx.foreign = run.foreign.keys;
     const blocked = await ctx.preflight(selected);
@@ -97,8 +82,8 @@ export async function buildSelected(
         jobs,
         machine,
         keepGoing: flags.keepGoing ?? false,
-        signal: controller.signal,
-        kill: killer.signal,
+        signal: interrupts.stop,
+        kill: interrupts.kill,
         blocked,
         force: run.force,
         restoreOnly: run.foreign?.restoreOnly,
@@ -123,7 +108,7 @@ export async function buildSelected(
     const { counts } = outcome;
     // Failed uploads are tried again by the next build: it must take the full path.
     const complete =
-      counts.failed + counts.skipped + counts.interrupted === 0 && !controller.signal.aborted && outcome.remote.every((r) => r.uploadFailures === 0);
+      counts.failed + counts.skipped + counts.interrupted === 0 && !interrupts.stop.aborted && outcome.remote.every((r) => r.uploadFailures === 0);
     const argv = run.argv;
     if (complete && argv && isStampedArgv(argv)) {
       writeStamp(
@@ -149,11 +134,10 @@ export async function buildSelected(
     }
     return {
       outcome,
-      exit: buildExit(outcome, controller.signal.aborted),
+      exit: buildExit(outcome, interrupts.stop.aborted),
     };
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    interrupts.close();
   }
 }
 

@@ -5,6 +5,7 @@ import { join, relative, sep } from 'node:path';
 import {
   EXIT,
   jobsFor,
+  listenForInterrupts,
   loadProjectFor,
   lockProject,
   openContext,
@@ -13,6 +14,7 @@ import {
   thisMachine,
   type ExitCode,
   type GlobalOptions,
+  type Interrupts,
   type Project,
   type SelectionRequest,
 } from '../app/index.js';
@@ -73,8 +75,12 @@ export async function watchProject(req: WatchRequest): Promise<ExitCode> {
       return sel.exit;
     }
   }
-  const session = new WatchSession(req, file.value, manifestDigest, first.ok ? first.value : undefined);
-  return session.run();
+  const interrupts = listenForInterrupts();
+  try {
+    return await new WatchSession(req, file.value, manifestDigest, first.ok ? first.value : undefined, interrupts).run();
+  } finally {
+    interrupts.close();
+  }
 }
 
 function selectionOf(req: WatchRequest): SelectionRequest {
@@ -93,8 +99,6 @@ class WatchSession {
   private readonly running = new RunningSteps();
   private readonly knownFailures = new Map<string, string>();
   private readonly draining = new Set<Promise<BuildOutcome>>();
-  private readonly controller = new AbortController();
-  private readonly killer = new AbortController();
   private readonly watcher: FileWatcher;
   private readonly watchSet: WatchSet;
   private generation = 0;
@@ -105,13 +109,13 @@ class WatchSession {
   private lastSkipText = '';
   private lastBlocked = '';
   private queue: Promise<void> = Promise.resolve();
-  private stopped = false;
 
   constructor(
     private readonly req: WatchRequest,
     private readonly manifestFile: string,
     private readonly manifestDigest: string | undefined,
     private project: Project | undefined,
+    private readonly interrupts: Interrupts,
   ) {
     const settings = project?.manifest.watch;
     const env = process.env;
@@ -127,23 +131,6 @@ class WatchSession {
   }
 
   async run(): Promise<ExitCode> {
-    const stopped = new Promise<void>((resolve) => {
-      let interrupts = 0;
-      const onSignal = (signal: NodeJS.Signals) => {
-        interrupts++;
-        if (interrupts === 1) {
-          this.say(`\nmlc-build: ${signal}: stopping the running steps (again to kill them at once)`);
-          this.stopped = true;
-          this.controller.abort();
-          resolve();
-        } else {
-          this.say(`mlc-build: ${signal}: killing the running steps`);
-          this.killer.abort();
-        }
-      };
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
-    });
     this.listenForRetry();
     this.watchSet.addFile(this.manifestFile, this.manifestDigest);
     if (this.project) {
@@ -152,7 +139,7 @@ class WatchSession {
       await this.watcher.set(this.watchSet.paths());
       this.say(`mlc-build: watching ${this.rel(this.manifestFile)} for a fix`);
     }
-    await stopped;
+    await this.interrupts.stopped();
     // Same guarantees as a build: every step stopped, results recorded, staging cleared.
     await this.queue;
     const current = this.current;
@@ -167,6 +154,11 @@ class WatchSession {
   }
 
   /** Session work runs one piece at a time, in order; a failure is reported and watching goes on. */
+  /** After the first SIGINT/SIGTERM: no rebuild starts, the running one stops. */
+  private stopped(): boolean {
+    return this.interrupts.stop.aborted;
+  }
+
   private enqueue(work: () => Promise<void>): void {
     this.queue = this.queue.then(work).catch((e: unknown) => {
       this.say(`mlc-build: internal error in watch (a bug; watching goes on): ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
@@ -174,14 +166,14 @@ class WatchSession {
   }
 
   private async changed(paths: string[]): Promise<void> {
-    if (this.stopped) return;
+    if (this.stopped()) return;
     const files = await this.watchSet.confirm(paths);
     if (files.length > 0) await this.rebuild(files);
   }
 
   /** Reloads the manifest when it changed, then starts a rebuild that supersedes the running one. */
   private async rebuild(files: string[]): Promise<void> {
-    if (this.stopped) return;
+    if (this.stopped()) return;
     const manifestChanged = files.includes(this.manifestFile) || !this.project;
     if (manifestChanged && files.length > 0) {
       const loaded = await loadProjectFor(this.req.global);
@@ -230,7 +222,7 @@ class WatchSession {
     }
     if (!this.lock) {
       this.lock = await lockProject(manifest, true);
-      if (this.stopped) return;
+      if (this.stopped()) return;
     }
     const skipped = skipText(project, sel.sel, sel.host, sel.selected) ?? '';
     if (skipped !== this.lastSkipText && !this.req.json) process.stderr.write(skipped);
@@ -256,8 +248,8 @@ class WatchSession {
         jobs: jobsFor(manifest, machine, this.req.jobs),
         machine,
         keepGoing: this.req.keepGoing,
-        signal: this.controller.signal,
-        kill: this.killer.signal,
+        signal: this.interrupts.stop,
+        kill: this.interrupts.kill,
         blocked,
         carry: { running: this.running, generation, supersede: (kind) => this.policyOfKind(kind), knownFailures: this.knownFailures },
       },
@@ -284,7 +276,7 @@ class WatchSession {
     current.log.observe(summaryEvent(outcome));
     current.log.stop();
     await this.releaseLockIfIdle();
-    if (this.stopped || this.req.json) return;
+    if (this.stopped() || this.req.json) return;
     const { counts } = outcome;
     const ok = counts.failed + counts.interrupted === 0;
     const parts = [`${counts.ran} ran`];
