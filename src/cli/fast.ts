@@ -1,14 +1,12 @@
 // The first thing bin/mlc-build.js runs: a plain `mlc-build` (or `mlc-build build`) in a folder
 // with mlc.build.yaml whose no-op stamp still holds is answered from stats alone, without loading
-// the build code (noop-stamp.ts says what the stamp covers).
+// the build code (app/noop-stamp.ts says what the stamp covers).
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { checkStamp } from './noop-stamp.js';
-
-export const STAMPED_ARGV: readonly (readonly string[])[] = [[], ['build']];
+import { checkStamp, isStampedArgv } from '../app/noop-stamp.js';
 
 export function tryNoop(argv: readonly string[], cwd: string, env: NodeJS.ProcessEnv): number | undefined {
-  if (!STAMPED_ARGV.some((a) => a.length === argv.length && a.every((w, i) => w === argv[i]))) return undefined;
+  if (!isStampedArgv(argv)) return undefined;
   const started = performance.now();
   const manifest = join(cwd, 'mlc.build.yaml');
   if (!existsSync(manifest)) return undefined;

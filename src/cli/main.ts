@@ -14,7 +14,7 @@ import { registerStatus } from './commands/status.js';
 import { registerToolchain } from './commands/toolchain.js';
 import { registerWatch } from './commands/watch.js';
 import { COMMANDS } from './context.js';
-import { EXIT } from './exit-codes.js';
+import { EXIT } from '../app/index.js';
 import { packageVersion } from './version.js';
 
 export async function main(argv: readonly string[]): Promise<number> {
@@ -59,7 +59,10 @@ export async function main(argv: readonly string[]): Promise<number> {
       throw new CommanderError(EXIT.usage, 'mlc-build.directory', `cannot enter ${dir}`);
     }
   });
-  COMMANDS.splice(0, COMMANDS.length, ...program.commands.map((c) => c.name()));
+  const registered = program.commands.map((c) => c.name());
+  if (registered.join(' ') !== COMMANDS.join(' ')) {
+    throw new Error(`COMMANDS in cli/context.ts (${COMMANDS.join(' ')}) must name the registered commands (${registered.join(' ')})`);
+  }
 
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -9,7 +9,7 @@ import type { StepNode } from '../graph/nodes.js';
 import type { KeyFields } from '../keys.js';
 import { err, ok, type Result } from '../result.js';
 import { environmentFailure, type StepFailure } from '../failure.js';
-import { updateLock } from '../sources/lock.js';
+import { updateLock } from '../sources/source-pins.js';
 import type { Pin, SourceFiles } from '../sources/source.js';
 import { stepOf, type Action, type NodeKind } from '../steps/index.js';
 import type { CacheHit, CacheReport } from '../store/cache.js';

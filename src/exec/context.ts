@@ -9,7 +9,7 @@ import type { Manifest, Model, Target } from '../manifest/types.js';
 import type { StepFailure } from '../failure.js';
 import type { Result } from '../result.js';
 import { sourceOpener, type Source } from '../sources/index.js';
-import type { Lock } from '../sources/lock.js';
+import type { Lock } from '../lockfile/lock-file.js';
 import { stepOf, type StepContext } from '../steps/index.js';
 import { LayeredCache, type ActionCache } from '../store/cache.js';
 import { REMOTE_ENV } from '../store/remote/settings.js';

@@ -3,7 +3,7 @@
 // release.json and SHA256SUMS over every file.
 import { createHash } from 'node:crypto';
 import type { BuildContext } from '../exec/context.js';
-import type { Lock } from '../sources/lock.js';
+import type { Lock } from '../lockfile/lock-file.js';
 import { err, ok, type Result } from '../result.js';
 import { byText, type Collected, type LibraryEntry, type ReleaseFile } from './collect.js';
 import { libraryFigures, type LibraryFigures } from './figures.js';

@@ -9,7 +9,7 @@ import { err, ok, type Result } from '../result.js';
 import { keyOf } from '../keys.js';
 import type { Files } from '../store/store.js';
 import { partOf, safeRepoPath, selectFiles, weightsIndexName, type FileRules, type RepoFile } from './files.js';
-import type { LockEntry } from './lock.js';
+import type { LockEntry } from '../lockfile/lock-file.js';
 import { digestsOf, type FetchOptions, type Located, type Part, type Source, type SourceDeps, type SourceFiles } from './source.js';
 
 const run = promisify(execFile);

@@ -11,7 +11,7 @@ import { err, ok, type Result } from '../result.js';
 import { keyOf } from '../keys.js';
 import type { Files } from '../store/store.js';
 import { partOf, safeRepoPath, selectFiles, weightsIndexName, type RepoFile } from './files.js';
-import type { LockEntry } from './lock.js';
+import type { LockEntry } from '../lockfile/lock-file.js';
 import { digestsOf, type FetchOptions, type Located, type Part, type Source, type SourceDeps, type SourceFiles } from './source.js';
 
 /** A file of a hub repository. */

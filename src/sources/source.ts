@@ -5,7 +5,7 @@ import type { KeyFields } from '../keys.js';
 import type { Result } from '../result.js';
 import type { Files } from '../store/store.js';
 import type { FileRules } from './files.js';
-import type { Lock } from './lock.js';
+import type { Lock } from '../lockfile/lock-file.js';
 
 export type Part = 'meta' | 'weights';
 

@@ -2,31 +2,45 @@
 // re-plans and supersedes the one before; running steps are decided by key (exec/running.ts, and
 // the build loop's takeover), never stopped wholesale. Results are ordinary store records.
 import { join, relative, sep } from 'node:path';
+import {
+  EXIT,
+  jobsFor,
+  listenForInterrupts,
+  loadProjectFor,
+  lockProject,
+  openContext,
+  selectIn,
+  skipText,
+  thisMachine,
+  type ExitCode,
+  type GlobalOptions,
+  type Interrupts,
+  type Project,
+  type SelectionRequest,
+} from '../app/index.js';
 import { startBuild, summaryEvent, type BuildHandle, type BuildOutcome } from '../exec/build.js';
 import type { BuildContext } from '../exec/context.js';
 import type { BuildEvent, Emit } from '../exec/events.js';
 import { RunningSteps } from '../exec/running.js';
+import { LOCK_FILE } from '../lockfile/lock-file.js';
 import { findManifest } from '../manifest/load.js';
 import type { NodeKind } from '../steps/names.js';
 import { blockedText } from '../report/build-log.js';
+import { buildLog } from '../report/build-output.js';
+import { printDiagnostics } from '../report/diagnostics.js';
 import { hubCacheDir } from '../sources/hf.js';
-import { LOCK_FILE } from '../sources/lock.js';
 import { loadProjectState, type ProjectState } from '../store/project-state.js';
 import type { HeldLock } from '../store/project-lock.js';
 import { hashFile } from '../store/hash.js';
 import { Store } from '../store/store.js';
-import { buildLog, jobsFor, thisMachine } from '../cli/build-setup.js';
-import { openContext, remoteFlags, report, selectIn, type GlobalOptions } from '../cli/context.js';
-import { EXIT } from '../cli/exit-codes.js';
-import { skipText } from '../cli/host-aware.js';
-import { lockProject } from '../cli/lock.js';
-import { loadProject, type Project } from '../cli/project.js';
 import { FileWatcher } from './file-watcher.js';
 import { WatchSet } from './watch-set.js';
 
 export interface WatchRequest {
   global: GlobalOptions;
   selectors: string[];
+  /** The command names (a word that is one is a misplaced command, not a selector). */
+  commands: readonly string[];
   jobs?: number;
   keepGoing: boolean;
   json: boolean;
@@ -40,10 +54,10 @@ export interface WatchRequest {
 const DEFAULT_DEBOUNCE_MS = 200;
 
 /** Runs until SIGINT/SIGTERM; returns the exit code (130), or 2 if it cannot start. */
-export async function watchProject(req: WatchRequest): Promise<number> {
+export async function watchProject(req: WatchRequest): Promise<ExitCode> {
   const file = await findManifest(process.cwd(), req.global.config);
   if (!file.ok) {
-    report(file.error);
+    printDiagnostics(file.error);
     return EXIT.usage;
   }
   // The manifest's digest is taken before it is read: an edit in between is then seen as a change.
@@ -51,15 +65,26 @@ export async function watchProject(req: WatchRequest): Promise<number> {
     (h) => h.digest,
     () => undefined,
   );
-  const first = await loadProject({ cwd: process.cwd(), config: req.global.config, env: process.env, remote: remoteFlags(req.global) });
-  report(first.ok ? first.value.warnings : first.error);
+  const first = await loadProjectFor(req.global);
+  printDiagnostics(first.ok ? first.value.warnings : first.error);
   if (first.ok) {
     // Selectors are checked once, at the start: a typo is a usage error, not something to watch.
-    const sel = await selectIn(first.value, req.global, req.selectors, { skip: true });
-    if ('exit' in sel) return sel.exit;
+    const sel = await selectIn(first.value, selectionOf(req));
+    if ('problem' in sel) {
+      process.stderr.write(`mlc-build: ${sel.problem}\n`);
+      return sel.exit;
+    }
   }
-  const session = new WatchSession(req, file.value, manifestDigest, first.ok ? first.value : undefined);
-  return session.run();
+  const interrupts = listenForInterrupts();
+  try {
+    return await new WatchSession(req, file.value, manifestDigest, first.ok ? first.value : undefined, interrupts).run();
+  } finally {
+    interrupts.close();
+  }
+}
+
+function selectionOf(req: WatchRequest): SelectionRequest {
+  return { selectors: req.selectors, commands: req.commands, skip: true, allHosts: req.global.allHosts };
 }
 
 interface Current {
@@ -74,8 +99,6 @@ class WatchSession {
   private readonly running = new RunningSteps();
   private readonly knownFailures = new Map<string, string>();
   private readonly draining = new Set<Promise<BuildOutcome>>();
-  private readonly controller = new AbortController();
-  private readonly killer = new AbortController();
   private readonly watcher: FileWatcher;
   private readonly watchSet: WatchSet;
   private generation = 0;
@@ -86,13 +109,13 @@ class WatchSession {
   private lastSkipText = '';
   private lastBlocked = '';
   private queue: Promise<void> = Promise.resolve();
-  private stopped = false;
 
   constructor(
     private readonly req: WatchRequest,
     private readonly manifestFile: string,
     private readonly manifestDigest: string | undefined,
     private project: Project | undefined,
+    private readonly interrupts: Interrupts,
   ) {
     const settings = project?.manifest.watch;
     const env = process.env;
@@ -107,24 +130,7 @@ class WatchSession {
     this.running.onEnd(() => this.enqueue(() => this.releaseLockIfIdle()));
   }
 
-  async run(): Promise<number> {
-    const stopped = new Promise<void>((resolve) => {
-      let interrupts = 0;
-      const onSignal = (signal: NodeJS.Signals) => {
-        interrupts++;
-        if (interrupts === 1) {
-          this.say(`\nmlc-build: ${signal}: stopping the running steps (again to kill them at once)`);
-          this.stopped = true;
-          this.controller.abort();
-          resolve();
-        } else {
-          this.say(`mlc-build: ${signal}: killing the running steps`);
-          this.killer.abort();
-        }
-      };
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
-    });
+  async run(): Promise<ExitCode> {
     this.listenForRetry();
     this.watchSet.addFile(this.manifestFile, this.manifestDigest);
     if (this.project) {
@@ -133,7 +139,7 @@ class WatchSession {
       await this.watcher.set(this.watchSet.paths());
       this.say(`mlc-build: watching ${this.rel(this.manifestFile)} for a fix`);
     }
-    await stopped;
+    await this.interrupts.stopped();
     // Same guarantees as a build: every step stopped, results recorded, staging cleared.
     await this.queue;
     const current = this.current;
@@ -148,6 +154,11 @@ class WatchSession {
   }
 
   /** Session work runs one piece at a time, in order; a failure is reported and watching goes on. */
+  /** After the first SIGINT/SIGTERM: no rebuild starts, the running one stops. */
+  private stopped(): boolean {
+    return this.interrupts.stop.aborted;
+  }
+
   private enqueue(work: () => Promise<void>): void {
     this.queue = this.queue.then(work).catch((e: unknown) => {
       this.say(`mlc-build: internal error in watch (a bug; watching goes on): ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
@@ -155,31 +166,32 @@ class WatchSession {
   }
 
   private async changed(paths: string[]): Promise<void> {
-    if (this.stopped) return;
+    if (this.stopped()) return;
     const files = await this.watchSet.confirm(paths);
     if (files.length > 0) await this.rebuild(files);
   }
 
   /** Reloads the manifest when it changed, then starts a rebuild that supersedes the running one. */
   private async rebuild(files: string[]): Promise<void> {
-    if (this.stopped) return;
+    if (this.stopped()) return;
     const manifestChanged = files.includes(this.manifestFile) || !this.project;
     if (manifestChanged && files.length > 0) {
-      const loaded = await loadProject({ cwd: process.cwd(), config: this.req.global.config, env: process.env, remote: remoteFlags(this.req.global) });
+      const loaded = await loadProjectFor(this.req.global);
       if (!loaded.ok) {
-        report(loaded.error);
+        printDiagnostics(loaded.error);
         this.say(`mlc-build: the manifest has errors; ${this.project ? 'still watching with the last good one' : 'watching it for a fix'}`);
         // Only the manifest changed: nothing to rebuild until it is fixed.
         if (!this.project || files.every((f) => f === this.manifestFile)) return this.watchMore();
       } else {
-        report(loaded.value.warnings);
+        printDiagnostics(loaded.value.warnings);
         this.project = loaded.value;
       }
     }
     const project = this.project;
     if (!project) return;
-    const sel = await selectIn(project, this.req.global, this.req.selectors, { skip: true });
-    if ('exit' in sel) {
+    const sel = await selectIn(project, selectionOf(this.req));
+    if ('problem' in sel) {
+      this.say(`mlc-build: ${sel.problem}`);
       this.say('mlc-build: the selectors do not match the manifest; still watching');
       return this.watchMore();
     }
@@ -210,7 +222,7 @@ class WatchSession {
     }
     if (!this.lock) {
       this.lock = await lockProject(manifest, true);
-      if (this.stopped) return;
+      if (this.stopped()) return;
     }
     const skipped = skipText(project, sel.sel, sel.host, sel.selected) ?? '';
     if (skipped !== this.lastSkipText && !this.req.json) process.stderr.write(skipped);
@@ -236,8 +248,8 @@ class WatchSession {
         jobs: jobsFor(manifest, machine, this.req.jobs),
         machine,
         keepGoing: this.req.keepGoing,
-        signal: this.controller.signal,
-        kill: this.killer.signal,
+        signal: this.interrupts.stop,
+        kill: this.interrupts.kill,
         blocked,
         watch: { running: this.running, generation, supersede: (kind) => this.policyOfKind(kind), knownFailures: this.knownFailures },
       },
@@ -265,7 +277,7 @@ class WatchSession {
     current.log.observe(summaryEvent(outcome));
     current.log.stop();
     await this.releaseLockIfIdle();
-    if (this.stopped || this.req.json) return;
+    if (this.stopped() || this.req.json) return;
     const { counts } = outcome;
     const ok = counts.failed + counts.interrupted === 0;
     const parts = [`${counts.ran} ran`];

@@ -3,11 +3,11 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadProject } from '../../src/cli/project.js';
+import { loadProject } from '../../src/app/project.js';
 import { startBuild } from '../../src/exec/build.js';
 import { BuildContext } from '../../src/exec/context.js';
 import type { BuildEvent } from '../../src/exec/events.js';
-import { readLock } from '../../src/sources/lock.js';
+import { readLock } from '../../src/lockfile/lock-file.js';
 import { loadProjectState } from '../../src/store/project-state.js';
 import { Store } from '../../src/store/store.js';
 import { Project } from '../helpers/project.js';

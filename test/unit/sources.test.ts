@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { GitSource, gitCheckoutDir } from '../../src/sources/git.js';
 import { HubSource, repoFolder } from '../../src/sources/hf.js';
 import { LocalSource } from '../../src/sources/local.js';
-import type { Lock } from '../../src/sources/lock.js';
+import type { Lock } from '../../src/lockfile/lock-file.js';
 import type { SourceDeps } from '../../src/sources/source.js';
 import { StatCache } from '../../src/store/stat-cache.js';
 

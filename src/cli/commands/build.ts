@@ -4,15 +4,21 @@ import { parseShard, shardCells, type ShardSpec } from '../../ci/shard.js';
 import { downloadId } from '../../graph/nodes.js';
 import { withDependencies } from '../../graph/select.js';
 import { kindFacts } from '../../steps/index.js';
-import type { Project } from '../project.js';
+import {
+  buildSelected,
+  EXIT,
+  lockProject,
+  outputFolderProblem,
+  readOnlyPlan,
+  skipText,
+  type BuildFlags,
+  type GlobalOptions,
+  type Project,
+} from '../../app/index.js';
 import { dirname, join, relative, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { skipText } from '../host-aware.js';
-import { lockProject } from '../lock.js';
-import { EXIT } from '../exit-codes.js';
-import { loadSelected, readOnlyPlan, SELECTOR_HELP, type GlobalOptions } from '../context.js';
+import { loadSelected, SELECTOR_HELP } from '../context.js';
 import { planTable } from '../../report/plan-text.js';
-import { buildSelected, outputFolderProblem, type BuildFlags } from '../run-build.js';
 
 interface BuildCommandFlags extends BuildFlags {
   wait: boolean;

@@ -5,8 +5,8 @@ import { join, relative } from 'node:path';
 import type { Command } from 'commander';
 import { GITHUB_WORKFLOW, GITLAB_PIPELINE, githubWorkflow, gitlabPipeline } from '../../ci/workflows.js';
 import { writeFileAtomic } from '../../store/atomic.js';
-import { load, type GlobalOptions } from '../context.js';
-import { EXIT } from '../exit-codes.js';
+import { EXIT, type GlobalOptions } from '../../app/index.js';
+import { load } from '../context.js';
 
 export function registerCi(program: Command, setExit: (code: number) => void): void {
   const ci = program.command('ci').description('CI for the release: write the workflow');

@@ -2,12 +2,10 @@ import { readdir, rm, rmdir } from 'node:fs/promises';
 import { dirname, relative } from 'node:path';
 import type { Command } from 'commander';
 import { loadProjectState, projectStatePath } from '../../store/project-state.js';
-import { deleteStamp } from '../noop-stamp.js';
+import { deleteStamp, EXIT, lockProject, type GlobalOptions } from '../../app/index.js';
 import { hashFile } from '../../store/hash.js';
 import type { Manifest } from '../../manifest/types.js';
-import { EXIT } from '../exit-codes.js';
-import { lockProject } from '../lock.js';
-import { load, type GlobalOptions } from '../context.js';
+import { load } from '../context.js';
 
 export function registerClean(program: Command, setExit: (code: number) => void): void {
   program

@@ -12,8 +12,8 @@ import { formatBytes } from '../../manifest/units.js';
 import { gitChecks, hostFacts, targetChecks, type Check } from '../../toolchain/host-checks.js';
 import { RemoteCache } from '../../store/remote/remote-cache.js';
 import type { RemoteSettings } from '../../store/remote/settings.js';
-import { EXIT } from '../exit-codes.js';
-import { load, openContext, type GlobalOptions } from '../context.js';
+import { EXIT, openContext, type GlobalOptions } from '../../app/index.js';
+import { load } from '../context.js';
 
 export function registerDoctor(program: Command, setExit: (code: number) => void): void {
   program

@@ -3,8 +3,8 @@ import { evaluateAll } from '../../exec/plan.js';
 import type { Evaluation } from '../../exec/evaluate.js';
 import { diffFields } from '../../keys.js';
 import { didYouMean } from '../../manifest/suggest.js';
-import { EXIT } from '../exit-codes.js';
-import { load, openContext, type GlobalOptions } from '../context.js';
+import { EXIT, openContext, type GlobalOptions } from '../../app/index.js';
+import { load } from '../context.js';
 
 export function registerExplain(program: Command, setExit: (code: number) => void): void {
   program

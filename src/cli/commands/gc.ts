@@ -1,14 +1,12 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import type { Project } from '../project.js';
+import { EXIT, lockProject, type GlobalOptions, type Project } from '../../app/index.js';
 import { formatBytes, parseAge, parseSize } from '../../manifest/units.js';
 import { applyGc, inventory, planGc, type GcPlan } from '../../store/gc.js';
 import { loadProjectState } from '../../store/project-state.js';
 import { StatCache } from '../../store/stat-cache.js';
 import { STAT_CACHE_FILE } from '../../store/store.js';
-import { EXIT } from '../exit-codes.js';
-import { load, type GlobalOptions } from '../context.js';
-import { lockProject } from '../lock.js';
+import { load } from '../context.js';
 
 interface GcFlags {
   maxSize?: string;

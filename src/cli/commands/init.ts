@@ -15,8 +15,7 @@ import { fetchFiles, hubCacheDir, hubEndpoint, hubToken, resolveRevision } from 
 import { readLocalConfig } from '../../sources/local.js';
 import { hashFile } from '../../store/hash.js';
 import { hostFacts, missingFor } from '../../toolchain/host-checks.js';
-import { EXIT } from '../exit-codes.js';
-import type { GlobalOptions } from '../context.js';
+import { EXIT, type GlobalOptions } from '../../app/index.js';
 
 /** The seed's platforms, in its order: what a new manifest offers. */
 const STARTER_TARGETS = ['android', 'iphone', 'cuda', 'vulkan', 'vulkan-windows', 'metal', 'metal-x86_64', 'webgpu'];

@@ -16,13 +16,8 @@ import { cellsMatching, parseSelectors, withDependencies } from '../../graph/sel
 import type { Cell } from '../../manifest/types.js';
 import { ciRecipe } from '../../recipes/index.js';
 import { ciStages } from '../../steps/index.js';
-import { COMMANDS, load, openContext, SELECTOR_HELP, type GlobalOptions } from '../context.js';
-import { EXIT } from '../exit-codes.js';
-import { foreignKeys } from '../foreign.js';
-import { allHostsRequested, hostView } from '../host-aware.js';
-import { lockProject } from '../lock.js';
-import type { Project } from '../project.js';
-import { buildSelected } from '../run-build.js';
+import { allHostsRequested, buildSelected, EXIT, foreignKeys, hostView, lockProject, openContext, type GlobalOptions, type Project } from '../../app/index.js';
+import { COMMANDS, load, SELECTOR_HELP } from '../context.js';
 
 interface MatrixFlags {
   format: string;

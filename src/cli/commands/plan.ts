@@ -1,7 +1,8 @@
 import { Option, type Command } from 'commander';
 import { GRAPH_FORMATS, renderGraph, type GraphFormat } from '../../graph/render.js';
 import { planCommands, planJson, planTable } from '../../report/plan-text.js';
-import { loadSelected, readOnlyPlan, SELECTOR_HELP, type GlobalOptions } from '../context.js';
+import { readOnlyPlan, type GlobalOptions } from '../../app/index.js';
+import { loadSelected, SELECTOR_HELP } from '../context.js';
 
 export function registerPlan(program: Command, setExit: (code: number) => void): void {
   program

@@ -12,15 +12,21 @@ import { byText, collect } from '../../release/collect.js';
 import { DEFAULT_LOW_RESOURCE_MB } from '../../release/figures.js';
 import { toolchainFacts } from '../../release/inventory.js';
 import { replaceProblem, writeRelease } from '../../release/write.js';
-import { readLock } from '../../sources/lock.js';
-import { COMMANDS, load, openContext, type GlobalOptions } from '../context.js';
-import { EXIT } from '../exit-codes.js';
-import { foreignKeys } from '../foreign.js';
-import { allHostsRequested, hostView } from '../host-aware.js';
-import { lockProject } from '../lock.js';
+import { readLock } from '../../lockfile/lock-file.js';
+import {
+  allHostsRequested,
+  buildSelected,
+  EXIT,
+  foreignKeys,
+  hostView,
+  lockProject,
+  manifestDigest,
+  openContext,
+  outputFolderProblem,
+  type GlobalOptions,
+} from '../../app/index.js';
+import { COMMANDS, load } from '../context.js';
 import { packageVersion } from '../version.js';
-import { manifestDigest } from '../noop-stamp.js';
-import { buildSelected, outputFolderProblem } from '../run-build.js';
 
 interface ReleaseFlags {
   out?: string;

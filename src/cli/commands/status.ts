@@ -3,7 +3,8 @@ import { relative } from 'node:path';
 import type { NodeState, PlannedNode } from '../../exec/plan.js';
 import { makePlan } from '../../exec/plan.js';
 import { stepOf } from '../../steps/index.js';
-import { loadSelected, openContext, SELECTOR_HELP, type GlobalOptions } from '../context.js';
+import { openContext, type GlobalOptions } from '../../app/index.js';
+import { loadSelected, SELECTOR_HELP } from '../context.js';
 
 const RANK: Record<NodeState, number> = { fresh: 0, cached: 1, stale: 2, missing: 3, unavailable: 4 };
 

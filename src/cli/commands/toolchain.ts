@@ -3,14 +3,12 @@
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { Command } from 'commander';
-import { readLock } from '../../sources/lock.js';
+import { readLock } from '../../lockfile/lock-file.js';
 import { differingPins, lockPlatforms, type ManagedToolchain } from '../../toolchain/managed/environment.js';
 import { envBinary } from '../../toolchain/managed/python.js';
 import { which } from '../../toolchain/fingerprint.js';
-import { load, type GlobalOptions } from '../context.js';
-import { EXIT } from '../exit-codes.js';
-import type { Project } from '../project.js';
-import { setUpToolchain } from '../toolchain-setup.js';
+import { abortOnInterrupt, EXIT, setUpToolchain, type GlobalOptions, type Project } from '../../app/index.js';
+import { load } from '../context.js';
 
 export function registerToolchain(program: Command, setExit: (code: number) => void): void {
   const cmd = program.command('toolchain').description('the managed toolchain (toolchain.install): install it, show it, run its mlc_llm');
@@ -19,20 +17,16 @@ export function registerToolchain(program: Command, setExit: (code: number) => v
   const prepare = async (install: boolean): Promise<{ project: Project; managed?: ManagedToolchain } | undefined> => {
     const project = await load(program.opts<GlobalOptions>());
     if (!project) return void setExit(EXIT.usage);
-    const controller = new AbortController();
-    const stop = () => controller.abort();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    const interrupt = abortOnInterrupt();
     try {
-      const r = await setUpToolchain(project, { install, signal: controller.signal });
+      const r = await setUpToolchain(project, { install, signal: interrupt.signal });
       if (r && !r.ok) {
         process.stderr.write(`mlc-build: toolchain: ${r.error}\n`);
-        return void setExit(controller.signal.aborted ? EXIT.interrupted : EXIT.stepFailed);
+        return void setExit(interrupt.signal.aborted ? EXIT.interrupted : EXIT.stepFailed);
       }
       return { project, ...(r?.ok ? { managed: r.value } : {}) };
     } finally {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
+      interrupt.close();
     }
   };
 

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { watchProject } from '../../watch/session.js';
-import { SELECTOR_HELP, type GlobalOptions } from '../context.js';
-import { EXIT } from '../exit-codes.js';
+import { EXIT, type GlobalOptions } from '../../app/index.js';
+import { COMMANDS, SELECTOR_HELP } from '../context.js';
 
 interface WatchFlags {
   jobs?: string;
@@ -47,6 +47,7 @@ Ctrl-C stops it (exit 130).`,
         await watchProject({
           global: program.opts<GlobalOptions>(),
           selectors,
+          commands: COMMANDS,
           jobs,
           keepGoing: flags.keepGoing ?? false,
           json: flags.json ?? false,

@@ -16,7 +16,7 @@ import type { ToolchainInstall } from '../../manifest/types.js';
 import { byText } from '../../order.js';
 import { err, ok, type Result } from '../../result.js';
 import { wheels } from '../../recipes/index.js';
-import { readLock, updateToolchainLock, type ToolchainLock, type ToolchainPin } from '../../sources/lock.js';
+import { readLock, updateToolchainLock, type ToolchainLock, type ToolchainPin } from '../../lockfile/lock-file.js';
 import { sha256 } from '../../store/hash.js';
 import { acquireProjectLock } from '../../store/project-lock.js';
 import type { Fingerprint } from '../fingerprint.js';

@@ -2,7 +2,7 @@
 // job): the host that machine compiles for (the preset's ci_host) and its toolchain's fingerprint,
 // which only a managed toolchain makes known here, from that platform's pins in mlc.build.lock.
 import type { Target } from '../../manifest/types.js';
-import type { Lock } from '../../sources/lock.js';
+import type { Lock } from '../../lockfile/lock-file.js';
 import { pinnedFingerprint } from './environment.js';
 
 export type ForeignKey = { ok: true; host: string; toolchain: string } | { ok: false; reason: string };

@@ -1,4 +1,4 @@
-// The project's build lock as the commands take it: waiting (and saying for whom) unless told not to.
+// The project's build lock as commands and watch take it: waiting (and saying for whom) unless told not to.
 import { hostname } from 'node:os';
 import type { Manifest } from '../manifest/types.js';
 import { acquireProjectLock, type HeldLock, type LockOwner } from '../store/project-lock.js';

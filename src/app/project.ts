@@ -10,6 +10,18 @@ import { resolveToolchainCommand, type ToolchainCommand } from '../toolchain/com
 import { detectModelType } from '../toolchain/model-type.js';
 import { remoteSettings, type RemoteFlags, type RemoteSettings } from '../store/remote/settings.js';
 
+/** The options every command and watch share (the command line's global flags). */
+export interface GlobalOptions extends RemoteFlags {
+  config?: string;
+  tokenFile?: string;
+  allHosts?: boolean;
+}
+
+/** The remote cache flags of the global options. */
+export function remoteFlags(opts: GlobalOptions): RemoteFlags {
+  return { remoteCache: opts.remoteCache, remoteCacheReadOnly: opts.remoteCacheReadOnly };
+}
+
 export interface Project {
   manifest: Manifest;
   graph: BuildGraph;
@@ -17,6 +29,11 @@ export interface Project {
   warnings: Diagnostic[];
   /** The remote cache this command talks to, if any. */
   remote?: RemoteSettings;
+}
+
+/** The project of the current folder (or --config), as the global options ask for it. */
+export function loadProjectFor(global: GlobalOptions): Promise<Result<Project, Diagnostic[]>> {
+  return loadProject({ cwd: process.cwd(), config: global.config, env: process.env, remote: remoteFlags(global) });
 }
 
 export async function loadProject(opts: {

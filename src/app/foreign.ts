@@ -1,6 +1,6 @@
 // The targets this host cannot build, keyed as the machines that build them key them (see
 // toolchain/managed/foreign.ts): for commands that look up other hosts' results.
-import { readLock } from '../sources/lock.js';
+import { readLock } from '../lockfile/lock-file.js';
 import { foreignKey, type ForeignKey } from '../toolchain/managed/foreign.js';
 import type { HostView } from './host-aware.js';
 import type { Project } from './project.js';

@@ -11,6 +11,8 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 
 const VERSION = 1;
+/** The command lines a stamp answers: a plain `mlc-build` and `mlc-build build`. */
+export const STAMPED_ARGV: readonly (readonly string[])[] = [[], ['build']];
 /** Variables a shell changes between otherwise identical runs; no step reads them. */
 const VOLATILE_ENV = new Set(['_', 'OLDPWD', 'PWD', 'SHLVL', 'COLUMNS', 'LINES', 'TERM_SESSION_ID', 'WINDOWID']);
 
@@ -26,6 +28,10 @@ export interface Stamp {
 }
 
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+
+export function isStampedArgv(argv: readonly string[]): boolean {
+  return STAMPED_ARGV.some((a) => a.length === argv.length && a.every((w, i) => w === argv[i]));
+}
 
 export function stampPath(root: string, env: NodeJS.ProcessEnv): string {
   const base = env.XDG_CACHE_HOME || join(env.HOME || homedir(), '.cache');

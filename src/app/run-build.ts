@@ -1,24 +1,25 @@
-// Running a build of selected nodes, shared by `build` and `release`: the context, the observers
-// of its events, signals (a second one kills), the summary, the no-op stamp and the exit code.
+// Running a build of selected nodes, shared by `build`, `release` and `matrix`: the context, the
+// observers of its events, interrupts, the summary, the no-op stamp and the exit code.
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runBuild, summaryEvent, type BuildOutcome } from '../exec/build.js';
 import type { Emit } from '../exec/events.js';
+import { LOCK_FILE } from '../lockfile/lock-file.js';
 import { formatBytes } from '../manifest/units.js';
 import { blockedText } from '../report/build-log.js';
+import { buildLog } from '../report/build-output.js';
 import { Profile } from '../report/profile.js';
 import { storeSize } from '../store/gc.js';
 import { projectStatePath } from '../store/project-state.js';
 import { STAT_CACHE_FILE } from '../store/store.js';
-import { LOCK_FILE } from '../sources/lock.js';
-import { buildLog, jobsFor, thisMachine } from './build-setup.js';
 import type { ForeignKey } from '../toolchain/managed/foreign.js';
-import { openContext, type GlobalOptions } from './context.js';
-import { EXIT } from './exit-codes.js';
-import { STAMPED_ARGV } from './fast.js';
-import { deleteStamp, envDigest, manifestDigest, writeStamp } from './noop-stamp.js';
-import type { Project } from './project.js';
+import { openContext } from './context.js';
+import { buildExit, type ExitCode } from './exit-codes.js';
+import { listenForInterrupts } from './interrupts.js';
+import { jobsFor, thisMachine } from './machine.js';
+import { deleteStamp, envDigest, isStampedArgv, manifestDigest, writeStamp } from './noop-stamp.js';
+import type { GlobalOptions, Project } from './project.js';
 
 export interface BuildFlags {
   update?: boolean;
@@ -48,34 +49,18 @@ export async function buildSelected(
     /** Other machines' targets: looked up with their keys, never run here (release, matrix). */
     foreign?: { keys: ReadonlyMap<string, ForeignKey>; restoreOnly: ReadonlyMap<string, string> };
   },
-): Promise<{ exit: number; outcome: BuildOutcome }> {
+): Promise<{ exit: ExitCode; outcome: BuildOutcome }> {
   const { manifest } = project;
   deleteStamp(manifest.root, process.env); // this build decides anew; only its success may stamp
-  // The first signal stops the steps (SIGTERM; a step that ignores it is killed after a grace
-  // period, as `docker stop` does); a second kills them at once. Either way the build then ends
-  // as usual: results recorded, staging cleared, the summary, exit 130.
-  const controller = new AbortController();
-  const killer = new AbortController();
-  let interrupts = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
-    interrupts++;
-    if (interrupts === 1) {
-      process.stderr.write(`\nmlc-build: ${signal}: stopping the running steps (again to kill them at once)\n`);
-      controller.abort();
-    } else {
-      process.stderr.write(`mlc-build: ${signal}: killing the running steps\n`);
-      killer.abort();
-    }
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  // The first signal stops the steps, a second kills them (interrupts.ts); the build then ends as usual.
+  const interrupts = listenForInterrupts();
   try {
     const ctx = await openContext(project, {
       readOnly: false,
       verify: flags.verify,
       update: flags.update,
       tokenFile: global.tokenFile,
-      signal: controller.signal,
+      signal: interrupts.stop,
     });
     if (run.foreign) ctx.foreign = run.foreign.keys;
     const blocked = await ctx.preflight(selected);
@@ -97,8 +82,8 @@ export async function buildSelected(
         jobs,
         machine,
         keepGoing: flags.keepGoing ?? false,
-        signal: controller.signal,
-        kill: killer.signal,
+        signal: interrupts.stop,
+        kill: interrupts.kill,
         blocked,
         force: run.force,
         restoreOnly: run.foreign?.restoreOnly,
@@ -125,10 +110,10 @@ export async function buildSelected(
     const complete =
       counts.failed + counts.skipped + counts.interrupted === 0 &&
       outcome.problems.length === 0 &&
-      !controller.signal.aborted &&
+      !interrupts.stop.aborted &&
       outcome.remote.every((r) => r.uploadFailures === 0);
     const argv = run.argv;
-    if (complete && argv && STAMPED_ARGV.some((a) => a.length === argv.length && a.every((w, i) => w === argv[i]))) {
+    if (complete && argv && isStampedArgv(argv)) {
       writeStamp(
         {
           argv: [...argv],
@@ -152,17 +137,10 @@ export async function buildSelected(
     }
     return {
       outcome,
-      exit: controller.signal.aborted
-        ? EXIT.interrupted
-        : outcome.internalErrors > 0
-          ? EXIT.internal
-          : outcome.counts.failed > 0 || outcome.problems.length > 0
-            ? EXIT.stepFailed
-            : EXIT.ok,
+      exit: buildExit(outcome, interrupts.stop.aborted),
     };
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    interrupts.close();
   }
 }
 
