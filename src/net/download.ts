@@ -40,7 +40,7 @@ export async function download(send: SendGet, sink: DownloadSink, opts: Download
   const progress = await startFrom(sink, opts.expected?.size);
   const failure = await transfer(send, sink, progress, policy, opts);
   if (failure) {
-    sink.destroy();
+    sink.destroy(failure.message);
     return err(failure);
   }
   try {

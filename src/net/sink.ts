@@ -15,8 +15,8 @@ export interface DownloadSink {
   rewind(): Promise<boolean>;
   /** Flushes and closes (the bytes are all there when it resolves). */
   end(): Promise<void>;
-  /** Closes without flushing what is pending (a failed download). */
-  destroy(): void;
+  /** Closes without flushing what is pending (a failed download); a stream's reader sees `why`. */
+  destroy(why: string): void;
 }
 
 /** A file, appended to when it exists (a partial download to resume). */
@@ -36,7 +36,9 @@ export async function fileSink(path: string): Promise<DownloadSink> {
       return true;
     },
     end: () => endOf(out),
-    destroy: () => out.destroy(),
+    destroy: () => {
+      out.destroy();
+    },
   };
 }
 
@@ -50,7 +52,9 @@ export function streamSink(out: Writable): DownloadSink {
     write: (chunk) => writeTo(out, chunk),
     rewind: () => Promise.resolve(false),
     end: () => endOf(out),
-    destroy: () => out.destroy(),
+    destroy: (why) => {
+      out.destroy(new Error(why));
+    },
   };
 }
 
