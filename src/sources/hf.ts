@@ -3,12 +3,13 @@
 // share. @huggingface/hub resolves and lists; downloads go through src/net (it resumes, verifies
 // and retries; the library does none of that).
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, readlink, realpath, rename, rm, statfs, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readlink, realpath, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join, normalize, relative } from 'node:path';
 import { listFiles, modelInfo } from '@huggingface/hub';
 import { fileSink, HttpClient, type NetFailure, type Timeouts } from '../net/index.js';
 import { err, ok, type Result } from '../result.js';
+import { freeBytes } from '../store/free-space.js';
 import { keyOf } from '../keys.js';
 import type { Files } from '../store/store.js';
 import { partOf, safeRepoPath, selectFiles, weightsIndexName, type RepoFile } from './files.js';
@@ -36,11 +37,14 @@ export function hubEndpoint(env: NodeJS.ProcessEnv): string {
   return (env.HF_ENDPOINT || 'https://huggingface.co').replace(/\/+$/, '');
 }
 
-/** HF_HUB_CACHE, else HF_HOME/hub, else ~/.cache/huggingface/hub (as huggingface_hub finds it). */
+/** HF_HOME, else $XDG_CACHE_HOME/huggingface, else ~/.cache/huggingface (as huggingface_hub finds it). */
+export function hfHome(env: NodeJS.ProcessEnv): string {
+  return env.HF_HOME || join(env.XDG_CACHE_HOME || join(env.HOME || homedir(), '.cache'), 'huggingface');
+}
+
+/** HF_HUB_CACHE, else HF_HOME/hub. */
 export function hubCacheDir(env: NodeJS.ProcessEnv): string {
-  if (env.HF_HUB_CACHE) return env.HF_HUB_CACHE;
-  const home = env.HF_HOME || join(env.XDG_CACHE_HOME || join(env.HOME || homedir(), '.cache'), 'huggingface');
-  return join(home, 'hub');
+  return env.HF_HUB_CACHE || join(hfHome(env), 'hub');
 }
 
 /** The token as huggingface_hub finds it: HF_TOKEN, HUGGING_FACE_HUB_TOKEN, then HF_HOME/token. */
@@ -48,7 +52,7 @@ export async function hubToken(env: NodeJS.ProcessEnv, tokenFile?: string): Prom
   const files = tokenFile ? [tokenFile] : [];
   const fromEnv = env.HF_TOKEN || env.HUGGING_FACE_HUB_TOKEN;
   if (fromEnv && !tokenFile) return fromEnv.trim();
-  files.push(join(env.HF_HOME || join(env.XDG_CACHE_HOME || join(env.HOME || homedir(), '.cache'), 'huggingface'), 'token'));
+  files.push(join(hfHome(env), 'token'));
   for (const f of files) {
     const text = await readFile(f, 'utf8').catch(() => undefined);
     if (text?.trim()) return text.trim();
@@ -199,15 +203,6 @@ const PARALLEL_FILES = 4;
 /** What fetch (undici) allowed before: 10 s to connect, 300 s for the headers, 300 s without a byte. */
 const HUB_TIMEOUTS: Timeouts = { connectMs: 10_000, firstByteMs: 300_000, idleMs: 300_000 };
 const gib = (n: number) => `${(n / 2 ** 30).toFixed(2)} GiB`;
-
-/** Free bytes on the filesystem that holds `path` (or its nearest existing parent). */
-async function freeBytes(path: string): Promise<number | undefined> {
-  for (let p = path; ; p = dirname(p)) {
-    const st = await statfs(p).catch(() => undefined);
-    if (st) return st.bavail * st.bsize;
-    if (dirname(p) === p) return undefined;
-  }
-}
 
 /** The blob's sha256 if it is present and matches its oid. */
 async function verifiedBlob(blob: string, file: HubFile, digest: (path: string) => Promise<{ digest: string; size: number }>): Promise<string | undefined> {
