@@ -113,7 +113,9 @@ describe('resumable verified GET', () => {
   });
 
   it('starts again from byte 0 when the server answers a Range request with 200', async () => {
-    const { url, seen } = await serve((_req, res, n) => (n === 0 ? cutAfter(res, 50_000) : res.end(BODY)));
+    // The first answer is cut; the second ignores Range and sends a whole body, which replaces what was there.
+    const stale = Buffer.alloc(BODY.length, 1);
+    const { url, seen } = await serve((_req, res, n) => (n === 0 ? cutAfter(res, 50_000, stale) : res.end(BODY)));
     const file = await target();
     const progress: number[] = [];
     const r = await client().download(`${url}/blob`, await fileSink(file), {
