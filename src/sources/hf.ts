@@ -1,13 +1,15 @@
 // hf://org/name[@rev]: resolve a revision to a commit, pick the files the steps read, and fetch
 // them into the standard Hugging Face cache (blobs/, snapshots/<commit>/, refs/), which Python tools
-// share. @huggingface/hub resolves and lists; downloads are ours: it neither resumes nor verifies.
+// share. @huggingface/hub resolves and lists; downloads go through src/net (it resumes, verifies
+// and retries; the library does none of that).
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { mkdir, readFile, readlink, realpath, rename, rm, stat, statfs, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readlink, realpath, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join, normalize, relative } from 'node:path';
 import { listFiles, modelInfo } from '@huggingface/hub';
+import { fileSink, HttpClient, type NetFailure, type Timeouts } from '../net/index.js';
 import { err, ok, type Result } from '../result.js';
+import { freeBytes } from '../store/free-space.js';
 import { keyOf } from '../keys.js';
 import type { Files } from '../store/store.js';
 import { partOf, safeRepoPath, selectFiles, weightsIndexName, type RepoFile } from './files.js';
@@ -23,7 +25,9 @@ export interface HubOptions {
   cacheDir: string;
   /** Called as bytes arrive: (bytes so far of this part, total bytes of this part). */
   onProgress?: (bytes: number, total: number) => void;
+  /** For @huggingface/hub's requests (resolving, listing). */
   fetchImpl?: typeof fetch;
+  /** Retries of a file download after a reset, a timeout or a 5xx. */
   retries?: number;
   /** Cancels every request of this transfer. */
   signal?: AbortSignal;
@@ -33,11 +37,14 @@ export function hubEndpoint(env: NodeJS.ProcessEnv): string {
   return (env.HF_ENDPOINT || 'https://huggingface.co').replace(/\/+$/, '');
 }
 
-/** HF_HUB_CACHE, else HF_HOME/hub, else ~/.cache/huggingface/hub (as huggingface_hub finds it). */
+/** HF_HOME, else $XDG_CACHE_HOME/huggingface, else ~/.cache/huggingface (as huggingface_hub finds it). */
+export function hfHome(env: NodeJS.ProcessEnv): string {
+  return env.HF_HOME || join(env.XDG_CACHE_HOME || join(env.HOME || homedir(), '.cache'), 'huggingface');
+}
+
+/** HF_HUB_CACHE, else HF_HOME/hub. */
 export function hubCacheDir(env: NodeJS.ProcessEnv): string {
-  if (env.HF_HUB_CACHE) return env.HF_HUB_CACHE;
-  const home = env.HF_HOME || join(env.XDG_CACHE_HOME || join(env.HOME || homedir(), '.cache'), 'huggingface');
-  return join(home, 'hub');
+  return env.HF_HUB_CACHE || join(hfHome(env), 'hub');
 }
 
 /** The token as huggingface_hub finds it: HF_TOKEN, HUGGING_FACE_HUB_TOKEN, then HF_HOME/token. */
@@ -45,7 +52,7 @@ export async function hubToken(env: NodeJS.ProcessEnv, tokenFile?: string): Prom
   const files = tokenFile ? [tokenFile] : [];
   const fromEnv = env.HF_TOKEN || env.HUGGING_FACE_HUB_TOKEN;
   if (fromEnv && !tokenFile) return fromEnv.trim();
-  files.push(join(env.HF_HOME || join(env.XDG_CACHE_HOME || join(env.HOME || homedir(), '.cache'), 'huggingface'), 'token'));
+  files.push(join(hfHome(env), 'token'));
   for (const f of files) {
     const text = await readFile(f, 'utf8').catch(() => undefined);
     if (text?.trim()) return text.trim();
@@ -75,17 +82,20 @@ function describeHttp(status: number, repo: string, what: string): string {
   return `${what}: HTTP ${status}`;
 }
 
-/** "cannot reach <endpoint> (ECONNREFUSED)" for a network failure, else the error's message. */
+/** "cannot reach <endpoint> (ECONNREFUSED)" for a network failure of fetch, else the error's message. */
 function networkError(e: unknown, endpoint: string): string {
-  const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-  if ((e as Error).message === 'fetch failed' || cause)
-    return `cannot reach ${endpoint} (${cause?.code ?? cause?.message ?? (e as Error).message}); check the network, or HF_ENDPOINT`;
-  return (e as Error).message;
+  const message = e instanceof Error ? e.message : String(e);
+  const cause = e instanceof Error && e.cause instanceof Error ? e.cause : undefined;
+  if (message === 'fetch failed' || cause) return `cannot reach ${endpoint} (${codeOf(cause) ?? cause?.message ?? message}); check the network, or HF_ENDPOINT`;
+  return message;
+}
+
+function codeOf(e: Error | undefined): string | undefined {
+  return e && 'code' in e && typeof e.code === 'string' ? e.code : undefined;
 }
 
 function httpStatusOf(e: unknown): number | undefined {
-  const s = (e as { statusCode?: unknown }).statusCode;
-  return typeof s === 'number' ? s : undefined;
+  return typeof e === 'object' && e !== null && 'statusCode' in e && typeof e.statusCode === 'number' ? e.statusCode : undefined;
 }
 
 /** The commit a revision names, and the repository's files at that commit. */
@@ -94,7 +104,7 @@ export async function resolveRevision(repo: string, revision: string, opts: HubO
   let commit: string;
   try {
     const info = await modelInfo({ name: repo, revision, hubUrl: opts.endpoint, fetch: f, additionalFields: ['sha'] });
-    commit = String((info as { sha?: unknown }).sha ?? '');
+    commit = info.sha;
     if (!/^[0-9a-f]{40}$/.test(commit)) return err(`${repo}@${revision}: the hub returned no commit for this revision`);
   } catch (e) {
     const status = httpStatusOf(e);
@@ -151,6 +161,7 @@ export async function fetchFiles(
   const out: Record<string, { path: string; digest: string; size: number }> = {};
   let failure: string | undefined;
   const queue = [...files];
+  const client = new HttpClient({ headers: opts.token ? { authorization: `Bearer ${opts.token}` } : {}, timeouts: HUB_TIMEOUTS });
   const worker = async () => {
     for (let file = queue.shift(); file && !failure; file = queue.shift()) {
       const blob = join(folder, 'blobs', file.oid);
@@ -162,7 +173,7 @@ export async function fetchFiles(
       let have = present.get(file.path);
       if (!have) {
         const f = file;
-        const r = await download(repo, commit, f, blob, opts, (b) => {
+        const r = await download({ repo, commit, file: f, blob, client, opts }, (b) => {
           got.set(f.path, b);
           report();
         });
@@ -180,23 +191,18 @@ export async function fetchFiles(
     }
   };
   // A few files at a time: large shards fill the link, small files don't wait behind them.
-  await Promise.all(Array.from({ length: Math.min(PARALLEL_FILES, files.length) }, worker));
+  await Promise.all(Array.from({ length: Math.min(PARALLEL_FILES, files.length) }, worker)).finally(() => {
+    client.close();
+  });
   if (failure) return err(failure);
   await mkdir(join(folder, 'refs'), { recursive: true });
   return ok(out);
 }
 
 const PARALLEL_FILES = 4;
+/** What fetch (undici) allowed before: 10 s to connect, 300 s for the headers, 300 s without a byte. */
+const HUB_TIMEOUTS: Timeouts = { connectMs: 10_000, firstByteMs: 300_000, idleMs: 300_000 };
 const gib = (n: number) => `${(n / 2 ** 30).toFixed(2)} GiB`;
-
-/** Free bytes on the filesystem that holds `path` (or its nearest existing parent). */
-async function freeBytes(path: string): Promise<number | undefined> {
-  for (let p = path; ; p = dirname(p)) {
-    const st = await statfs(p).catch(() => undefined);
-    if (st) return st.bavail * st.bsize;
-    if (dirname(p) === p) return undefined;
-  }
-}
 
 /** The blob's sha256 if it is present and matches its oid. */
 async function verifiedBlob(blob: string, file: HubFile, digest: (path: string) => Promise<{ digest: string; size: number }>): Promise<string | undefined> {
@@ -210,88 +216,64 @@ async function verifiedBlob(blob: string, file: HubFile, digest: (path: string) 
   }
 }
 
-async function download(
-  repo: string,
-  commit: string,
-  file: HubFile,
-  blob: string,
-  opts: HubOptions,
-  progress: (bytes: number) => void,
-): Promise<Result<string, string>> {
-  const partial = `${blob}.incomplete`;
-  await mkdir(dirname(blob), { recursive: true });
-  const url = `${opts.endpoint}/${repo}/resolve/${commit}/${file.path.split('/').map(encodeURIComponent).join('/')}`;
-  const f = authedFetch(opts);
-  const retries = opts.retries ?? 4;
-  let lastError = '';
-  let corrupt = 0;
-  for (let attempt = 0; attempt <= retries; attempt++) {
-    if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(4000, 200 * 2 ** attempt)));
-    if (opts.signal?.aborted) return err(`downloading ${file.path} from ${repo}: cancelled`);
-    let offset = (await stat(partial).catch(() => undefined))?.size ?? 0;
-    if (offset > file.size) {
-      await rm(partial, { force: true });
-      offset = 0;
-    }
-    let res: Response;
-    try {
-      res = await f(url, { headers: offset > 0 ? { Range: `bytes=${offset}-` } : {}, redirect: 'follow' });
-    } catch (e) {
-      lastError = networkError(e, opts.endpoint);
-      continue;
-    }
-    if (res.status === 401 || res.status === 403 || res.status === 404) return err(describeHttp(res.status, repo, `downloading ${file.path}`));
-    if (res.status >= 500 || res.status === 429) {
-      lastError = `HTTP ${res.status}`;
-      await res.body?.cancel();
-      continue;
-    }
-    if (res.status !== 200 && res.status !== 206) return err(`downloading ${file.path} from ${repo}: HTTP ${res.status}`);
-    if (res.status === 200 && offset > 0) {
-      offset = 0; // the server ignored Range: start over
-      await rm(partial, { force: true });
-    }
-    // Hash what is already on disk, then the rest as it arrives: one read of the new bytes.
-    const sha256 = createHash('sha256');
-    const sha1 = createHash('sha1').update(`blob ${file.size}\0`);
-    if (offset > 0) {
-      const head = await readFile(partial);
-      sha256.update(head);
-      sha1.update(head);
-    }
-    const sink = createWriteStream(partial, { flags: offset > 0 ? 'a' : 'w' });
-    let bytes = offset;
-    try {
-      if (!res.body) throw new Error('empty response');
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-        sha256.update(chunk);
-        sha1.update(chunk);
-        bytes += chunk.length;
-        if (!sink.write(chunk)) await new Promise<void>((r) => sink.once('drain', () => r()));
-        progress(bytes);
+interface FileDownload {
+  repo: string;
+  commit: string;
+  file: HubFile;
+  /** Where the verified bytes end up (the partial file beside it is resumed across runs). */
+  blob: string;
+  client: HttpClient;
+  opts: HubOptions;
+}
+
+/** Downloads one file into its blob, verified against its oid; the blob's sha256. */
+async function download(d: FileDownload, progress: (bytes: number) => void): Promise<Result<string, string>> {
+  const { file, opts } = d;
+  const partial = `${d.blob}.incomplete`;
+  await mkdir(dirname(d.blob), { recursive: true });
+  const url = `${opts.endpoint}/${d.repo}/resolve/${d.commit}/${file.path.split('/').map(encodeURIComponent).join('/')}`;
+  const what = `downloading ${file.path} from ${d.repo}`;
+  // Bytes that do not match the oid are fetched once more (a transfer can be corrupted), then refused.
+  for (let tries = 1; ; tries++) {
+    const got = await d.client.download(url, await fileSink(partial), {
+      // An LFS oid is the sha256, checked as the bytes arrive; a git oid is checked after (small files).
+      expected: { size: file.size, ...(file.lfs ? { sha256: file.oid } : {}) },
+      retry: { retries: opts.retries ?? 4 },
+      onProgress: progress,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
+    if (got.ok) {
+      if (file.lfs || gitBlobSha1(await readFile(partial)) === file.oid) {
+        await rename(partial, d.blob);
+        return ok(got.value.sha256);
       }
-      await new Promise<void>((resolve, reject) => sink.end((e?: Error | null) => (e ? reject(e) : resolve())));
-    } catch (e) {
-      sink.destroy();
-      lastError = `connection lost after ${bytes} of ${file.size} bytes (${(e as Error).message})`;
-      continue; // resume from what reached the disk
-    }
-    if (bytes !== file.size) {
-      lastError = `got ${bytes} of ${file.size} bytes`;
-      continue;
-    }
-    const sha = sha256.digest('hex');
-    const ok1 = file.lfs ? sha === file.oid : sha1.digest('hex') === file.oid;
-    if (!ok1) {
-      await rm(partial, { force: true });
-      if (++corrupt > 1) return err(`downloading ${file.path} from ${repo}: the bytes do not match the oid ${file.oid} (twice); refused`);
-      lastError = 'digest mismatch';
-      continue;
-    }
-    await rename(partial, blob);
-    return ok(sha);
+    } else if (!isCorrupt(got.error)) return err(describeFailure(got.error, d.repo, file.path, opts.endpoint));
+    await rm(partial, { force: true });
+    if (tries >= 2) return err(`${what}: the bytes do not match the oid ${file.oid} (twice); refused`);
   }
-  return err(`downloading ${file.path} from ${repo}: ${lastError} (gave up after ${retries + 1} tries)`);
+}
+
+function isCorrupt(f: NetFailure): boolean {
+  return f.reason === 'digest-mismatch' || f.reason === 'size-mismatch';
+}
+
+/** What the user reads when a file cannot be downloaded. */
+function describeFailure(f: NetFailure, repo: string, path: string, endpoint: string): string {
+  const what = `downloading ${path} from ${repo}`;
+  switch (f.reason) {
+    case 'http-status':
+      return f.status === 401 || f.status === 403 || f.status === 404 ? describeHttp(f.status, repo, `downloading ${path}`) : `${what}: ${f.message}`;
+    case 'connection':
+      return `${what}: cannot reach ${endpoint} (${f.code}): ${f.message}; check the network, or HF_ENDPOINT`;
+    case 'aborted':
+      return `${what}: cancelled`;
+    case 'timeout':
+    case 'digest-mismatch':
+    case 'size-mismatch':
+    case 'too-large':
+    case 'write':
+      return `${what}: ${f.message}`;
+  }
 }
 
 async function linkSnapshot(snap: string, blob: string): Promise<void> {
@@ -369,6 +351,7 @@ export class HubSource implements Source {
       onProgress: opts.onProgress,
       signal: opts.signal,
     };
+    const digest = (path: string) => this.deps.digest(path);
     const pinned = this.pinned();
     this.resolution ??= resolveRevision(this.repo, pinned?.commit ?? this.revision, hub);
     const resolved = await this.resolution;
@@ -380,18 +363,20 @@ export class HubSource implements Source {
       const name = weightsIndexName(listing);
       const want = listing.find((f) => f.path === name);
       if (want) {
-        const got = await fetchFiles(this.repo, commit, [want], hub, this.deps.digest);
+        const got = await fetchFiles(this.repo, commit, [want], hub, digest);
         if (!got.ok) return got;
+        const indexPath = got.value[want.path]?.path;
+        if (indexPath === undefined) return err(`${this.repo}: ${want.path} was not downloaded`);
         try {
-          index = JSON.parse(await readFile((got.value[want.path] as { path: string }).path, 'utf8')) as typeof index;
+          index = JSON.parse(await readFile(indexPath, 'utf8')) as typeof index;
         } catch (e) {
-          return err(`${this.repo}: ${want.path} is not valid JSON: ${(e as Error).message}`);
+          return err(`${this.repo}: ${want.path} is not valid JSON: ${e instanceof Error ? e.message : String(e)}`);
         }
       }
     }
     const selected = selectFiles(listing, part, index, this.deps.rules);
     if (!selected.ok) return err(`${this.repo}@${commit.slice(0, 12)}: ${selected.error}`);
-    const fetched = await fetchFiles(this.repo, commit, selected.value, hub, this.deps.digest);
+    const fetched = await fetchFiles(this.repo, commit, selected.value, hub, digest);
     if (!fetched.ok) return fetched;
     await writeRef(hub.cacheDir, this.repo, this.revision, commit);
     for (const [name, f] of Object.entries(fetched.value)) {

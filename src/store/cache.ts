@@ -51,15 +51,29 @@ export interface ActionCache {
   onWarning(warn: (message: string) => void): void;
 }
 
+/**
+ * What a provider says when asked for something: it has it, it does not (a miss), or it could not
+ * be asked (a failure: a timeout, a refused connection, a 5xx; `reason` says which). For now a
+ * failure is treated as a miss by the cache; the provider has warned about it.
+ */
+export type ProviderAnswer<T> = { kind: 'found'; value: T } | { kind: 'miss' } | { kind: 'failed'; reason: string; message: string };
+
+export const MISS = { kind: 'miss' } as const;
+
+/** Found when there is a value, else a miss (for providers that cannot fail, like another store). */
+export function foundOrMiss<T>(value: T | undefined): ProviderAnswer<T> {
+  return value === undefined ? MISS : { kind: 'found', value };
+}
+
 /** A cache other than the local store that results can be restored from. */
 export interface CacheProvider {
   readonly name: string;
   readonly label: string;
   warn: (message: string) => void;
-  getRecord(key: string): Promise<ActionRecord | undefined>;
+  getRecord(key: string): Promise<ProviderAnswer<ActionRecord>>;
   getFields(key: string): Promise<KeyFields | undefined>;
   hasBlob(digest: string): Promise<boolean>;
-  openBlob(digest: string): Promise<Readable | undefined>;
+  openBlob(digest: string): Promise<ProviderAnswer<Readable>>;
   /** Takes a fresh result (absent for a read-only provider). */
   upload?(record: ActionRecord, fields: KeyFields, local: Store): Promise<void>;
   /** Takes a result from the local store if it lacks it. */
@@ -84,11 +98,13 @@ export class LayeredCache implements ActionCache {
     const record = await this.local.getRecord(key);
     if (record && (await this.local.hasOutputs(record, opts))) {
       const files = this.local.filesOf(record);
-      return { record, from: 'local', local: files, restore: async () => ok(files) };
+      return { record, from: 'local', local: files, restore: () => Promise.resolve(ok(files)) };
     }
     for (const other of this.others) {
-      const found = await other.getRecord(key).catch(() => undefined);
-      if (!found || found.key !== key) continue;
+      // A miss and a failure alike send the lookup on; a failure was the provider's to report.
+      const answer = await other.getRecord(key).catch(unexpected);
+      if (answer.kind !== 'found' || answer.value.key !== key) continue;
+      const found = answer.value;
       const blobs = await Promise.all(Object.values(found.outputs).map((f) => other.hasBlob(f.digest).catch(() => false)));
       if (blobs.includes(false)) continue; // a result naming a missing blob is a miss
       return { record: found, from: other.name, label: other.label, restore: () => this.fill(other, found) };
@@ -101,24 +117,30 @@ export class LayeredCache implements ActionCache {
     const results = await Promise.all(
       dedupeDigests(Object.values(record.outputs).map((f) => f.digest)).map(async (digest): Promise<Result<void, string>> => {
         // Results share blobs (a tokenizer, a config): one fetch per blob at a time, none for a blob already here.
-        let fetching = this.fetching.get(digest);
-        if (!fetching) {
-          fetching = (async (): Promise<Result<void, string>> => {
-            if (await this.local.hasBlob(digest)) return ok(undefined);
-            const stream = await other.openBlob(digest).catch(() => undefined);
-            if (!stream) return err(`blob ${digest.slice(0, 12)}… is gone`);
-            return this.local.ingestStream(stream, digest);
-          })().finally(() => this.fetching.delete(digest));
-          this.fetching.set(digest, fetching);
-        }
+        const pending = this.fetching.get(digest);
+        if (pending) return pending;
+        const fetching = this.fetchBlob(other, digest).finally(() => this.fetching.delete(digest));
+        this.fetching.set(digest, fetching);
         return fetching;
       }),
     );
-    const failed = results.find((r) => !r.ok);
-    if (failed && !failed.ok) return err(failed.error);
+    for (const r of results) if (!r.ok) return err(r.error);
     await this.local.putRecord(record, (await other.getFields(record.key).catch(() => undefined)) ?? {});
     this.hits.set(other.name, (this.hits.get(other.name) ?? 0) + 1);
     return ok(this.local.filesOf(record));
+  }
+
+  private async fetchBlob(other: CacheProvider, digest: string): Promise<Result<void, string>> {
+    if (await this.local.hasBlob(digest)) return ok(undefined);
+    const blob = await other.openBlob(digest).catch(unexpected);
+    switch (blob.kind) {
+      case 'found':
+        return this.local.ingestStream(blob.value, digest);
+      case 'miss':
+        return err(`blob ${digest.slice(0, 12)}… is gone`);
+      case 'failed':
+        return err(`blob ${digest.slice(0, 12)}… could not be fetched (${blob.reason}): ${blob.message}`);
+    }
   }
 
   async record(record: ActionRecord, fields: KeyFields): Promise<void> {
@@ -155,6 +177,11 @@ export class LayeredCache implements ActionCache {
     const q = p.catch(() => undefined).finally(() => this.pending.delete(q));
     this.pending.add(q);
   }
+}
+
+/** A provider that throws has a bug; the build still goes on without it. */
+function unexpected(e: unknown): ProviderAnswer<never> {
+  return { kind: 'failed', reason: 'unexpected', message: e instanceof Error ? e.message : String(e) };
 }
 
 function dedupeDigests(ds: string[]): string[] {

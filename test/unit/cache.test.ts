@@ -4,7 +4,7 @@ import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tempDir } from '../helpers/cli.js';
 import { describe, expect, it } from 'vitest';
-import { LayeredCache, type CacheProvider } from '../../src/store/cache.js';
+import { foundOrMiss, LayeredCache, MISS, type CacheProvider } from '../../src/store/cache.js';
 import { Store } from '../../src/store/store.js';
 
 /** Another store as a provider, with some of its answers replaced. */
@@ -13,10 +13,10 @@ function provider(store: Store, name = store.name, replace: Partial<CacheProvide
     name,
     label: name,
     warn: () => {},
-    getRecord: (k) => store.getRecord(k),
+    getRecord: async (k) => foundOrMiss(await store.getRecord(k)),
     getFields: (k) => store.getFields(k),
     hasBlob: (d) => store.hasBlob(d),
-    openBlob: (d) => store.openBlob(d),
+    openBlob: async (d) => foundOrMiss(await store.openBlob(d)),
     providerStats: () => ({ server: name, fetchedBytes: 0, uploadedBytes: 0, uploadFailures: 0, uploads: 0 }),
     close: async () => {},
     ...replace,
@@ -72,7 +72,10 @@ describe('layered cache', () => {
     const digest = Object.values(record?.outputs ?? {})[0]?.digest as string;
     const { Readable } = await import('node:stream');
     // A provider that lies: it says it has the blob and sends other bytes.
-    const liar = provider(other, 'liar', { hasBlob: async () => true, openBlob: async () => Readable.from([Buffer.from('not the library')]) });
+    const liar = provider(other, 'liar', {
+      hasBlob: () => Promise.resolve(true),
+      openBlob: () => Promise.resolve({ kind: 'found', value: Readable.from([Buffer.from('not the library')]) }),
+    });
     const local = await storeWith();
     const hit = await new LayeredCache(local, [liar]).lookup(KEY, { verify: false });
     const restored = await hit?.restore();
@@ -83,7 +86,7 @@ describe('layered cache', () => {
 
   it('a result naming a blob the provider lacks is a miss', async () => {
     const other = await storeWith({ key: KEY, content: 'library bytes' });
-    const liar = provider(other, 'gaps', { hasBlob: async () => false, openBlob: async () => undefined });
+    const liar = provider(other, 'gaps', { hasBlob: () => Promise.resolve(false), openBlob: () => Promise.resolve(MISS) });
     expect(await new LayeredCache(await storeWith(), [liar]).lookup(KEY, { verify: false })).toBeUndefined();
   });
 });

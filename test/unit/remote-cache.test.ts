@@ -80,7 +80,7 @@ describe('remote cache protocol and faults', () => {
     const reader = remote(fresh, {}, 2000);
     const found = await Promise.all(keys.map((k) => reader.cache.getRecord(k)));
     expect(reader.warnings).toEqual([]);
-    expect(found.map((r) => r?.key)).toEqual(keys);
+    expect(found.map((r) => (r.kind === 'found' ? r.value.key : r.kind))).toEqual(keys);
   });
 
   it('results sharing a blob restored at once fetch it once', async () => {
@@ -98,7 +98,7 @@ describe('remote cache protocol and faults', () => {
     const layered = new LayeredCache(local, [reader.cache]);
     const hits = await Promise.all(keys.map((k) => layered.lookup(k, { verify: false })));
     server.requests.length = 0;
-    const restored = await Promise.all(hits.map((h) => h?.restore()));
+    const restored = await Promise.all(hits.map((h) => (h ? h.restore() : Promise.resolve(undefined))));
     expect(restored.map((r) => r?.ok)).toEqual(keys.map(() => true));
     const shared = (Object.values(restored[0]?.ok ? restored[0].value : {}) as { digest: string }[]).find((f) => f.digest)?.digest;
     const gets = server.requests.filter((q) => q.method === 'GET' && q.path.startsWith('/cas/'));
@@ -133,6 +133,13 @@ describe('remote cache protocol and faults', () => {
     expect(!restored?.ok && restored?.error).toMatch(/arrived with digest/);
     expect(await local.hasBlob((record.outputs['lib.so'] as { digest: string }).digest)).toBe(false);
     expect(await local.getRecord(KEY)).toBeUndefined();
+  });
+
+  it('a key the server does not hold is a miss, without a warning', async () => {
+    const store = await Store.open(await tempDir('mlc-build-remote-miss-'));
+    const { cache, warnings } = remote(store);
+    expect(await cache.getRecord(OTHER)).toEqual({ kind: 'miss' });
+    expect(warnings).toEqual([]);
   });
 
   it('an action result naming a missing blob is a miss', async () => {
@@ -174,16 +181,18 @@ describe('remote cache protocol and faults', () => {
     const { hit, warnings } = await fetchInto({}, 300);
     expect(hit).toBeUndefined();
     expect(Date.now() - t).toBeLessThan(1400);
-    expect(warnings[0]).toMatch(/no data for 0\.3s/);
+    expect(warnings[0]).toMatch(/failed \(first-byte timeout\): no data for 0\.3s/);
   });
 
   it('after repeated failures the remote is not asked again in this build', async () => {
     await server.stop();
     const local = await Store.open(await tempDir('mlc-build-remote-b-'));
     const { cache, warnings } = remote(local);
-    for (let i = 0; i < 10; i++) expect(await cache.getRecord(KEY)).toBeUndefined();
+    // A failure, not a miss: in the type and in the warning.
+    expect(await cache.getRecord(KEY)).toMatchObject({ kind: 'failed', reason: 'connection' });
+    for (let i = 0; i < 9; i++) expect((await cache.getRecord(KEY)).kind).toBe('failed');
     expect(warnings.length).toBe(1);
-    expect(warnings[0]).toMatch(/ECONNREFUSED/);
+    expect(warnings[0]).toMatch(/GET \/ac\/b+… failed \(connection ECONNREFUSED\)/);
   });
 
   it('signed results: the right key reads them; unsigned, tampered and replayed results are refused', async () => {

@@ -6,10 +6,11 @@ import { join } from 'node:path';
 import { tempDir } from '../helpers/cli.js';
 import { describe, expect, it } from 'vitest';
 import { GitSource, gitCheckoutDir } from '../../src/sources/git.js';
-import { HubSource, repoFolder } from '../../src/sources/hf.js';
+import { hfHome, HubSource, hubCacheDir, hubToken, repoFolder } from '../../src/sources/hf.js';
 import { LocalSource } from '../../src/sources/local.js';
 import type { Lock } from '../../src/lockfile/lock-file.js';
 import type { SourceDeps } from '../../src/sources/source.js';
+import { freeBytes } from '../../src/store/free-space.js';
 import { StatCache } from '../../src/store/stat-cache.js';
 
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -123,5 +124,27 @@ describe('git+ sources', () => {
     expect(source.folder()).toBe(gitCheckoutDir(deps.storeRoot, 'https://example.invalid/m', COMMIT));
     const updating = new GitSource(text, 'https://example.invalid/m', 'main', await depsOf(dir, pinned(text, 'git'), true), serially);
     expect((await updating.locate('meta')).kind).toBe('fetch');
+  });
+});
+
+describe('the Hugging Face home and the free space where files go', () => {
+  it('one HF_HOME for the hub cache and the token file, found as huggingface_hub finds it', async () => {
+    expect(hfHome({ HF_HOME: '/h', XDG_CACHE_HOME: '/x', HOME: '/u' })).toBe('/h');
+    expect(hfHome({ XDG_CACHE_HOME: '/x', HOME: '/u' })).toBe('/x/huggingface');
+    expect(hfHome({ HOME: '/u' })).toBe('/u/.cache/huggingface');
+    expect(hubCacheDir({ XDG_CACHE_HOME: '/x' })).toBe('/x/huggingface/hub');
+    expect(hubCacheDir({ HF_HUB_CACHE: '/c', HF_HOME: '/h' })).toBe('/c');
+    const dir = await tempDir('mlc-build-hf-home-');
+    await mkdir(join(dir, 'huggingface'), { recursive: true });
+    await writeFile(join(dir, 'huggingface', 'token'), 'tok-123\n');
+    expect(await hubToken({ XDG_CACHE_HOME: dir })).toBe('tok-123');
+  });
+
+  it('free space of a folder not made yet is that of its nearest existing parent', async () => {
+    const dir = await tempDir('mlc-build-free-');
+    const free = (await freeBytes(join(dir, 'not', 'yet', 'there'))) ?? 0;
+    const parent = (await freeBytes(dir)) ?? 0;
+    expect(free).toBeGreaterThan(0);
+    expect(Math.abs(free - parent)).toBeLessThan(2 ** 30); // the same filesystem (others may write meanwhile)
   });
 });

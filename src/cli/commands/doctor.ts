@@ -1,6 +1,5 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { statfs } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Command } from 'commander';
 import { differingPins } from '../../toolchain/managed/environment.js';
@@ -10,6 +9,7 @@ import { stepOf } from '../../steps/index.js';
 import { installAdvice } from '../../recipes/index.js';
 import { formatBytes } from '../../manifest/units.js';
 import { gitChecks, hostFacts, targetChecks, type Check } from '../../toolchain/host-checks.js';
+import { freeBytes } from '../../store/free-space.js';
 import { RemoteCache } from '../../store/remote/remote-cache.js';
 import type { RemoteSettings } from '../../store/remote/settings.js';
 import { EXIT, openContext, type GlobalOptions } from '../../app/index.js';
@@ -21,7 +21,10 @@ export function registerDoctor(program: Command, setExit: (code: number) => void
     .description('check that this machine has what the manifest needs: toolchain, per-target host needs, git, disk')
     .action(async () => {
       const project = await load(program.opts<GlobalOptions>());
-      if (!project) return setExit(EXIT.usage);
+      if (!project) {
+        setExit(EXIT.usage);
+        return;
+      }
       const { manifest } = project;
       const sections: [string, Check[]][] = [];
 
@@ -87,7 +90,7 @@ async function remoteChecks(settings: RemoteSettings, storeRoot: string): Promis
   const remote = new RemoteCache(settings, { concurrency: 1, storeRoot });
   const probe = await remote.probe();
   await remote.close();
-  const what = `${settings.display}`;
+  const what = settings.display;
   return [
     probe.answers ? { what, ok: false, detail: `does not answer: ${probe.answers}` } : { what, ok: true, detail: 'answers' },
     ...(probe.answers
@@ -137,7 +140,8 @@ async function managedCheck(mlcLlm: string, facts: Record<string, unknown>): Pro
 /** Why `<toolchain> --help` does not work, or undefined when it prints its usage and exits 0. */
 function verifyToolchain(argv: readonly string[], cwd: string): string | undefined {
   const r = spawnSync(argv[0] as string, [...argv.slice(1), '--help'], { cwd, encoding: 'utf8', timeout: 120_000 });
-  const output = `${r.stdout ?? ''}\n${r.stderr ?? ''}`;
+  // join() reads a missing stream (a command that could not start) as empty.
+  const output = [r.stdout, r.stderr].join('\n');
   const lastLine = output.trim().split('\n').pop() ?? '';
   if (r.error) return `\`${argv.join(' ')} --help\` cannot be started (${(r.error as NodeJS.ErrnoException).code ?? r.error.message})`;
   const missingModule = /No module named '?([\w.]+)'?/.exec(output);
@@ -159,7 +163,7 @@ function gitVersions(): { git?: string; lfs?: string } {
 async function diskCheck(manifest: Manifest, writes: { id: string; bytes: number | undefined }[]): Promise<Check> {
   const need = writes.reduce((n, w) => n + (w.bytes ?? 0), 0);
   const unknown = [...new Set(writes.filter((w) => w.bytes === undefined).map((w) => w.id))];
-  const free = await freeSpace(manifest.cache);
+  const free = await freeBytes(manifest.cache);
   const what = `store ${manifest.cache}`;
   const unknownText = unknown.length > 0 ? `; not counted: ${unknown.join(', ')} (not downloaded yet, sizes unknown)` : '';
   if (free === undefined)
@@ -174,15 +178,4 @@ async function diskCheck(manifest: Manifest, writes: { id: string; bytes: number
 function sized(conversions: number, unknown: number): string {
   const n = `${conversions} conversion${conversions === 1 ? '' : 's'} to run`;
   return unknown === 0 ? n : `${conversions - unknown} of ${n} sized`;
-}
-
-async function freeSpace(path: string): Promise<number | undefined> {
-  // The store may not exist yet: ask the nearest folder that does.
-  for (let dir = path; ; dir = dirname(dir)) {
-    if (existsSync(dir)) {
-      const s = await statfs(dir).catch(() => undefined);
-      return s ? s.bavail * s.bsize : undefined;
-    }
-    if (dirname(dir) === dir) return undefined;
-  }
 }

@@ -6,15 +6,17 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { createReadStream, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import pLimit, { type LimitFunction } from 'p-limit';
+import { z } from 'zod';
 import { canonicalJson } from '../../canonical-json.js';
 import type { KeyFields } from '../../keys.js';
+import { HttpClient, streamSink, type Answer, type NetFailure, type StreamBody } from '../../net/index.js';
+import type { Result } from '../../result.js';
 import { writeFileAtomic } from '../atomic.js';
-import type { CacheProvider, ProviderStats } from '../cache.js';
+import { MISS, type CacheProvider, type ProviderAnswer, type ProviderStats } from '../cache.js';
 import type { ActionRecord, Store } from '../store.js';
 import { decodeActionResult, encodeActionResult, type Digest } from './bazel.js';
-import { discard, HttpClient, readBody, type HttpResponse } from './http.js';
 import { redact, type RemoteSettings } from './settings.js';
 
 /** The output file of an action result that holds our record. */
@@ -28,6 +30,23 @@ interface RecordBlob {
   fields: KeyFields;
   signature?: string;
 }
+
+/** A record blob as it arrives: checked before anything in it is used; unknown fields kept (the signature covers them). */
+const RecordBlobSchema = z.looseObject({
+  mlc_build: z.literal(1),
+  key: z.string(),
+  record: z.looseObject({
+    key: z.string(),
+    node: z.string(),
+    outputs: z.record(z.string(), z.looseObject({ digest: z.string(), size: z.number() })),
+    log: z.string().optional(),
+    facts: z.record(z.string(), z.number()).optional(),
+    durationMs: z.number(),
+    createdAt: z.string(),
+  }),
+  fields: z.record(z.string(), z.unknown()).optional(),
+  signature: z.string().optional(),
+});
 
 /** Waits for a free slot of `limit` and holds it until the returned function is called. */
 function slot(limit: LimitFunction): Promise<() => void> {
@@ -51,8 +70,10 @@ const MAX_FAILURES = 3;
 const UPLOAD_CHUNK = 1 << 20;
 /** Refused results or blobs reported one by one; the rest are summed up in one more warning. */
 const MAX_REFUSAL_WARNINGS = 5;
-/** Resumed GETs of one blob after a cut connection. */
+/** Resumed GETs of one blob after a cut connection (or a 5xx, a timeout). */
 const MAX_RESUMES = 5;
+/** Small bodies (action results, records) are read whole; anything larger is not one. */
+const SMALL_LIMIT = 16 << 20;
 
 type Direction = 'read' | 'write';
 
@@ -80,97 +101,79 @@ export class RemoteCache implements CacheProvider {
     opts: { concurrency: number; storeRoot: string },
   ) {
     this.label = `the remote cache (${settings.display})`;
-    this.client = new HttpClient(settings.base, settings.headers, { connectMs: settings.connectTimeoutMs, idleMs: settings.idleTimeoutMs });
+    // The server's answer is awaited as long as a silent transfer is: one setting, idle.
+    const timeouts = { connectMs: settings.connectTimeoutMs, firstByteMs: settings.idleTimeoutMs, idleMs: settings.idleTimeoutMs };
+    this.client = new HttpClient({ headers: settings.headers, timeouts, maxSockets: 32 });
     this.transfers = pLimit(Math.max(1, opts.concurrency));
     this.knownFile = join(opts.storeRoot, 'remote', `${createHash('sha256').update(settings.base).digest('hex').slice(0, 16)}.json`);
     this.known = new Set(readKnown(this.knownFile));
   }
 
-  async getRecord(key: string): Promise<ActionRecord | undefined> {
+  async getRecord(key: string): Promise<ProviderAnswer<ActionRecord>> {
     const body = await this.getSmall(`/ac/${key}`, { accept: 'application/json' });
-    if (!body) return undefined;
-    const result = decodeActionResult(body);
+    if (body.kind !== 'found') return body;
+    const result = decodeActionResult(body.value);
     if (!result.ok) return this.refused(`${this.label}: the result under key ${short(key)} is unreadable (${result.error}); ignored`);
     const entry = result.value.outputFiles.find((f) => f.path === RECORD_PATH);
-    if (!entry) return undefined; // a result some other tool wrote under this key
+    if (!entry) return MISS; // a result some other tool wrote under this key
     const blob = await this.fetchSmall(entry.digest);
-    if (!blob) return undefined;
-    const parsed = this.checkRecord(key, blob);
-    if (!parsed) return undefined;
-    this.fields.set(key, parsed.fields);
+    if (blob.kind !== 'found') return blob;
+    const parsed = this.checkRecord(key, blob.value);
+    if (parsed.kind !== 'found') return parsed;
+    this.fields.set(key, parsed.value.fields);
     this.remember(key);
-    return parsed.record;
+    return { kind: 'found', value: parsed.value.record };
   }
 
-  async getFields(key: string): Promise<KeyFields | undefined> {
-    return this.fields.get(key);
+  getFields(key: string): Promise<KeyFields | undefined> {
+    return Promise.resolve(this.fields.get(key));
   }
 
   async hasBlob(digest: string): Promise<boolean> {
-    if (this.off('read')) return false;
-    const res = await this.ask('read', `HEAD /cas/${short(digest)}`, () => this.client.request('HEAD', `/cas/${digest}`));
-    if (!res) return false;
-    discard(res);
-    if (res.status === 200) return true;
-    if (res.status !== 404) this.failed('read', `HEAD /cas/${short(digest)}`, `HTTP ${res.status}`);
+    const head = await this.ask('read', `HEAD /cas/${short(digest)}`, () => this.client.head(this.url(`/cas/${digest}`)));
+    if (!head) return false;
+    if (head.status === 200) return true;
+    if (head.status !== 404) this.failed('read', `HEAD /cas/${short(digest)}`, { reason: 'http-status', status: head.status, message: `HTTP ${head.status}` });
     return false;
   }
 
   /**
-   * The blob's bytes as a stream. A connection cut mid-transfer is resumed with a Range request
-   * from the last byte received (a server that ignores Range sends it all again; the part we have
-   * is skipped). The caller hashes what arrives: nothing here is trusted.
+   * The blob's bytes as a stream, found once the server starts sending them. A connection cut
+   * mid-transfer is resumed by the net layer with Range from the last byte received. The caller
+   * hashes what arrives (the store checks the digest): nothing here is trusted.
    */
-  async openBlob(digest: string): Promise<Readable | undefined> {
-    if (this.off('read')) return undefined;
+  async openBlob(digest: string): Promise<ProviderAnswer<Readable>> {
+    if (this.off('read')) return this.notAsked();
     const what = `GET /cas/${short(digest)}`;
     // The slot is held until the body is read or dropped, not just until the headers arrive.
-    const release = await slot(this.transfers);
-    const first = await this.client.request('GET', `/cas/${digest}`).catch((e: Error) => void this.failed('read', what, e.message));
-    if (!first || first.status !== 200) {
-      release();
-      if (first && first.status !== 404) this.failed('read', what, `HTTP ${first.status}`);
-      if (first) discard(first);
-      return undefined;
-    }
-    const total = Number(first.headers['content-length'] ?? NaN);
-    const self = this;
-    async function* bytes(): AsyncGenerator<Buffer> {
-      let res: HttpResponse = first as HttpResponse;
-      let received = 0;
-      for (let resumes = 0; ; resumes++) {
-        let skip = res.status === 206 ? 0 : received; // a 200 to a Range request starts again from byte 0
-        try {
-          for await (const chunk of res.body as AsyncIterable<Buffer>) {
-            let c = chunk;
-            if (skip > 0) {
-              const n = Math.min(skip, c.length);
-              skip -= n;
-              c = c.subarray(n);
-              if (c.length === 0) continue;
-            }
-            received += c.length;
-            self.stats.fetchedBytes += c.length;
-            yield c;
-          }
-          if (Number.isNaN(total) || received >= total) return;
-          throw new Error(`the connection closed after ${received} of ${total} bytes`);
-        } catch (e) {
-          if (resumes >= MAX_RESUMES || Number.isNaN(total)) throw e;
-        }
-        res = await self.client.request('GET', `/cas/${digest}`, { headers: { range: `bytes=${received}-` } });
-        if (res.status !== 206 && res.status !== 200) {
-          discard(res);
-          throw new Error(`resuming ${what} at byte ${received}: HTTP ${res.status}`);
-        }
-      }
-    }
-    const stream = Readable.from(bytes(), { objectMode: false });
-    stream.once('close', () => {
-      release();
-      if (!first.body.complete) first.body.destroy(); // dropped unread: do not leave the socket mid-body
+    const release = once(await slot(this.transfers));
+    const out = new PassThrough();
+    const dropped = new AbortController();
+    let announce = () => {};
+    const started = new Promise<'started'>((resolve) => (announce = () => resolve('started')));
+    let counted = 0;
+    const done = this.client.download(this.url(`/cas/${digest}`), streamSink(out), {
+      signal: dropped.signal,
+      retry: { retries: MAX_RESUMES, baseMs: 200, maxMs: 2000 },
+      onStart: announce,
+      onProgress: (held) => {
+        this.stats.fetchedBytes += held - counted;
+        counted = held;
+      },
     });
-    return stream;
+    const first = await Promise.race([started, done]);
+    if (first !== 'started' && !first.ok) {
+      release();
+      if (first.error.reason === 'http-status' && first.error.status === 404) return MISS;
+      return this.failed('read', what, first.error);
+    }
+    // Read to its end, or dropped unread: either way the slot is free and the transfer stops.
+    out.once('close', () => {
+      release();
+      dropped.abort();
+    });
+    void done.then(release);
+    return { kind: 'found', value: out };
   }
 
   /** Uploads a result whose blobs are in the local store: missing blobs first, then the action result. */
@@ -189,7 +192,10 @@ export class RemoteCache implements CacheProvider {
     const sent = await Promise.all(
       dedupe(blobs).map((d) => this.putBlob(d, () => ({ stream: createReadStream(local.blobPath(d.hash), { highWaterMark: UPLOAD_CHUNK }), length: d.size }))),
     );
-    if (sent.includes(false) || !(await this.putBlob(recordDigest, () => recordBlob))) return this.uploadFailed();
+    if (sent.includes(false) || !(await this.putBlob(recordDigest, () => recordBlob))) {
+      this.stats.uploadFailures++;
+      return;
+    }
     const result = encodeActionResult({
       outputFiles: [
         ...Object.entries(record.outputs).map(([path, f]) => ({ path, digest: { hash: f.digest, size: f.size } })),
@@ -198,13 +204,13 @@ export class RemoteCache implements CacheProvider {
       exitCode: 0,
       ...(log ? { stdout: log } : {}),
     });
-    const what = `PUT /ac/${short(record.key)}`;
-    const res = await this.ask('write', what, () =>
-      this.client.request('PUT', `/ac/${record.key}`, { headers: { 'content-type': 'application/json' }, body: result }),
+    const put = await this.ask('write', `PUT /ac/${short(record.key)}`, () =>
+      this.client.put(this.url(`/ac/${record.key}`), result, { headers: { 'content-type': 'application/json' } }),
     );
-    if (!res) return this.uploadFailed();
-    discard(res);
-    if (!ok2xx(res.status)) return this.uploadFailed(what, `HTTP ${res.status}`);
+    if (!put) {
+      this.stats.uploadFailures++;
+      return;
+    }
     this.stats.uploads++;
     this.remember(record.key);
   }
@@ -212,33 +218,31 @@ export class RemoteCache implements CacheProvider {
   /** Uploads a result from the local store unless the remote is known to hold it (or says so). */
   async seed(record: ActionRecord, fields: KeyFields, local: Store): Promise<void> {
     if (this.settings.readOnly || this.off('write') || this.known.has(record.key)) return;
-    const res = await this.ask('write', `HEAD /ac/${short(record.key)}`, () => this.client.request('HEAD', `/ac/${record.key}`));
-    if (!res) return;
-    discard(res);
-    if (res.status === 200) return this.remember(record.key);
+    const head = await this.ask('write', `HEAD /ac/${short(record.key)}`, () => this.client.head(this.url(`/ac/${record.key}`)));
+    if (!head) return;
+    if (head.status === 200) {
+      this.remember(record.key);
+      return;
+    }
     await this.upload(record, fields, local);
   }
 
   /** For doctor: whether the server answers, and (unless read-only) accepts a blob and serves it back. */
-  async probe(): Promise<{ answers: string | undefined; writes: string | undefined | 'read-only' }> {
+  async probe(): Promise<{ answers: string | undefined; writes: string | undefined }> {
     const body = Buffer.from('mlc-build doctor probe\n'); // content-addressed: the same small blob every time
-    const digest = sha256(body);
-    const status = async (method: string, opts = {}): Promise<number | string> => {
-      try {
-        const res = await this.client.request(method, `/cas/${digest}`, opts);
-        discard(res);
-        return res.status;
-      } catch (e) {
-        return this.redacted((e as Error).message);
-      }
+    const url = this.url(`/cas/${sha256(body)}`);
+    const status = async (send: () => Promise<Result<Answer, NetFailure>>): Promise<number | string> => {
+      const r = await send();
+      if (r.ok) return r.value.status;
+      return r.error.reason === 'http-status' ? r.error.status : this.redacted(r.error.message);
     };
-    const head = await status('HEAD');
+    const head = await status(() => this.client.head(url));
     const answers = typeof head === 'string' ? head : head === 200 || head === 404 ? undefined : `HEAD /cas/… answered HTTP ${head}`;
     if (answers || this.settings.readOnly) return { answers, writes: answers ? undefined : 'read-only' };
-    const put = await status('PUT', { body });
+    const put = await status(() => this.client.put(url, body));
     if (typeof put === 'string') return { answers, writes: put };
     if (!ok2xx(put)) return { answers, writes: `PUT /cas/… answered HTTP ${put}` };
-    const again = await status('HEAD');
+    const again = await status(() => this.client.head(url));
     return { answers, writes: again === 200 ? undefined : `a blob it accepted is not there (HEAD answered ${again})` };
   }
 
@@ -263,20 +267,21 @@ export class RemoteCache implements CacheProvider {
     }
   }
 
+  private url(path: string): string {
+    return this.settings.base + path;
+  }
+
   /** Sends a blob unless the remote has it (HEAD first). */
-  private async putBlob(d: Digest, body: () => Buffer | { stream: Readable; length: number }): Promise<boolean> {
-    const head = await this.ask('write', `HEAD /cas/${short(d.hash)}`, () => this.client.request('HEAD', `/cas/${d.hash}`));
+  private async putBlob(d: Digest, body: () => Buffer | StreamBody): Promise<boolean> {
+    const head = await this.ask('write', `HEAD /cas/${short(d.hash)}`, () => this.client.head(this.url(`/cas/${d.hash}`)));
     if (!head) return false;
-    discard(head);
     if (head.status === 200) return true;
     const what = `PUT /cas/${short(d.hash)} (${d.size} bytes)`;
-    const res = await this.transfers(() => (this.off('write') ? undefined : this.client.request('PUT', `/cas/${d.hash}`, { body: body() }))).catch(
-      (e: Error) => void this.failed('write', what, e.message),
-    );
-    if (!res) return false;
-    discard(res);
-    if (!ok2xx(res.status)) {
-      this.failed('write', what, res.status === 413 ? 'HTTP 413: the server refuses a blob this large' : `HTTP ${res.status}`);
+    const put = await this.transfers(() => (this.off('write') ? undefined : this.client.put(this.url(`/cas/${d.hash}`), body())));
+    if (!put) return false;
+    if (!put.ok) {
+      const tooLarge = put.error.reason === 'http-status' && put.error.status === 413;
+      this.failed('write', what, tooLarge ? { ...put.error, message: 'HTTP 413: the server refuses a blob this large' } : put.error);
       return false;
     }
     this.stats.uploadedBytes += d.size;
@@ -284,38 +289,40 @@ export class RemoteCache implements CacheProvider {
   }
 
   /** A small blob (our record), read whole and checked against its digest. */
-  private async fetchSmall(d: Digest): Promise<Buffer | undefined> {
+  private async fetchSmall(d: Digest): Promise<ProviderAnswer<Buffer>> {
     const body = await this.getSmall(`/cas/${d.hash}`); // a 404: a result naming a missing blob, a miss
-    if (!body) return undefined;
-    if (sha256(body) !== d.hash) return this.refused(`${this.label}: blob ${short(d.hash)} arrived with another digest; refused`);
-    this.stats.fetchedBytes += body.length;
+    if (body.kind !== 'found') return body;
+    if (sha256(body.value) !== d.hash) return this.refused(`${this.label}: blob ${short(d.hash)} arrived with another digest; refused`);
+    this.stats.fetchedBytes += body.value.length;
     return body;
   }
 
   /** Our record from its blob, if it is for this key and (with a signing key) signed by it. */
-  private checkRecord(key: string, blob: Buffer): { record: ActionRecord; fields: KeyFields } | undefined {
-    let parsed: RecordBlob;
+  private checkRecord(key: string, blob: Buffer): ProviderAnswer<{ record: ActionRecord; fields: KeyFields }> {
+    let json: unknown;
     try {
-      parsed = JSON.parse(blob.toString('utf8')) as RecordBlob;
+      json = JSON.parse(blob.toString('utf8'));
     } catch {
       return this.refused(`${this.label}: the record under key ${short(key)} is not JSON; ignored`);
     }
-    if (parsed.mlc_build !== 1 || typeof parsed.record !== 'object' || parsed.record === null || typeof parsed.record.outputs !== 'object') return undefined;
+    const shape = RecordBlobSchema.safeParse(json);
+    if (!shape.success) return MISS;
+    const parsed = shape.data;
     if (parsed.key !== key || parsed.record.key !== key)
-      return this.refused(`${this.label}: the result under key ${short(key)} is the result of key ${short(String(parsed.key))}; refused`);
+      return this.refused(`${this.label}: the result under key ${short(key)} is the result of key ${short(parsed.key)}; refused`);
     const signingKey = this.settings.signingKey;
     if (signingKey) {
-      if (typeof parsed.signature !== 'string')
+      const signature = parsed.signature;
+      if (signature === undefined)
         return this.refused(
           `${this.label}: the result for ${parsed.record.node} (key ${short(key)}) is not signed; refused (MLC_BUILD_REMOTE_SIGNING_KEY is set)`,
         );
-      const { signature, ...rest } = parsed;
-      const want = Buffer.from(sign(signingKey, rest), 'hex');
+      const want = Buffer.from(sign(signingKey, { mlc_build: 1, key: parsed.key, record: parsed.record, fields: parsed.fields ?? {} }), 'hex');
       const got = Buffer.from(signature, 'hex');
       if (got.length !== want.length || !timingSafeEqual(got, want))
         return this.refused(`${this.label}: the result for ${parsed.record.node} (key ${short(key)}) has a bad signature; refused`);
     }
-    return { record: parsed.record, fields: parsed.fields ?? {} };
+    return { kind: 'found', value: { record: parsed.record, fields: parsed.fields ?? {} } };
   }
 
   private remember(key: string): void {
@@ -328,63 +335,79 @@ export class RemoteCache implements CacheProvider {
     return this.failures[direction] >= MAX_FAILURES;
   }
 
-  /** A small request, with its failure counted. */
-  private async ask(direction: Direction, what: string, send: () => Promise<HttpResponse>): Promise<HttpResponse | undefined> {
+  /** Not asked: it failed too often in this build. */
+  private notAsked(): ProviderAnswer<never> {
+    return { kind: 'failed', reason: 'not-asked', message: `not asked again after ${MAX_FAILURES} failures in this build` };
+  }
+
+  /** A small request, with its failure counted; undefined when it failed or was not sent. */
+  private async ask<T>(direction: Direction, what: string, send: () => Promise<Result<T, NetFailure>>): Promise<T | undefined> {
     if (this.off(direction)) return undefined;
-    try {
-      return await this.small(send);
-    } catch (e) {
-      this.failed(direction, what, (e as Error).message);
-      return undefined;
-    }
+    const answer = await this.small(send);
+    if (answer.ok) return answer.value;
+    this.failed(direction, what, answer.error);
+    return undefined;
   }
 
   /**
    * A small body (an action result, our record), read whole within the same slot as its request:
    * a response left unread while waiting for another slot would hold its socket and starve the
-   * requests queued before it. A 404 is undefined without a warning.
+   * requests queued before it. A 404 is a miss, without a warning.
    */
-  private async getSmall(path: string, headers: Record<string, string> = {}): Promise<Buffer | undefined> {
-    if (this.off('read')) return undefined;
+  private async getSmall(path: string, headers: Record<string, string> = {}): Promise<ProviderAnswer<Buffer>> {
+    if (this.off('read')) return this.notAsked();
     const what = `GET ${path.replace(/[0-9a-f]{64}$/, short)}`;
-    try {
-      return await this.small(async () => {
-        const res = await this.client.request('GET', path, { headers });
-        if (res.status === 404) return void discard(res);
-        if (res.status !== 200) return void this.failed('read', what, `HTTP ${res.status}`, res);
-        return readBody(res, 16 << 20);
-      });
-    } catch (e) {
-      this.failed('read', what, (e as Error).message);
-      return undefined;
-    }
+    const answer = await this.small(() => this.client.getSmall(this.url(path), { headers, limit: SMALL_LIMIT }));
+    if (answer.ok) return { kind: 'found', value: answer.value.body };
+    if (answer.error.reason === 'http-status' && answer.error.status === 404) return MISS;
+    return this.failed('read', what, answer.error);
   }
 
-  /** A refused result or blob: a warning for each of the first few, then one saying that more are not reported. */
-  private refused(message: string): undefined {
+  /** A refused result or blob is a miss: a warning for each of the first few, then one saying that more are not reported. */
+  private refused(message: string): ProviderAnswer<never> {
     this.refusals++;
     if (this.refusals <= MAX_REFUSAL_WARNINGS) this.warn(this.redacted(message));
     else if (this.refusals === MAX_REFUSAL_WARNINGS + 1) this.warn(`${this.label}: more results are refused; further refusals are not reported in this build`);
-    return undefined;
+    return MISS;
   }
 
-  private uploadFailed(what?: string, why?: string): void {
-    if (what && why) this.failed('write', what, why);
-    this.stats.uploadFailures++;
-  }
-
-  /** One warning, naming the server and what failed; the rest are counted (the summary shows failed uploads). */
-  private failed(direction: Direction, what: string, why: string, res?: HttpResponse): void {
-    if (res) discard(res);
+  /**
+   * A failure (not a miss): one warning, naming the server, what failed and why; the rest are
+   * counted (the summary shows failed uploads), and after a few the remote is not asked again.
+   */
+  private failed(direction: Direction, what: string, failure: NetFailure): ProviderAnswer<never> {
     this.failures[direction]++;
-    if (this.warned) return;
-    this.warned = true;
-    const then = direction === 'read' ? 'the build goes on without it where it fails' : 'results stay in the local store only where it fails';
-    this.warn(this.redacted(`${this.label}: ${what} failed: ${why}; ${then} (after ${MAX_FAILURES} failures it is not asked again in this build)`));
+    const message = this.redacted(failure.message);
+    if (!this.warned) {
+      this.warned = true;
+      const then = direction === 'read' ? 'the build goes on without it where it fails' : 'results stay in the local store only where it fails';
+      this.warn(
+        `${this.label}: ${what} failed (${describeReason(failure)}): ${message}; ${then} (after ${MAX_FAILURES} failures it is not asked again in this build)`,
+      );
+    }
+    return { kind: 'failed', reason: failure.reason, message };
   }
 
   private redacted(text: string): string {
     return redact(text, this.settings.secrets);
+  }
+}
+
+/** The kind of failure in a few words: a timeout names its phase, so a reader knows it was not a miss. */
+function describeReason(f: NetFailure): string {
+  switch (f.reason) {
+    case 'timeout':
+      return `${f.phase} timeout`;
+    case 'connection':
+      return `connection ${f.code}`;
+    case 'http-status':
+      return `HTTP ${f.status}`;
+    case 'digest-mismatch':
+    case 'size-mismatch':
+    case 'too-large':
+    case 'write':
+    case 'aborted':
+      return f.reason;
   }
 }
 
