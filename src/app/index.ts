@@ -14,7 +14,8 @@ export { allHostsRequested, hostView, skipText, type HostView } from './host-awa
 export { jobsFor, thisMachine } from './machine.js';
 export { deleteStamp, manifestDigest } from './noop-stamp.js';
 export { loadProject, loadProjectFor, remoteFlags, type GlobalOptions, type Project } from './project.js';
-export { buildSelected, outputFolderProblem, type BuildFlags } from './run-build.js';
+export { buildSelected, type BuildFlags } from './run-build.js';
+export { writableFolderProblem } from './writable.js';
 export { selectIn, type Selected, type SelectionProblem, type SelectionRequest } from './select.js';
 export { setUpToolchain } from './toolchain-setup.js';
 export { abortOnInterrupt, listenForInterrupts, type Interrupts } from './interrupts.js';

@@ -1,6 +1,6 @@
 // Running a build of selected nodes, shared by `build`, `release` and `matrix`: the context, the
 // observers of its events, interrupts, the summary, the no-op stamp and the exit code.
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runBuild, summaryEvent, type BuildOutcome } from '../exec/build.js';
@@ -141,25 +141,5 @@ export async function buildSelected(
     };
   } finally {
     interrupts.close();
-  }
-}
-
-/** Why out/ cannot be written, if it cannot: tried by writing a probe file there. */
-export function outputFolderProblem(out: string): string | undefined {
-  const probe = join(out, `.mlc-build-probe-${process.pid}`);
-  try {
-    mkdirSync(out, { recursive: true });
-    writeFileSync(probe, '');
-    rmSync(probe);
-    return undefined;
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    return code === 'EROFS'
-      ? 'it is on a read-only filesystem'
-      : code === 'EACCES' || code === 'EPERM'
-        ? 'permission denied'
-        : code === 'ENOTDIR' || code === 'EEXIST'
-          ? 'a file stands where a folder must be'
-          : (e as Error).message;
   }
 }

@@ -221,7 +221,12 @@ class WatchSession {
       this.state = await loadProjectState(manifest.cache, manifest.root);
     }
     if (!this.lock) {
-      this.lock = await lockProject(manifest, true);
+      const locked = await lockProject(manifest, true);
+      if (!locked.ok) {
+        this.say('mlc-build: still watching; the build starts once the store can be written');
+        return;
+      }
+      this.lock = locked.value;
       if (this.stopped()) return;
     }
     const skipped = skipText(project, sel.sel, sel.host, sel.selected) ?? '';

@@ -8,12 +8,12 @@ import {
   buildSelected,
   EXIT,
   lockProject,
-  outputFolderProblem,
   readOnlyPlan,
   skipText,
   type BuildFlags,
   type GlobalOptions,
   type Project,
+  writableFolderProblem,
 } from '../../app/index.js';
 import { dirname, join, relative, resolve } from 'node:path';
 import type { Command } from 'commander';
@@ -72,7 +72,7 @@ export function registerBuild(program: Command, setExit: (code: number) => void,
         process.stderr.write(`mlc-build: --profile ${flags.profile}: the folder ${dirname(resolve(flags.profile))} does not exist\n`);
         return setExit(EXIT.usage);
       }
-      const unwritable = outputFolderProblem(manifest.out);
+      const unwritable = writableFolderProblem(manifest.out);
       if (unwritable) {
         process.stderr.write(
           `mlc-build: cannot write to the output folder ${relative(process.cwd(), manifest.out) || manifest.out}: ${unwritable} (change out: in the manifest, or its permissions)\n`,
@@ -80,7 +80,7 @@ export function registerBuild(program: Command, setExit: (code: number) => void,
         return setExit(EXIT.usage);
       }
       const locked = await lockProject(manifest, flags.wait);
-      if (!locked) return setExit(EXIT.stepFailed);
+      if (!locked.ok) return setExit(locked.error);
       try {
         if (shard) {
           // Every job must compute the same slices: each model's config.json (the cost's model
@@ -105,7 +105,7 @@ export function registerBuild(program: Command, setExit: (code: number) => void,
         });
         setExit(built.exit);
       } finally {
-        await locked.release();
+        await locked.value.release();
       }
     });
 }

@@ -17,11 +17,11 @@ export function registerClean(program: Command, setExit: (code: number) => void)
       if (!project) return setExit(EXIT.usage);
       const { manifest } = project;
       const locked = await lockProject(manifest, true);
-      if (!locked) return setExit(EXIT.stepFailed);
+      if (!locked.ok) return setExit(locked.error);
       try {
         await clean(manifest, opts.cache ?? false);
       } finally {
-        if (!opts.cache) await locked.release();
+        if (!opts.cache) await locked.value.release();
       }
     });
 }

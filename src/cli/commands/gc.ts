@@ -38,7 +38,7 @@ export function registerGc(program: Command, setExit: (code: number) => void): v
       }
       // This project's builds must not restore from a record while it goes.
       const locked = await lockProject(project.manifest, true);
-      if (!locked) return setExit(EXIT.stepFailed);
+      if (!locked.ok) return setExit(locked.error);
       try {
         // `--all` alone: everything the current manifest does not need (what "all" reads as); with a
         // limit given, the limit applies to everything, what the manifest uses included.
@@ -46,7 +46,7 @@ export function registerGc(program: Command, setExit: (code: number) => void): v
         const limits = unneeded ? { maxAge: -1, all: false } : { maxSize, maxAge, all: flags.all ?? false };
         await gc(project, { ...limits, dryRun: flags.dryRun ?? false });
       } finally {
-        await locked.release();
+        await locked.value.release();
       }
     });
 }

@@ -103,12 +103,12 @@ async function missingCells(project: Project, global: GlobalOptions, cells: read
   );
   if (configs.size > 0) {
     const locked = await lockProject(manifest, true);
-    if (!locked) return EXIT.stepFailed;
+    if (!locked.ok) return locked.error;
     try {
       const built = await buildSelected(project, configs, {}, global, { jobs: undefined, hostFolders: host.folders, force: undefined });
       if (built.exit !== EXIT.ok) return built.exit;
     } finally {
-      await locked.release();
+      await locked.value.release();
     }
   }
   const ctx = await openContext(project, { readOnly: true });
@@ -134,12 +134,12 @@ async function missingConversions(project: Project, global: GlobalOptions, cells
   const models = [...new Set(cells.map((c) => c.model))];
   const metas = new Set(models.map((m) => downloadId(m, 'meta')).filter((id) => graph.nodes.has(id)));
   const locked = await lockProject(manifest, true);
-  if (!locked) return EXIT.stepFailed;
+  if (!locked.ok) return locked.error;
   try {
     const built = await buildSelected(project, metas, {}, global, { jobs: undefined, hostFolders: [], force: undefined });
     if (built.exit !== EXIT.ok) return built.exit;
   } finally {
-    await locked.release();
+    await locked.value.release();
   }
   const ctx = await openContext(project, { readOnly: true });
   try {

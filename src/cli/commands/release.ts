@@ -22,8 +22,8 @@ import {
   lockProject,
   manifestDigest,
   openContext,
-  outputFolderProblem,
   type GlobalOptions,
+  writableFolderProblem,
 } from '../../app/index.js';
 import { COMMANDS, load } from '../context.js';
 import { packageVersion } from '../version.js';
@@ -122,10 +122,10 @@ export function registerRelease(program: Command, setExit: (code: number) => voi
       });
       const selected = withDependencies(graph, cellNodes(graph, buildable));
 
-      const unwritable = outputFolderProblem(manifest.out);
+      const unwritable = writableFolderProblem(manifest.out);
       if (unwritable) return usage(`cannot write to the output folder ${manifest.out}: ${unwritable}`);
       const locked = await lockProject(manifest, flags.wait);
-      if (!locked) return setExit(EXIT.stepFailed);
+      if (!locked.ok) return setExit(locked.error);
       try {
         let results: ReadonlyMap<string, NodeResult> = new Map();
         if (selected.size > 0) {
@@ -183,7 +183,7 @@ export function registerRelease(program: Command, setExit: (code: number) => voi
           await ctx.store.close();
         }
       } finally {
-        await locked.release();
+        await locked.value.release();
       }
     });
 }
