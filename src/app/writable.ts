@@ -21,6 +21,14 @@ export function writableFolderProblem(dir: string): string | undefined {
     if (reason === 'read-only' || reason === 'permission-denied' || reason === 'no-space') return WORDS[reason];
     return e instanceof Error ? e.message : String(e);
   } finally {
+    removeProbe(probe);
+  }
+}
+
+function removeProbe(probe: string): void {
+  try {
     rmSync(probe, { force: true });
+  } catch {
+    // Not there to remove (its folder could not be made).
   }
 }
