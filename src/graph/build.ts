@@ -1,3 +1,6 @@
+// src/graph/ owns the step graph: nodes and their ids (nodes.ts), names of outputs (naming.ts),
+// selectors (select.ts) and rendering (render.ts). It runs nothing.
+//
 // Manifest → step graph. Sharing is structural: one download pair per model, one convert per
 // model × quantization, one config per distinct option set, one compile per cell. Configs and
 // compiles depend on the small `meta` download only, never on weights.
@@ -33,32 +36,79 @@ export interface BuildGraph {
 }
 
 export function buildGraph(manifest: Manifest): Result<BuildGraph, Diagnostic[]> {
-  const diags: Diagnostic[] = [];
+  const builder = new GraphBuilder(manifest);
   const models = new Map(manifest.models.map((m) => [m.id, m]));
   const targets = new Map(manifest.targets.map((t) => [t.name, t]));
-  const downloads: StepNode[] = [];
-  const converts: StepNode[] = [];
-  const configs = new Map<string, ConfigNode>();
-  const configByOptions = new Map<string, ConfigNode>();
-  const compiles: CompileNode[] = [];
-  const cells = new Map<string, CellNodes>();
-  const snapshotDirs = new Map<string, string>();
-  const weightsOwners = new Map<string, { node: string; path: Path }>();
-  const libraryOwners = new Map<string, { cell: string; path: Path }>();
-
   const usedModels = new Set(manifest.cells.map((c) => c.model));
-  for (const model of manifest.models) {
-    if (!usedModels.has(model.id)) continue;
-    snapshotDirs.set(model.id, model.source.kind === 'local' ? model.source.path : join(manifest.out, MODELS_DIR, model.id));
+  for (const model of manifest.models) if (usedModels.has(model.id)) builder.addDownloads(model);
+  for (const cell of manifest.cells) {
+    const model = models.get(cell.model);
+    const target = targets.get(cell.target);
+    if (!model || !target) throw new Error(`cell ${cell.id} names an unknown model or target`);
+    builder.addCell(cell, model, target);
+  }
+  return builder.finish();
+}
+
+/** The nodes of one manifest, added cell by cell, each shared node made once; collisions become diagnostics. */
+class GraphBuilder {
+  private readonly diags: Diagnostic[] = [];
+  private readonly downloads: StepNode[] = [];
+  private readonly converts = new Map<string, StepNode>();
+  private readonly configs = new Map<string, ConfigNode>();
+  private readonly configByOptions = new Map<string, ConfigNode>();
+  private readonly compiles: CompileNode[] = [];
+  private readonly cells = new Map<string, CellNodes>();
+  private readonly snapshotDirs = new Map<string, string>();
+  private readonly weightsOwners = new Map<string, { node: string; path: Path }>();
+  private readonly libraryOwners = new Map<string, { cell: string; path: Path }>();
+
+  constructor(private readonly manifest: Manifest) {}
+
+  addDownloads(model: Model): void {
+    this.snapshotDirs.set(model.id, model.source.kind === 'local' ? model.source.path : join(this.manifest.out, MODELS_DIR, model.id));
     for (const part of ['meta', 'weights'] as const)
-      downloads.push({ kind: 'download', part, model: model.id, id: downloadId(model.id, part), inputs: {}, deps: [] });
+      this.downloads.push({ kind: 'download', part, model: model.id, id: downloadId(model.id, part), inputs: {}, deps: [] });
   }
 
-  const configFor = (model: Model, quant: string, cell: Cell | undefined): ConfigNode => {
+  addCell(cell: Cell, model: Model, target: Target): void {
+    const base = this.configFor(model, cell.quant, undefined);
+    this.addConvert(model, cell.quant, base);
+    const config = this.configFor(model, cell.quant, cell);
+    const compile = this.addCompile(cell, model, target, config);
+    this.cells.set(cell.id, { compile: compile.id, config: config.id, baseConfig: base.id, convert: convertId(model.id, cell.quant) });
+  }
+
+  finish(): Result<BuildGraph, Diagnostic[]> {
+    if (this.diags.length > 0) return err(this.diags);
+    const nodes = new Map<string, StepNode>();
+    for (const n of [...this.downloads, ...this.converts.values(), ...this.configs.values(), ...this.compiles]) nodes.set(n.id, n);
+    const weightsDirs = new Map<string, string[]>();
+    for (const c of this.configs.values()) {
+      const id = convertId(c.model, c.quant);
+      weightsDirs.set(id, [...(weightsDirs.get(id) ?? []), c.outDir]);
+    }
+    const graph = new Graph<unknown, StepNode>({ directed: true });
+    for (const n of nodes.values()) graph.setNode(n.id, n);
+    for (const n of nodes.values()) for (const d of n.deps) graph.setEdge(d, n.id);
+    return ok({ nodes, graph, cells: this.cells, snapshotDirs: this.snapshotDirs, weightsDirs });
+  }
+
+  /** One convert per model × quantization, writing into the base variant's folder. */
+  private addConvert(model: Model, quant: string, base: ConfigNode): void {
+    const id = convertId(model.id, quant);
+    if (this.converts.has(id)) return;
+    const inputs = { meta: downloadId(model.id, 'meta'), weights: downloadId(model.id, 'weights') };
+    this.converts.set(id, { kind: 'convert', id, inputs, deps: depsOf(inputs), model: model.id, quant, outDir: base.outDir });
+  }
+
+  /** One config per distinct option set of a model × quantization (the base one without a cell). */
+  private configFor(model: Model, quant: string, cell: Cell | undefined): ConfigNode {
+    const { manifest } = this;
     const base = layer(manifest.config, model.config);
     const options = cell ? cell.options : base;
     const key = `${model.id}/${quant}/${optionsKey(options)}`;
-    const existing = configByOptions.get(key);
+    const existing = this.configByOptions.get(key);
     if (existing) return existing;
     const tag = variantTag(options, base);
     const variant = tag === '' ? 'base' : tag;
@@ -76,51 +126,26 @@ export function buildGraph(manifest: Manifest): Result<BuildGraph, Diagnostic[]>
       options,
       outDir: join(manifest.out, folder),
     };
-    const owner = weightsOwners.get(folder);
     const path = cell && cell.includes.length > 0 ? ['matrix', 'include', cell.includes[0] ?? 0] : model.path;
-    if (owner) {
-      diags.push(
-        error(
-          `output folder ${JSON.stringify(folder)} would hold both ${owner.node} and ${node.id}; change naming.weights or the model ids`,
-          manifest.source.locate(path, { key: true }),
-        ),
-      );
-    } else if (folder === LIBS_DIR || folder === MODELS_DIR) {
-      diags.push(
-        error(
-          `output folder ${JSON.stringify(folder)} of ${node.id} is reserved under out/; change naming.weights`,
-          manifest.source.locate(path, { key: true }),
-        ),
-      );
-    }
-    weightsOwners.set(folder, { node: node.id, path });
-    configByOptions.set(key, node);
-    configs.set(node.id, node);
+    this.claimFolder(folder, node.id, path);
+    this.configByOptions.set(key, node);
+    this.configs.set(node.id, node);
     return node;
-  };
+  }
 
-  const seenPairs = new Set<string>();
-  for (const cell of manifest.cells) {
-    const model = models.get(cell.model);
-    const target = targets.get(cell.target);
-    if (!model || !target) throw new Error(`cell ${cell.id} names an unknown model or target`);
-    const pair = `${cell.model}/${cell.quant}`;
-    const base = configFor(model, cell.quant, undefined);
-    if (!seenPairs.has(pair)) {
-      seenPairs.add(pair);
-      const inputs = { meta: downloadId(model.id, 'meta'), weights: downloadId(model.id, 'weights') };
-      converts.push({
-        kind: 'convert',
-        id: convertId(model.id, cell.quant),
-        inputs,
-        deps: depsOf(inputs),
-        model: model.id,
-        quant: cell.quant,
-        outDir: base.outDir,
-      });
+  private claimFolder(folder: string, node: string, path: Path): void {
+    const owner = this.weightsOwners.get(folder);
+    const at = this.manifest.source.locate(path, { key: true });
+    if (owner) {
+      this.diags.push(error(`output folder ${JSON.stringify(folder)} would hold both ${owner.node} and ${node}; change naming.weights or the model ids`, at));
+    } else if (folder === LIBS_DIR || folder === MODELS_DIR) {
+      this.diags.push(error(`output folder ${JSON.stringify(folder)} of ${node} is reserved under out/; change naming.weights`, at));
     }
-    const config = configFor(model, cell.quant, cell);
-    const lib = libraryName(manifest.naming, {
+    this.weightsOwners.set(folder, { node, path });
+  }
+
+  private addCompile(cell: Cell, model: Model, target: Target, config: ConfigNode): CompileNode {
+    const lib = libraryName(this.manifest.naming, {
       model: model.id,
       quant: cell.quant,
       tag: config.isBase ? '' : config.variant,
@@ -129,16 +154,12 @@ export function buildGraph(manifest: Manifest): Result<BuildGraph, Diagnostic[]>
       ext: target.ext,
     });
     const libPath = targetPath(target, cell);
-    const owner = libraryOwners.get(lib);
+    const owner = this.libraryOwners.get(lib);
     if (owner) {
-      diags.push(
-        error(
-          `library ${JSON.stringify(`${LIBS_DIR}/${lib}`)} would be written by both ${owner.cell} and ${cell.id}; give target ${JSON.stringify(target.name)} a different stem`,
-          manifest.source.locate(libPath),
-        ),
-      );
+      const what = `library ${JSON.stringify(`${LIBS_DIR}/${lib}`)} would be written by both ${owner.cell} and ${cell.id}`;
+      this.diags.push(error(`${what}; give target ${JSON.stringify(target.name)} a different stem`, this.manifest.source.locate(libPath)));
     }
-    libraryOwners.set(lib, { cell: cell.id, path: libPath });
+    this.libraryOwners.set(lib, { cell: cell.id, path: libPath });
     const inputs = { config: config.id };
     const compile: CompileNode = {
       kind: 'compile',
@@ -149,24 +170,11 @@ export function buildGraph(manifest: Manifest): Result<BuildGraph, Diagnostic[]>
       model: model.id,
       quant: cell.quant,
       target: target.name,
-      library: join(manifest.out, LIBS_DIR, lib),
+      library: join(this.manifest.out, LIBS_DIR, lib),
     };
-    compiles.push(compile);
-    cells.set(cell.id, { compile: compile.id, config: config.id, baseConfig: base.id, convert: convertId(model.id, cell.quant) });
+    this.compiles.push(compile);
+    return compile;
   }
-  if (diags.length > 0) return err(diags);
-
-  const nodes = new Map<string, StepNode>();
-  for (const n of [...downloads, ...converts, ...configs.values(), ...compiles]) nodes.set(n.id, n);
-  const weightsDirs = new Map<string, string[]>();
-  for (const c of configs.values()) {
-    const id = convertId(c.model, c.quant);
-    weightsDirs.set(id, [...(weightsDirs.get(id) ?? []), c.outDir]);
-  }
-  const graph = new Graph<unknown, StepNode>({ directed: true });
-  for (const n of nodes.values()) graph.setNode(n.id, n);
-  for (const n of nodes.values()) for (const d of n.deps) graph.setEdge(d, n.id);
-  return ok({ nodes, graph, cells, snapshotDirs, weightsDirs });
 }
 
 function targetPath(target: Target, cell: Cell): Path {

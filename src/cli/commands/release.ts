@@ -1,30 +1,13 @@
 // `mlc-build release`: build what the selection lacks, then write a folder to publish as it is.
 // Cells that failed or that this host cannot build make it exit 1 and write nothing, unless
 // --allow-partial (then release.json lists them under `missing`).
-import { isAbsolute, join, relative, resolve } from 'node:path';
+import { relative } from 'node:path';
 import type { Command } from 'commander';
-import type { NodeResult } from '../../exec/build.js';
-import { cellNodes, cellsMatching, parseSelectors, withDependencies } from '../../graph/select.js';
-import type { Cell } from '../../manifest/types.js';
 import { formatBytes } from '../../manifest/units.js';
-import { assemble, APP_CONFIG, PACKAGE_CONFIG } from '../../release/assemble.js';
-import { byText, collect } from '../../release/collect.js';
+import { APP_CONFIG, PACKAGE_CONFIG } from '../../release/assemble.js';
 import { DEFAULT_LOW_RESOURCE_MB } from '../../release/figures.js';
-import { toolchainFacts } from '../../release/inventory.js';
-import { replaceProblem, writeRelease } from '../../release/write.js';
-import { readLock } from '../../lockfile/lock-file.js';
-import {
-  allHostsRequested,
-  buildSelected,
-  EXIT,
-  foreignKeys,
-  hostView,
-  lockProject,
-  manifestDigest,
-  openContext,
-  type GlobalOptions,
-  writableFolderProblem,
-} from '../../app/index.js';
+import { err, ok, type Result } from '../../result.js';
+import { EXIT, lockProject, makeRelease, releaseCells, releaseFolder, writableFolderProblem, type GlobalOptions, type ReleaseResult } from '../../app/index.js';
 import { COMMANDS, load } from '../context.js';
 import { packageVersion } from '../version.js';
 
@@ -59,131 +42,83 @@ export function registerRelease(program: Command, setExit: (code: number) => voi
     .option('--update', 're-resolve hub revisions instead of using the commits pinned in mlc.build.lock')
     .option('--no-wait', 'fail at once if another build of this project is running')
     .action(async (selectors: string[], flags: ReleaseFlags) => {
-      const usage = (message: string) => {
-        process.stderr.write(`mlc-build: release: ${message}\n`);
-        setExit(EXIT.usage);
-      };
-      const jobs = flags.jobs === undefined ? undefined : Number(flags.jobs);
-      if (jobs !== undefined && (!Number.isInteger(jobs) || jobs < 1)) return usage(`--jobs must be a positive integer, got ${flags.jobs}`);
-      const lowResourceMB = Number(flags.lowResourceMb);
-      if (!Number.isFinite(lowResourceMB) || lowResourceMB <= 0) return usage(`--low-resource-mb must be a positive number, got ${flags.lowResourceMb}`);
-      for (const [flag, url] of [
-        ['--base-url', flags.baseUrl],
-        ['--lib-url', flags.libUrl],
-      ] as const) {
-        if (url !== undefined && !/^(https?|hf):\/\/\S+$/i.test(url)) return usage(`${flag} must be an http(s):// or HF:// URL, got ${JSON.stringify(url)}`);
-      }
-      const global = program.opts<GlobalOptions>();
-      const project = await load(global);
-      if (!project) return setExit(EXIT.usage);
-      const { manifest, graph } = project;
-
-      const sel = parseSelectors(selectors, graph, manifest, COMMANDS);
-      if (!sel.ok) return usage(sel.error);
-      if (sel.value.steps) return usage('a release is made of cells: select them with model=, quant=, target= or compile node ids, not step=');
-      const byCompile = new Map(manifest.cells.map((c) => [graph.cells.get(c.id)?.compile, c]));
-      const named: Cell[] = [];
-      for (const id of sel.value.ids) {
-        const cell = byCompile.get(id);
-        if (!cell) return usage(`${id} is not a compile node: a release is made of cells (compile:MODEL/QUANT/TARGET)`);
-        named.push(cell);
-      }
-      const dims = sel.value.dims;
-      const byDims = Object.keys(dims).length > 0 || named.length === 0 ? cellsMatching(manifest, dims) : [];
-      const wanted = [...new Set([...byDims, ...named])];
-      if (wanted.length === 0) return usage('the selectors match no cell of the matrix');
-
-      const out = flags.out === undefined ? join(manifest.root, 'release') : resolve(flags.out);
-      const inside = (dir: string, root: string) => {
-        const rel = relative(root, dir);
-        return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
-      };
-      if (inside(out, manifest.out) || inside(manifest.out, out) || inside(out, manifest.cache) || inside(manifest.cache, out) || inside(manifest.root, out))
-        return usage(`--out ${flags.out ?? out} overlaps the project, out/ or the store; choose a folder of its own`);
-      const replace = replaceProblem(out);
-      if (replace) return usage(replace);
-
-      const host = await hostView(project, allHostsRequested(global.allHosts, process.env), process.env);
-      // Another host's libraries come from the cache, keyed as that host keys them, or are missing.
-      const foreign = await foreignKeys(project, host);
-      const restoreOnly = new Map<string, string>();
-      const missing: { cell: string; reason: string }[] = [];
-      const buildable = wanted.filter((c) => {
-        const m = host.missing.get(c.target);
-        if (m === undefined) return true;
-        const fk = foreign.get(c.target);
-        const why = `cannot be built on this host: ${c.target} needs ${m}`;
-        if (!fk?.ok) {
-          missing.push({ cell: c.id, reason: `${why} (and ${fk?.reason ?? 'its key is unknown here'})` });
-          return false;
-        }
-        restoreOnly.set(graph.cells.get(c.id)?.compile ?? '', `${why}, and no cache has it from such a host`);
-        return true;
-      });
-      const selected = withDependencies(graph, cellNodes(graph, buildable));
-
-      const unwritable = writableFolderProblem(manifest.out);
-      if (unwritable) return usage(`cannot write to the output folder ${manifest.out}: ${unwritable}`);
-      const locked = await lockProject(manifest, flags.wait);
-      if (!locked.ok) return setExit(locked.error);
-      try {
-        let results: ReadonlyMap<string, NodeResult> = new Map();
-        if (selected.size > 0) {
-          const built = await buildSelected(
-            project,
-            selected,
-            { keepGoing: flags.keepGoing || flags.allowPartial, verify: flags.verify, update: flags.update },
-            global,
-            { jobs, hostFolders: host.folders, force: undefined, foreign: { keys: foreign, restoreOnly } },
-          );
-          if (built.exit === EXIT.interrupted || built.exit === EXIT.internal) return setExit(built.exit);
-          results = built.outcome.results;
-        }
-        const ctx = await openContext(project, { readOnly: true, verify: flags.verify });
-        try {
-          const collected = await collect(ctx, buildable, results);
-          collected.missing.push(...missing);
-          collected.missing.sort((a, b) => byText(a.cell, b.cell));
-          if (collected.missing.length > 0 && !flags.allowPartial) {
-            process.stderr.write(
-              `mlc-build: release: ${collected.missing.length} of ${wanted.length} cells have no library; nothing written (--allow-partial writes the rest):\n${collected.missing
-                .map((m) => `  ${m.cell}: ${m.reason}\n`)
-                .join('')}`,
-            );
-            return setExit(EXIT.stepFailed);
-          }
-          const fp = await ctx.fingerprint();
-          const assembled = assemble(ctx, collected, {
-            baseUrl: flags.baseUrl,
-            libUrl: flags.libUrl,
-            lowResourceMB,
-            generator: `mlc-build ${packageVersion()}`,
-            manifestFile: ctx.display(manifest.file),
-            manifestDigest: manifestDigest(manifest.source.text),
-            toolchain: fp.ok ? toolchainFacts(fp.value) : { fingerprint: '', packages: {} },
-            lock: await readLock(manifest.root),
-            env: process.env,
-          });
-          if (!assembled.ok) {
-            process.stderr.write(assembled.error.map((e) => `mlc-build: release: ${e}\n`).join(''));
-            return setExit(EXIT.stepFailed);
-          }
-          const written = await writeRelease(out, assembled.value.contents);
-          if (!written.ok) {
-            process.stderr.write(`mlc-build: release: ${written.error}\n`);
-            return setExit(EXIT.stepFailed);
-          }
-          const a = assembled.value;
-          const configs = a.contents.written.filter((w) => w.path === APP_CONFIG || w.path.endsWith(`/${PACKAGE_CONFIG}`)).map((w) => w.path);
-          process.stdout.write(
-            `${relative(process.cwd(), out) || '.'}/: ${a.libraries} librar${a.libraries === 1 ? 'y' : 'ies'}, ${a.weights} weights folder${a.weights === 1 ? '' : 's'}, ${a.files} files, ${formatBytes(a.bytes)}${configs.length > 0 ? `; ${configs.join(', ')}` : ''}${collected.missing.length > 0 ? `; ${collected.missing.length} cells missing (release.json lists them)` : ''}\n`,
-          );
-          for (const m of collected.missing) process.stderr.write(`mlc-build: release: missing ${m.cell}: ${m.reason}\n`);
-        } finally {
-          await ctx.store.close();
-        }
-      } finally {
-        await locked.value.release();
-      }
+      setExit(await release(program.opts<GlobalOptions>(), selectors, flags));
     });
+}
+
+function usage(message: string): number {
+  process.stderr.write(`mlc-build: release: ${message}\n`);
+  return EXIT.usage;
+}
+
+async function release(global: GlobalOptions, selectors: string[], flags: ReleaseFlags): Promise<number> {
+  const checked = checkFlags(flags);
+  if (!checked.ok) return usage(checked.error);
+  const project = await load(global);
+  if (!project) return EXIT.usage;
+  const cells = releaseCells(project, selectors, COMMANDS);
+  if (!cells.ok) return usage(cells.error);
+  const out = releaseFolder(project, flags.out);
+  if (!out.ok) return usage(out.error);
+  const { manifest } = project;
+  const unwritable = writableFolderProblem(manifest.out);
+  if (unwritable) return usage(`cannot write to the output folder ${manifest.out}: ${unwritable}`);
+  const locked = await lockProject(manifest, flags.wait);
+  if (!locked.ok) return locked.error;
+  try {
+    const made = await makeRelease(project, {
+      cells: cells.value,
+      out: out.value,
+      global,
+      jobs: checked.value.jobs,
+      keepGoing: flags.keepGoing === true,
+      allowPartial: flags.allowPartial === true,
+      verify: flags.verify === true,
+      update: flags.update === true,
+      assembly: { baseUrl: flags.baseUrl, libUrl: flags.libUrl, lowResourceMB: checked.value.lowResourceMB, generator: `mlc-build ${packageVersion()}` },
+    });
+    return report(made, out.value, cells.value.length);
+  } finally {
+    await locked.value.release();
+  }
+}
+
+function checkFlags(flags: ReleaseFlags): Result<{ jobs: number | undefined; lowResourceMB: number }, string> {
+  const jobs = flags.jobs === undefined ? undefined : Number(flags.jobs);
+  if (jobs !== undefined && (!Number.isInteger(jobs) || jobs < 1)) return err(`--jobs must be a positive integer, got ${flags.jobs ?? ''}`);
+  const lowResourceMB = Number(flags.lowResourceMb);
+  if (!Number.isFinite(lowResourceMB) || lowResourceMB <= 0) return err(`--low-resource-mb must be a positive number, got ${flags.lowResourceMb}`);
+  for (const [flag, url] of [
+    ['--base-url', flags.baseUrl],
+    ['--lib-url', flags.libUrl],
+  ] as const) {
+    if (url !== undefined && !/^(https?|hf):\/\/\S+$/i.test(url)) return err(`${flag} must be an http(s):// or HF:// URL, got ${JSON.stringify(url)}`);
+  }
+  return ok({ jobs, lowResourceMB });
+}
+
+function report(made: ReleaseResult, out: string, wanted: number): number {
+  if ('failed' in made) {
+    process.stderr.write(made.failed.map((e) => `mlc-build: release: ${e}\n`).join(''));
+    return made.exit;
+  }
+  if ('incomplete' in made) {
+    const lines = made.incomplete.map((m) => `  ${m.cell}: ${m.reason}\n`).join('');
+    process.stderr.write(
+      `mlc-build: release: ${made.incomplete.length} of ${wanted} cells have no library; nothing written (--allow-partial writes the rest):\n${lines}`,
+    );
+    return EXIT.stepFailed;
+  }
+  const a = made.written;
+  const configs = a.contents.written.filter((w) => w.path === APP_CONFIG || w.path.endsWith(`/${PACKAGE_CONFIG}`)).map((w) => w.path);
+  const parts = [
+    `${a.libraries} librar${a.libraries === 1 ? 'y' : 'ies'}`,
+    `${a.weights} weights folder${a.weights === 1 ? '' : 's'}`,
+    `${a.files} files`,
+    formatBytes(a.bytes),
+  ];
+  const tail = `${configs.length > 0 ? `; ${configs.join(', ')}` : ''}${made.missing.length > 0 ? `; ${made.missing.length} cells missing (release.json lists them)` : ''}`;
+  process.stdout.write(`${relative(process.cwd(), out) || '.'}/: ${parts.join(', ')}${tail}\n`);
+  for (const m of made.missing) process.stderr.write(`mlc-build: release: missing ${m.cell}: ${m.reason}\n`);
+  return EXIT.ok;
 }

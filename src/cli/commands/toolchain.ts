@@ -16,13 +16,17 @@ export function registerToolchain(program: Command, setExit: (code: number) => v
   /** The project, with its managed toolchain installed (or only looked at). */
   const prepare = async (install: boolean): Promise<{ project: Project; managed?: ManagedToolchain } | undefined> => {
     const project = await load(program.opts<GlobalOptions>());
-    if (!project) return void setExit(EXIT.usage);
+    if (!project) {
+      setExit(EXIT.usage);
+      return;
+    }
     const interrupt = abortOnInterrupt();
     try {
       const r = await setUpToolchain(project, { install, signal: interrupt.signal });
       if (r && !r.ok) {
         process.stderr.write(`mlc-build: toolchain: ${r.error}\n`);
-        return void setExit(interrupt.signal.aborted ? EXIT.interrupted : EXIT.stepFailed);
+        setExit(interrupt.signal.aborted ? EXIT.interrupted : EXIT.stepFailed);
+        return;
       }
       return { project, ...(r?.ok ? { managed: r.value } : {}) };
     } finally {
@@ -51,24 +55,7 @@ export function registerToolchain(program: Command, setExit: (code: number) => v
     .description('pin the toolchain for other machines too (no install): resolved here for their platform and Python')
     .requiredOption('--platform <keys...>', 'lock platform keys, e.g. darwin_arm64-cp311 linux_x86_64-cp311-cu122')
     .action(async (flags: { platform: string[] }) => {
-      const project = await load(program.opts<GlobalOptions>());
-      if (!project) return setExit(EXIT.usage);
-      const install = project.manifest.toolchain.install;
-      if (!install) {
-        process.stderr.write('mlc-build: toolchain lock: the manifest has no toolchain.install to pin\n');
-        return setExit(EXIT.usage);
-      }
-      const r = await lockPlatforms(install, flags.platform, {
-        storeRoot: project.manifest.cache,
-        projectRoot: project.manifest.root,
-        env: process.env,
-        say: (line) => process.stderr.write(`mlc-build: toolchain: ${line}\n`),
-      });
-      if (!r.ok) {
-        process.stderr.write(`mlc-build: toolchain: ${r.error}\n`);
-        return setExit(r.error.startsWith('--platform') ? EXIT.usage : EXIT.stepFailed);
-      }
-      for (const { key, pins } of r.value) process.stdout.write(`${key}: ${pins.map((p) => `${p.name} ${p.version}`).join(', ')}\n`);
+      await lockForPlatforms(program.opts<GlobalOptions>(), flags.platform, setExit);
     });
 
   cmd
@@ -77,32 +64,7 @@ export function registerToolchain(program: Command, setExit: (code: number) => v
     .action(async () => {
       const got = await prepare(false);
       if (!got) return;
-      const { project, managed } = got;
-      if (!managed) {
-        const install = project.manifest.toolchain.install;
-        if (install) {
-          process.stdout.write(`managed toolchain: not resolved for this host yet (mlc-build toolchain install)\n`);
-          return setExit(EXIT.stepFailed);
-        }
-        return unmanaged(project, setExit);
-      }
-      process.stdout.write(describe(managed));
-      if (!managed.installed) {
-        process.stdout.write(`not installed here: mlc-build toolchain install (or a build) installs exactly these\n`);
-        return setExit(EXIT.stepFailed);
-      }
-      const wrong = await differingPins(managed.dir, managed.pins, process.env);
-      process.stdout.write(
-        wrong.length === 0 ? 'the environment matches mlc.build.lock\n' : `differs from mlc.build.lock: ${wrong.map((p) => p.name).join(', ')}\n`,
-      );
-      try {
-        const { stdout } = await promisify(execFile)(envBinary(managed.dir, 'python'), ['-c', 'import tvm; print(tvm.__file__)']);
-        process.stdout.write(`tvm: ${stdout.trim()}\n`);
-      } catch (e) {
-        process.stdout.write(`tvm: does not import (${(e as Error).message.split('\n').at(-2) ?? 'failed'})\n`);
-        return setExit(EXIT.stepFailed);
-      }
-      if (wrong.length > 0) setExit(EXIT.stepFailed);
+      await showStatus(got.project, got.managed, setExit);
     });
 
   cmd
@@ -114,7 +76,8 @@ export function registerToolchain(program: Command, setExit: (code: number) => v
       const path = await mlcLlm(got.project);
       if (!path) {
         process.stderr.write(`mlc-build: toolchain: ${got.project.toolchain.argv[0] ?? 'mlc_llm'} not found\n`);
-        return setExit(EXIT.stepFailed);
+        setExit(EXIT.stepFailed);
+        return;
       }
       process.stdout.write(`${path}\n`);
     });
@@ -157,4 +120,63 @@ async function unmanaged(project: Project, setExit: (code: number) => void): Pro
     `no managed toolchain (toolchain.install) in ${project.manifest.file}; builds run ${project.toolchain.argv.join(' ')}${lock.toolchain ? ' (mlc.build.lock still pins one)' : ''}\n`,
   );
   setExit(EXIT.ok);
+}
+
+/** `toolchain lock --platform …`: pins for other machines, resolved here. */
+async function lockForPlatforms(global: GlobalOptions, platforms: string[], setExit: (code: number) => void): Promise<void> {
+  const project = await load(global);
+  if (!project) {
+    setExit(EXIT.usage);
+    return;
+  }
+  const install = project.manifest.toolchain.install;
+  if (!install) {
+    process.stderr.write('mlc-build: toolchain lock: the manifest has no toolchain.install to pin\n');
+    setExit(EXIT.usage);
+    return;
+  }
+  const r = await lockPlatforms(install, platforms, {
+    storeRoot: project.manifest.cache,
+    projectRoot: project.manifest.root,
+    env: process.env,
+    say: (line) => process.stderr.write(`mlc-build: toolchain: ${line}\n`),
+  });
+  if (!r.ok) {
+    process.stderr.write(`mlc-build: toolchain: ${r.error}\n`);
+    setExit(r.error.startsWith('--platform') ? EXIT.usage : EXIT.stepFailed);
+    return;
+  }
+  for (const { key, pins } of r.value) process.stdout.write(`${key}: ${pins.map((p) => `${p.name} ${p.version}`).join(', ')}\n`);
+}
+
+/** `toolchain status`: what is requested, pinned and installed, and whether it matches the lock. */
+async function showStatus(project: Project, managed: ManagedToolchain | undefined, setExit: (code: number) => void): Promise<void> {
+  if (!managed) {
+    const install = project.manifest.toolchain.install;
+    if (install) {
+      process.stdout.write(`managed toolchain: not resolved for this host yet (mlc-build toolchain install)\n`);
+      setExit(EXIT.stepFailed);
+      return;
+    }
+    return unmanaged(project, setExit);
+  }
+  process.stdout.write(describe(managed));
+  if (!managed.installed) {
+    process.stdout.write(`not installed here: mlc-build toolchain install (or a build) installs exactly these\n`);
+    setExit(EXIT.stepFailed);
+    return;
+  }
+  const wrong = await differingPins(managed.dir, managed.pins, process.env);
+  process.stdout.write(
+    wrong.length === 0 ? 'the environment matches mlc.build.lock\n' : `differs from mlc.build.lock: ${wrong.map((p) => p.name).join(', ')}\n`,
+  );
+  try {
+    const { stdout } = await promisify(execFile)(envBinary(managed.dir, 'python'), ['-c', 'import tvm; print(tvm.__file__)']);
+    process.stdout.write(`tvm: ${stdout.trim()}\n`);
+  } catch (e) {
+    process.stdout.write(`tvm: does not import (${(e as Error).message.split('\n').at(-2) ?? 'failed'})\n`);
+    setExit(EXIT.stepFailed);
+    return;
+  }
+  if (wrong.length > 0) setExit(EXIT.stepFailed);
 }

@@ -1,0 +1,138 @@
+// A release of a selection of cells, as `release` (and later `publish`) makes it: which cells,
+// which of them this host builds and which come from a cache keyed as another host keys them,
+// the build of what is lacking, then the folder assembled and written whole.
+import { isAbsolute, join, relative, resolve } from 'node:path';
+import type { NodeResult } from '../exec/build.js';
+import { cellNodes, cellsMatching, parseSelectors, withDependencies } from '../graph/select.js';
+import { readLock } from '../lockfile/lock-file.js';
+import type { Cell } from '../manifest/types.js';
+import { assemble, type Assembled } from '../release/assemble.js';
+import { byText, collect } from '../release/collect.js';
+import { toolchainFacts } from '../release/inventory.js';
+import { replaceProblem, writeRelease } from '../release/write.js';
+import { err, ok, type Result } from '../result.js';
+import { EXIT, type ExitCode } from './exit-codes.js';
+import { foreignKeys } from './foreign.js';
+import { allHostsRequested, hostView } from './host-aware.js';
+import { openContext } from './context.js';
+import { manifestDigest } from './noop-stamp.js';
+import type { GlobalOptions, Project } from './project.js';
+import { buildSelected } from './run-build.js';
+
+export interface MissingCell {
+  cell: string;
+  reason: string;
+}
+
+/** The cells a release's selectors name (model=, quant=, target=, compile node ids), or why they name none. */
+export function releaseCells(project: Project, selectors: readonly string[], commands: readonly string[]): Result<Cell[], string> {
+  const { manifest, graph } = project;
+  const sel = parseSelectors(selectors, graph, manifest, commands);
+  if (!sel.ok) return sel;
+  if (sel.value.steps) return err('a release is made of cells: select them with model=, quant=, target= or compile node ids, not step=');
+  const byCompile = new Map(manifest.cells.map((c) => [graph.cells.get(c.id)?.compile, c]));
+  const named: Cell[] = [];
+  for (const id of sel.value.ids) {
+    const cell = byCompile.get(id);
+    if (!cell) return err(`${id} is not a compile node: a release is made of cells (compile:MODEL/QUANT/TARGET)`);
+    named.push(cell);
+  }
+  const dims = sel.value.dims;
+  const byDims = Object.keys(dims).length > 0 || named.length === 0 ? cellsMatching(manifest, dims) : [];
+  const wanted = [...new Set([...byDims, ...named])];
+  return wanted.length === 0 ? err('the selectors match no cell of the matrix') : ok(wanted);
+}
+
+/** The release folder (default release/ beside the manifest), or why it cannot be one. */
+export function releaseFolder(project: Project, flag: string | undefined): Result<string, string> {
+  const { manifest } = project;
+  const out = flag === undefined ? join(manifest.root, 'release') : resolve(flag);
+  const inside = (dir: string, root: string) => {
+    const rel = relative(root, dir);
+    return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+  };
+  if (inside(out, manifest.out) || inside(manifest.out, out) || inside(out, manifest.cache) || inside(manifest.cache, out) || inside(manifest.root, out))
+    return err(`--out ${flag ?? out} overlaps the project, out/ or the store; choose a folder of its own`);
+  const replace = replaceProblem(out);
+  return replace === undefined ? ok(out) : err(replace);
+}
+
+export interface ReleaseRequest {
+  cells: Cell[];
+  out: string;
+  global: GlobalOptions;
+  jobs: number | undefined;
+  keepGoing: boolean;
+  allowPartial: boolean;
+  verify: boolean;
+  update: boolean;
+  assembly: { baseUrl?: string; libUrl?: string; lowResourceMB: number; generator: string };
+}
+
+export type ReleaseResult =
+  | { written: Assembled; missing: MissingCell[] }
+  /** Cells have no library and the release may not be partial: nothing written. */
+  | { incomplete: MissingCell[] }
+  | { failed: string[]; exit: ExitCode };
+
+/** Builds what the cells lack (the caller holds the project lock), then writes the release folder whole. */
+export async function makeRelease(project: Project, req: ReleaseRequest): Promise<ReleaseResult> {
+  const { graph } = project;
+  const split = await splitByHost(project, req.cells, req.global);
+  const selected = withDependencies(graph, cellNodes(graph, split.buildable));
+  let results: ReadonlyMap<string, NodeResult> = new Map();
+  if (selected.size > 0) {
+    const built = await buildSelected(project, selected, { keepGoing: req.keepGoing || req.allowPartial, verify: req.verify, update: req.update }, req.global, {
+      jobs: req.jobs,
+      hostFolders: split.hostFolders,
+      force: undefined,
+      foreign: { keys: split.foreign, restoreOnly: split.restoreOnly },
+    });
+    if (built.exit === EXIT.interrupted || built.exit === EXIT.internal) return { failed: [], exit: built.exit };
+    results = built.outcome.results;
+  }
+  const ctx = await openContext(project, { readOnly: true, verify: req.verify });
+  try {
+    const collected = await collect(ctx, split.buildable, results);
+    collected.missing.push(...split.missing);
+    collected.missing.sort((a, b) => byText(a.cell, b.cell));
+    if (collected.missing.length > 0 && !req.allowPartial) return { incomplete: collected.missing };
+    const { manifest } = project;
+    const fp = await ctx.fingerprint();
+    const assembled = assemble(ctx, collected, {
+      ...req.assembly,
+      manifestFile: ctx.display(manifest.file),
+      manifestDigest: manifestDigest(manifest.source.text),
+      toolchain: fp.ok ? toolchainFacts(fp.value) : { fingerprint: '', packages: {} },
+      lock: await readLock(manifest.root),
+      env: process.env,
+    });
+    if (!assembled.ok) return { failed: assembled.error, exit: EXIT.stepFailed };
+    const written = await writeRelease(req.out, assembled.value.contents);
+    if (!written.ok) return { failed: [written.error], exit: EXIT.stepFailed };
+    return { written: assembled.value, missing: collected.missing };
+  } finally {
+    await ctx.store.close();
+  }
+}
+
+/** Which cells this host builds; another host's come from a cache keyed as that host keys them, or are missing. */
+async function splitByHost(project: Project, cells: readonly Cell[], global: GlobalOptions) {
+  const host = await hostView(project, allHostsRequested(global.allHosts, process.env), process.env);
+  const foreign = await foreignKeys(project, host);
+  const restoreOnly = new Map<string, string>();
+  const missing: MissingCell[] = [];
+  const buildable = cells.filter((c) => {
+    const lacks = host.missing.get(c.target);
+    if (lacks === undefined) return true;
+    const key = foreign.get(c.target);
+    const why = `cannot be built on this host: ${c.target} needs ${lacks}`;
+    if (!key?.ok) {
+      missing.push({ cell: c.id, reason: `${why} (and ${key?.reason ?? 'its key is unknown here'})` });
+      return false;
+    }
+    restoreOnly.set(project.graph.cells.get(c.id)?.compile ?? '', `${why}, and no cache has it from such a host`);
+    return true;
+  });
+  return { buildable, missing, restoreOnly, foreign, hostFolders: host.folders };
+}
