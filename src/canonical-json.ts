@@ -1,6 +1,8 @@
 // Sorted-key JSON: equal data, equal text. Keys, records and the lock are compared as text.
 export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  // undefined, functions and symbols have no JSON text of their own: they read as null, as in an array.
+  if (value === undefined || typeof value === 'function' || typeof value === 'symbol') return 'null';
+  if (value === null || typeof value !== 'object') return JSON.stringify(value);
   const hit = serialised.get(value);
   if (hit !== undefined) return hit;
   let text: string;

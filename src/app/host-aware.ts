@@ -5,6 +5,7 @@
 import { cellsMatching, type Selection } from '../graph/select.js';
 import { hostFacts, missingFor } from '../toolchain/host-checks.js';
 import type { Project } from './project.js';
+import { must } from '../must.js';
 
 export interface HostView {
   /** Target name → what this host lacks to build its libraries. Empty with --all-hosts. */
@@ -70,7 +71,7 @@ export function skipText(project: Project, sel: Selection, view: HostView, selec
   if (skipped.length === 0) return undefined;
   const byMissing = new Map<string, string[]>();
   for (const t of new Set(skipped.map((c) => c.target))) {
-    const m = view.missing.get(t) as string;
+    const m = must(view.missing, t, 'what this host lacks for the target');
     byMissing.set(m, [...(byMissing.get(m) ?? []), t]);
   }
   const groups = [...byMissing].map(([m, ts]) => `${ts.join(', ')} need${ts.length === 1 ? 's' : ''} ${m}`);

@@ -1,3 +1,7 @@
+// src/ci/ owns CI fan-out: expected costs per cell (cost.ts), deterministic shards (shard.ts), the
+// matrix's jobs (this file) and the workflows `ci init` writes (workflows.ts). It reads the graph
+// and the manifest; it runs nothing.
+//
 // The jobs of a CI matrix: cells grouped by target (or model, or one per cell), each group on one
 // runner; groups of the same runner merged, cheapest pairs first, until the matrix fits the CI's
 // limit; never a cell dropped, never two runners in one job. Each job says what it passes to

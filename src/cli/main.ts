@@ -1,3 +1,6 @@
+// src/cli/ owns the command line only: parsing argv with commander (one file per command in
+// commands/), printing, and the exit code each command sets. What commands do is app/'s.
+//
 // mlc-build's command line: parse argv, call the layers, map results to output and exit codes.
 import { Command, CommanderError } from 'commander';
 import { registerBuild } from './commands/build.js';

@@ -1,3 +1,7 @@
+// src/exec/ owns running a build: a node's evaluation (evaluate.ts), its run as a state machine
+// (node-run.ts), one step in its staging folder (run-step.ts), the pure scheduler and its slots,
+// watch's takeover policy, the tally of results and the event stream. This file is the driver.
+//
 // The build: drives the scheduler (scheduler.ts) and one NodeRun per node (node-run.ts). A ready
 // node is evaluated at once (stat calls, no slot); only a node that must execute (a step run or a
 // download) asks for its pool's slots (slots.ts). Fail-fast by default (start nothing new, let

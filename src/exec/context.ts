@@ -60,8 +60,8 @@ export class BuildContext implements StepContext {
     this.models = new Map(manifest.models.map((m) => [m.id, m]));
     this.targets = new Map(manifest.targets.map((t) => [t.name, t]));
     // One copy: reading process.env is slow, and steps must not see later changes anyway.
-    this.stepEnv = { ...env };
-    for (const k of WITHHELD_ENV) delete this.stepEnv[k];
+    const withheld = new Set(WITHHELD_ENV);
+    this.stepEnv = Object.fromEntries(Object.entries(env).filter(([k]) => !withheld.has(k)));
     this.cache = cache ?? new LayeredCache(store);
     this.openSource = sourceOpener({
       storeRoot: store.root,
@@ -123,12 +123,12 @@ export class BuildContext implements StepContext {
   }
 
   memo<T>(key: string, make: () => Promise<T>): Promise<T> {
-    let v = this.memos.get(key) as Promise<T> | undefined;
-    if (!v) {
-      v = make();
-      this.memos.set(key, v);
-    }
-    return v;
+    const known = this.memos.get(key);
+    // One key, one producer: the value under a key is always what that key's `make` returns.
+    if (known !== undefined) return known as Promise<T>;
+    const made = make();
+    this.memos.set(key, made);
+    return made;
   }
 
   /**

@@ -1,6 +1,7 @@
 // One evaluation of a node, shared by build, plan, status and explain: what its kind makes of it
 // given its dependencies' outputs, then — for a step — whether its result is already in place in
 // out/ (fresh), in the cache (to restore), or must be run.
+import { ok } from '../result.js';
 import type { StepNode } from '../graph/nodes.js';
 import { diffFields, keyOf, type KeyFields } from '../keys.js';
 import type { SourceFiles } from '../sources/source.js';
@@ -43,7 +44,7 @@ export async function evaluate(ctx: BuildContext, node: StepNode, available: Rea
         const files = ctx.store.filesOf(record);
         const placements = nodeStep.placements(ctx, files);
         if (await ctx.isPlaced(placements))
-          return { ...step, hit: { record, from: 'local', local: files, restore: async () => ({ ok: true, value: files }) }, placed: true };
+          return { ...step, hit: { record, from: 'local', local: files, restore: () => Promise.resolve(ok(files)) }, placed: true };
         // Same key, but not all in place: which files differ (removed, edited, replaced) is worth saying.
         const differs: string[] = [];
         for (const p of placements) if (!(await ctx.isPlaced([p]))) differs.push(p.dest);

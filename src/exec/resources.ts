@@ -5,6 +5,7 @@ import type { Manifest, Target } from '../manifest/types.js';
 import { stepOf } from '../steps/index.js';
 import { POOL_NAMES, recipes, type PoolName } from '../recipes/index.js';
 import type { Capacity, Task } from './scheduler.js';
+import { InternalError } from '../must.js';
 
 export interface Machine {
   cpus: number;
@@ -30,7 +31,9 @@ export function stepResources(node: StepNode, manifest: Manifest, sizes: Record<
   const kind = manifest.resources.steps[node.kind];
   const target = stepOf(node).resources({ target: (name) => manifest.targets.find((t) => t.name === name) as Target });
   const explicit = target?.pool ?? kind?.pool;
-  const pool = explicit ?? recipe.pool.find((p) => sizes[p] > 0) ?? (recipe.pool[recipe.pool.length - 1] as PoolName);
+  const fallback = recipe.pool.at(-1);
+  if (fallback === undefined) throw new InternalError(`internal: recipes/pools.json names no pool for ${node.kind}`);
+  const pool = explicit ?? recipe.pool.find((p) => sizes[p] > 0) ?? fallback;
   return { pool, slots: target?.slots ?? kind?.slots ?? recipe.slots };
 }
 

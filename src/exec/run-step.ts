@@ -67,17 +67,17 @@ async function runInStaging(
     const result = await runProcess(argv, { cwd: staging, env, log, onSpawn, signal: stop.signal, kill: stop.kill });
     const fail = async (message: string, extra: Partial<StepFailure> = {}) =>
       err<StepFailure>({ reason: 'step-failed', message, argv, log, tail: await tail(log, 20), ...extra });
-    if (result.spawnError) return fail(result.spawnError);
-    if (result.stopped) return fail('stopped', { reason: 'cancelled', exitCode: result.code, signal: result.signal });
+    if (result.spawnError) return await fail(result.spawnError);
+    if (result.stopped) return await fail('stopped', { reason: 'cancelled', exitCode: result.code, signal: result.signal });
     if (result.code !== 0)
-      return fail(result.signal ? `killed by ${result.signal}` : `exited with code ${result.code}`, { exitCode: result.code, signal: result.signal });
+      return await fail(result.signal ? `killed by ${result.signal}` : `exited with code ${result.code}`, { exitCode: result.code, signal: result.signal });
     const incomplete = await step.check(outDir);
-    if (incomplete) return fail(incomplete, { exitCode: 0 });
+    if (incomplete) return await fail(incomplete, { exitCode: 0 });
     for (const f of action.inputs) {
       const seen = await stat(join(view, f.name)).catch(() => undefined);
       const now = await ctx.store.stats.digest(f.path).catch(() => undefined);
       if (!seen || now?.digest !== f.digest)
-        return fail(`the step ${seen ? 'modified' : 'removed'} its input ${f.name}; nothing was recorded`, { exitCode: 0 });
+        return await fail(`the step ${seen ? 'modified' : 'removed'} its input ${f.name}; nothing was recorded`, { exitCode: 0 });
     }
     const outputs = await ctx.store.ingestDir(outDir);
     // The log goes with the result (a remote cache serves it as the action's stdout); the copy in logs/ stays.

@@ -256,7 +256,10 @@ export class Scheduler {
   }
 
   private makeReady(e: Entry): void {
-    if (this.stopped) return this.skip(e, undefined);
+    if (this.stopped) {
+      this.skip(e, undefined);
+      return;
+    }
     e.state = 'ready';
     this.readyList.push(e.task.id);
   }

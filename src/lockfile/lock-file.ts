@@ -1,3 +1,5 @@
+// src/lockfile/ owns mlc.build.lock, read and written by sources and the toolchain alike.
+//
 // mlc.build.lock: what each source string resolved to, so every machine builds from the same bytes
 // (users commit it, like a package lock), and the managed toolchain's pins per platform. Sorted,
 // rewritten only when it changes. Per-machine facts (library digests) never go here. Sources and

@@ -1,3 +1,6 @@
+// src/manifest/ owns mlc.build.yaml: finding it, parsing with positions, validating with located
+// diagnostics, the matrix and the layered settings → a typed Manifest and its cells.
+//
 // Find and load the manifest: discovery → YAML with positions → shape → semantics → matrix → layers.
 import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';

@@ -6,7 +6,7 @@ import type { RawManifest, RawTargetObject } from './schema.js';
 import type { ManifestSource, Path } from './source.js';
 import { didYouMean } from './suggest.js';
 import { checkSafeName } from './names.js';
-import type { GenLayer, GenOptions, Target } from './types.js';
+import type { Target } from './types.js';
 
 /** Devices mlc_llm knows by name (presets, their aliases, and the locally probed kinds). */
 const KNOWN_DEVICES = [
@@ -46,7 +46,7 @@ export function presetTarget(name: string, path?: Path): Target | undefined {
     ext: p.ext,
     stem: p.stem ?? name,
     overrides: {},
-    presetConfig: (p.config ?? {}) as GenLayer,
+    presetConfig: p.config ?? {},
     config: {},
     env: {},
     envReads: p.env,
@@ -163,9 +163,9 @@ function fromObject(o: RawTargetObject, path: Path, src: ManifestSource, diags: 
     stem: o.stem ?? (o.preset !== undefined && base && base.stem !== base.name ? base.stem : o.name),
     opt: o.opt,
     systemLibPrefix: o.system_lib_prefix,
-    overrides: (o.overrides ?? {}) as GenOptions,
+    overrides: o.overrides ?? {},
     presetConfig: base?.presetConfig ?? {},
-    config: (o.config ?? {}) as GenLayer,
+    config: o.config ?? {},
     env: o.env ?? {},
     envReads: base?.envReads ?? [],
     buildsOn: base?.buildsOn ?? { needs: [] },

@@ -4,7 +4,7 @@ import { recipes } from '../recipes/index.js';
 import { error, type Diagnostic } from './diagnostic.js';
 import type { Rule } from './matrix.js';
 import { checkSafeName } from './names.js';
-import type { RawExclude, RawManifest } from './schema.js';
+import type { RawExclude, RawInclude, RawManifest } from './schema.js';
 import type { ManifestSource, Path } from './source.js';
 import { parseSource } from './source-spec.js';
 import { didYouMean } from './suggest.js';
@@ -59,7 +59,7 @@ export function checkModels(raw: RawManifest, src: ManifestSource, root: string,
       convTemplate: m.conv_template,
       modelType: m.model_type,
       sourceFormat: m.source_format,
-      config: (m.config ?? {}) as GenLayer,
+      config: m.config ?? {},
       download: {
         include: [...(raw.download?.include ?? []), ...(m.download?.include ?? [])],
         exclude: [...(raw.download?.exclude ?? []), ...(m.download?.exclude ?? [])],
@@ -115,7 +115,7 @@ export function checkMatrixRules(raw: RawManifest, src: ManifestSource, targets:
   const targetNames = new Set(targets.map((t) => t.name));
   const extraTargets: Target[] = [];
 
-  const toRule = (entry: RawExclude, path: Path): Rule => {
+  const toRule = (entry: RawExclude | RawInclude, path: Path): Rule => {
     if (entry.quant !== undefined && entry.quantization !== undefined) {
       diags.push(error('set quant or quantization, not both', src.locate([...path, 'quantization'], { key: true })));
     }
@@ -144,7 +144,8 @@ export function checkMatrixRules(raw: RawManifest, src: ManifestSource, targets:
         diags.push(error(`unknown target ${JSON.stringify(t)}${didYouMean(t, known)}`, at('target', i)));
       }
     });
-    if (Object.values(rule).every((v) => v === undefined) && !('config' in entry)) {
+    const namesCells = rule.model !== undefined || rule.quant !== undefined || rule.target !== undefined;
+    if (!namesCells && !('config' in entry && entry.config !== undefined)) {
       diags.push(error('a matrix rule must name a model, quant or target', src.locate(path)));
     }
     return rule;
@@ -153,7 +154,7 @@ export function checkMatrixRules(raw: RawManifest, src: ManifestSource, targets:
   const exclude = (raw.matrix?.exclude ?? []).map((e, i) => toRule(e, ['matrix', 'exclude', i]));
   const include = (raw.matrix?.include ?? []).map((e, i) => {
     const path: Path = ['matrix', 'include', i];
-    return { ...toRule(e, path), config: (e.config ?? {}) as GenLayer, path };
+    return { ...toRule(e, path), config: e.config ?? {}, path };
   });
   return { exclude, include, extraTargets };
 }

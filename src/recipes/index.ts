@@ -1,3 +1,5 @@
+// src/recipes/ owns typed access to the data in the top-level recipes/ folder.
+//
 // Typed access to the data in the top-level recipes/ folder, loaded once on first use.
 import { readFileSync } from 'node:fs';
 import type { NodeKind } from '../steps/names.js';
@@ -86,30 +88,31 @@ export interface Recipes {
   stepPools: Record<NodeKind, StepPoolRecipe>;
 }
 
-function readRecipe<T>(name: string): T {
-  return JSON.parse(readFileSync(new URL(`../../recipes/${name}`, import.meta.url), 'utf8')) as T;
+/** One of the recipes/ data files; the caller states its shape (the files ship with mlc-build and tests check them). */
+function readRecipe(name: string): unknown {
+  return JSON.parse(readFileSync(new URL(`../../recipes/${name}`, import.meta.url), 'utf8'));
 }
 
 let cached: Recipes | undefined;
 
 export function recipes(): Recipes {
   if (cached) return cached;
-  const q = readRecipe<{ quantizations: Quantization[] }>('quantizations.json');
-  const c = readRecipe<{ registered: string[]; cli_only: string[] }>('conv-templates.json');
-  const m = readRecipe<{ aliases: Record<string, string>; models: Record<string, ModelType> }>('model-types.json');
-  const t = readRecipe<{
+  const q = readRecipe('quantizations.json') as { quantizations: Quantization[] };
+  const c = readRecipe('conv-templates.json') as { registered: string[]; cli_only: string[] };
+  const m = readRecipe('model-types.json') as { aliases: Record<string, string>; models: Record<string, ModelType> };
+  const t = readRecipe('targets.json') as {
     presets: Record<string, TargetPreset>;
     device_ext: { required: Record<string, string[]>; default_builder: string[] };
     system_lib_prefix_devices: string[];
     fixed_host_devices: string[];
-  }>('targets.json');
-  const g = readRecipe<{
+  };
+  const g = readRecipe('gen-config-options.json') as {
     options: GenConfigOption[];
     opt: { presets: string[]; knobs: Record<string, string[]> };
     source_formats: string[];
-  }>('gen-config-options.json');
-  const d = readRecipe<{ fields: string[] }>('compile-ignored-fields.json');
-  const p = readRecipe<{ pools: Recipes['pools']; steps: Recipes['stepPools'] }>('pools.json');
+  };
+  const d = readRecipe('compile-ignored-fields.json') as { fields: string[] };
+  const p = readRecipe('pools.json') as { pools: Recipes['pools']; steps: Recipes['stepPools'] };
   cached = {
     quantizations: q.quantizations,
     convTemplates: c,
@@ -145,7 +148,7 @@ export interface ConvTemplateFamily {
 
 /** recipes/conv-template-families.json: the conv template for a model_type (what `init` writes). */
 export function convTemplateFamilies(): Record<string, ConvTemplateFamily> {
-  return readRecipe<{ families: Record<string, ConvTemplateFamily> }>('conv-template-families.json').families;
+  return (readRecipe('conv-template-families.json') as { families: Record<string, ConvTemplateFamily> }).families;
 }
 
 export interface WheelVariant {
@@ -167,7 +170,7 @@ export interface Wheels {
 
 /** recipes/wheels.json: MLC's wheel index and the package pair of each variant. */
 export function wheels(): Wheels {
-  return readRecipe('wheels.json');
+  return readRecipe('wheels.json') as Wheels;
 }
 
 /** How to install mlc_llm from MLC's wheels, in one paragraph. */
@@ -191,5 +194,5 @@ export interface CiRecipe {
 
 /** recipes/ci.json: expected step costs for sharding, the conversion runner, CI job limits. */
 export function ciRecipe(): CiRecipe {
-  return readRecipe('ci.json');
+  return readRecipe('ci.json') as CiRecipe;
 }

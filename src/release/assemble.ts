@@ -1,3 +1,6 @@
+// src/release/ owns `release`'s folder: what the build left (collect.ts), per-library figures,
+// web-llm's and mlc_llm package's configs, model cards, release.json and SHA256SUMS, written whole.
+//
 // From what the build left (collect.ts) to the release's files: the libraries and weights
 // folders, a model card per folder, web-llm's app config, a package config per phone platform,
 // release.json and SHA256SUMS over every file.

@@ -65,12 +65,10 @@ export async function collect(ctx: BuildContext, cells: readonly Cell[], results
     const lib = await outputsOf(ctx, results.get(ids.compile));
     const conf = await outputsOf(ctx, results.get(ids.config));
     const conv = await outputsOf(ctx, results.get(ids.convert));
-    const problem = [lib, conf, conv].find((r) => !r.ok);
-    if (problem && !problem.ok) {
-      missing.push({ cell: cell.id, reason: problem.error });
+    if (!lib.ok || !conf.ok || !conv.ok) {
+      missing.push({ cell: cell.id, reason: firstError([lib, conf, conv]) });
       continue;
     }
-    if (!lib.ok || !conf.ok || !conv.ok) continue;
     const folder = basename(config.outDir);
     const libName = basename(compile.library);
     const libFile = await readable(ctx, lib.value.tree, libName, `${LIBS}/${libName}`, compile.library);
@@ -85,12 +83,11 @@ export async function collect(ctx: BuildContext, cells: readonly Cell[], results
           .sort()
           .map((name) => readable(ctx, name in conf.value.tree ? conf.value.tree : conv.value.tree, name, `${folder}/${name}`, join(config.outDir, name))),
       );
-      const bad = found.find((f) => !f.ok);
-      if (bad && !bad.ok) {
-        missing.push({ cell: cell.id, reason: bad.error });
+      if (!found.every((f) => f.ok)) {
+        missing.push({ cell: cell.id, reason: firstError(found) });
         continue;
       }
-      for (const f of found) if (f.ok) files.push(f.value);
+      files.push(...found.map((f) => f.value));
       const chatFile = files.find((f) => f.path === `${folder}/mlc-chat-config.json`);
       if (!chatFile) {
         missing.push({ cell: cell.id, reason: `${config.id} recorded no mlc-chat-config.json` });
@@ -134,4 +131,10 @@ async function readable(ctx: BuildContext, tree: Tree, name: string, path: strin
   const here = await ctx.store.stats.digest(placed, { verify }).catch(() => undefined);
   if (here?.digest === f.digest) return ok({ path, digest: f.digest, size: f.size, from: placed });
   return err(`${ctx.display(placed)} does not match its recorded digest ${f.digest.slice(0, 12)} and the store lacks it (build again)`);
+}
+
+/** The first error among results of which at least one failed. */
+function firstError(results: readonly Result<unknown, string>[]): string {
+  for (const r of results) if (!r.ok) return r.error;
+  return 'failed';
 }

@@ -52,7 +52,7 @@ export function libraryFigures(lib: LibraryEntry, weights: WeightsEntry, ctx: Pi
 
 /** mlc_llm's --system-lib-prefix auto rule for phones: "<model_type>_<quantization>_", "-" made "_". */
 function autoPrefix(weights: WeightsEntry, quant: string): string {
-  const type = typeof weights.chat.model_type === 'string' ? weights.chat.model_type : String(asObject(weights.chat.model_config)?.model_type ?? '');
+  const type = typeof weights.chat.model_type === 'string' ? weights.chat.model_type : stringOr(asObject(weights.chat.model_config)?.model_type, '');
   return `${type}_${quant}_`.replace(/-/g, '_');
 }
 
@@ -71,4 +71,8 @@ function tensorCache(weights: WeightsEntry): { paramBytes?: number; largest: num
 
 function asObject(v: unknown): Record<string, unknown> | undefined {
   return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+}
+
+function stringOr(value: unknown, fallback: string): string {
+  return typeof value === 'string' ? value : fallback;
 }

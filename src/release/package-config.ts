@@ -73,7 +73,7 @@ export function packageConfigs(
       libPaths[modelLib] = `${UP}${lib.file.path}`;
       const w = must(weights, lib.weights, 'weights folder');
       const overrides: Record<string, number> = {};
-      for (const [k, v] of Object.entries(f.window)) if (v !== undefined && v > 0) overrides[k] = v;
+      for (const [k, v] of Object.entries(f.window) as [string, number | undefined][]) if (v !== undefined && v > 0) overrides[k] = v;
       models.push({
         model: hub ? `HF://${hub}/${w.folder}` : `${UP}${w.folder}`,
         model_id: must(ids, lib, 'model id of the library'),

@@ -38,7 +38,7 @@ export async function writeRelease(dir: string, contents: ReleaseContents): Prom
   const old = join(parent, `.${basename(dir)}.mlc-build-${process.pid}.old`);
   await rm(staging, { recursive: true, force: true });
   try {
-    for (const f of contents.placed) await place(f.from, join(staging, f.path));
+    for (const f of contents.placed) place(f.from, join(staging, f.path));
     for (const f of contents.written) {
       await mkdir(dirname(join(staging, f.path)), { recursive: true });
       await writeFile(join(staging, f.path), f.data);

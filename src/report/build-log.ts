@@ -1,3 +1,6 @@
+// src/report/ owns how things look: observers of the event stream (plain lines, NDJSON, the live
+// view, the profile), plan tables and diagnostics. It decides nothing.
+//
 // Plain build output for people and CI logs (stderr): what ran or was restored, failures in full,
 // then a summary. Fresh steps are counted, not listed.
 import type { BuildEvent, FinishStatus, KindTotals, RemoteTotals, StepFailure } from '../exec/events.js';
@@ -19,13 +22,20 @@ export function plainLogger(write: (s: string) => void): (e: BuildEvent) => void
           case 'fresh':
             return;
           case 'ran':
-          case 'cached':
-            return write(`  ${e.status.padEnd(7)} ${e.node} (${seconds(e.ms)})\n`);
+          case 'cached': {
+            write(`  ${e.status.padEnd(7)} ${e.node} (${seconds(e.ms)})\n`);
+            return;
+          }
           case 'skipped':
             if (++skips > SKIPS_LISTED) return;
-            return write(`  skipped ${e.node}${e.reason ? `: ${e.reason}` : ''}${skips === SKIPS_LISTED ? ' (further skipped steps are only counted)' : ''}\n`);
-          case 'interrupted':
-            return write(`  ${e.status.padEnd(7)} ${e.node}${e.reason ? `: ${e.reason}` : ''}\n`);
+            {
+              write(`  skipped ${e.node}${e.reason ? `: ${e.reason}` : ''}${skips === SKIPS_LISTED ? ' (further skipped steps are only counted)' : ''}\n`);
+              return;
+            }
+          case 'interrupted': {
+            write(`  ${e.status.padEnd(7)} ${e.node}${e.reason ? `: ${e.reason}` : ''}\n`);
+            return;
+          }
           case 'failed': {
             const text = failureText(e.node, e.failure);
             if (text !== undefined) write(text);
@@ -35,14 +45,22 @@ export function plainLogger(write: (s: string) => void): (e: BuildEvent) => void
         return;
       case 'progress':
         return; // the live view shows it; plain logs stay short
-      case 'warning':
-        return write(`warning: ${e.message}\n`);
-      case 'trigger':
-        return write(`mlc-build: ${e.files.length === 0 ? 'rebuilding' : `changed: ${listed(e.files)}`}\n`);
-      case 'cancelled':
-        return write(`  cancel  ${e.node}: ${e.reason}\n`);
-      case 'summary':
-        return write(`mlc-build: ${summaryText(e.counts)} in ${seconds(e.ms)}\n${kindsText(e.kinds)}${e.remote ? remoteText(e.remote) : ''}`);
+      case 'warning': {
+        write(`warning: ${e.message}\n`);
+        return;
+      }
+      case 'trigger': {
+        write(`mlc-build: ${e.files.length === 0 ? 'rebuilding' : `changed: ${listed(e.files)}`}\n`);
+        return;
+      }
+      case 'cancelled': {
+        write(`  cancel  ${e.node}: ${e.reason}\n`);
+        return;
+      }
+      case 'summary': {
+        write(`mlc-build: ${summaryText(e.counts)} in ${seconds(e.ms)}\n${kindsText(e.kinds)}${e.remote ? remoteText(e.remote) : ''}`);
+        return;
+      }
     }
   };
 }

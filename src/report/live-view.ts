@@ -109,7 +109,10 @@ export class LiveView {
   }
 
   private draw(): void {
-    if (this.drawn < 0) return this.flush();
+    if (this.drawn < 0) {
+      this.flush();
+      return;
+    }
     this.erase();
     this.flush();
     const lines = renderLive({ running: this.running, counts: this.counts, total: this.total }, this.now(), this.out.columns || 100);

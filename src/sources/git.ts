@@ -31,11 +31,7 @@ async function git(args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise
     const { stdout } = await run('git', args, { cwd, env: gitEnv(env), maxBuffer: 256 << 20 });
     return ok(stdout);
   } catch (e) {
-    const stderr = String((e as { stderr?: unknown }).stderr ?? '')
-      .trim()
-      .split('\n')
-      .slice(-3)
-      .join(' ');
+    const stderr = (e instanceof Error && 'stderr' in e && typeof e.stderr === 'string' ? e.stderr : '').trim().split('\n').slice(-3).join(' ');
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return err('git is not installed (mlc-build needs git and git-lfs for git+ sources)');
     return err(`git ${args[0]}: ${stderr || (e as Error).message}`);
   }
@@ -211,7 +207,7 @@ export class GitSource implements Source {
       const commit = pinned?.commit ? ok(pinned.commit) : await resolveGitRev(this.url, this.rev, this.deps.env);
       if (!commit.ok) return commit;
       const dir = gitCheckoutDir(this.deps.storeRoot, this.url, commit.value);
-      const got = await fetchGitPart(this.url, commit.value, this.rev, part, dir, this.deps.env, this.deps.digest, this.deps.rules);
+      const got = await fetchGitPart(this.url, commit.value, this.rev, part, dir, this.deps.env, (p) => this.deps.digest(p), this.deps.rules);
       if (!got.ok) return got;
       for (const [name, f] of Object.entries(got.value)) {
         const was = pinned?.commit === commit.value ? pinned.files[name] : undefined;

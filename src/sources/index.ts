@@ -1,3 +1,6 @@
+// src/sources/ owns where model files come from: local folders, hf:// and git+ sources behind one
+// Source interface, file selection rules, and the pins they add to the lock file.
+//
 // One source per model for a build: the implementations behind the Source interface.
 import { canonicalJson } from '../canonical-json.js';
 import type { Model } from '../manifest/types.js';

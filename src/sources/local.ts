@@ -71,7 +71,7 @@ export class LocalSource implements Source {
 
   async locate(part: Part): Promise<Located> {
     this.deps.observe(this.path);
-    const files = await hashLocalPart(this.path, part, this.deps.digest, this.deps.rules);
+    const files = await hashLocalPart(this.path, part, (p) => this.deps.digest(p), this.deps.rules);
     if (!files.ok) return { kind: 'unavailable', reason: files.error };
     const digests = digestsOf(files.value);
     // The key holds the content, not the path: moving a folder rebuilds nothing.
@@ -79,8 +79,8 @@ export class LocalSource implements Source {
     return { kind: 'here', found: { files: files.value, key: keyOf(fields), fields, pin: { part, files: digests } } };
   }
 
-  async fetch(): Promise<Result<SourceFiles, string>> {
-    return err(`${this.text}: a local folder is not fetched`);
+  fetch(): Promise<Result<SourceFiles, string>> {
+    return Promise.resolve(err(`${this.text}: a local folder is not fetched`));
   }
 
   folder(): string {

@@ -33,7 +33,7 @@ export const download: StepKind<DownloadNode> = {
 
   env: () => ({}),
   outputName: () => '',
-  check: async () => undefined,
+  check: () => Promise.resolve(undefined),
 
   placements(node, ctx, files) {
     // A fetched snapshot also appears in out/models/<model>/ (the seed's layout).

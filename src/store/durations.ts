@@ -20,8 +20,8 @@ export class Durations {
   static load(storeRoot: string): Durations {
     const file = join(storeRoot, 'durations.json');
     try {
-      const data = JSON.parse(readFileSync(file, 'utf8')) as DurationsFile;
-      if (data.version === 1 && typeof data.nodes === 'object') return new Durations(file, data);
+      const data = JSON.parse(readFileSync(file, 'utf8')) as Partial<DurationsFile> | null;
+      if (data?.version === 1 && typeof data.nodes === 'object') return new Durations(file, { version: 1, nodes: data.nodes });
     } catch {
       // nothing learnt yet
     }

@@ -10,7 +10,7 @@ export type PlaceMethod = 'reflink' | 'hardlink' | 'copy';
 const unsupported = new Set<PlaceMethod>();
 const madeDirs = new Set<string>();
 
-export async function place(src: string, dest: string): Promise<PlaceMethod> {
+export function place(src: string, dest: string): PlaceMethod {
   const dir = dirname(dest);
   if (!madeDirs.has(dir)) {
     mkdirSync(dir, { recursive: true });

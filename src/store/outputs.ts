@@ -39,7 +39,7 @@ export async function placeAll(stats: StatCache, placements: readonly Placement[
     const current = await stats.digest(p.dest).catch(() => undefined);
     if (current?.digest === p.digest) continue;
     try {
-      await place(p.src, p.dest);
+      place(p.src, p.dest);
     } catch (e) {
       const failure = environmentFailure(e, 'placing its outputs in out/', p.dest);
       if (failure) return err(failure);
@@ -59,7 +59,7 @@ export async function sweep(stats: StatCache, state: ProjectState, keep: Readonl
   await removeDeadTemps(new Set([...keep, ...Object.keys(state.placed)].map((p) => dirname(p))));
   for (const [path, p] of Object.entries(state.placed)) {
     if (keep.has(path)) continue;
-    delete state.placed[path];
+    Reflect.deleteProperty(state.placed, path);
     changed = true;
     const current = await stats.digest(path).catch(() => undefined);
     if (current?.digest !== p.digest) continue;

@@ -23,8 +23,8 @@ export function projectStatePath(storeRoot: string, projectRoot: string): string
 
 export async function loadProjectState(storeRoot: string, projectRoot: string): Promise<ProjectState> {
   try {
-    const s = JSON.parse(await readFile(projectStatePath(storeRoot, projectRoot), 'utf8')) as ProjectState;
-    if (s.version === 3 && s.root === projectRoot) return s;
+    const s = JSON.parse(await readFile(projectStatePath(storeRoot, projectRoot), 'utf8')) as Partial<ProjectState> | null;
+    if (s?.version === 3 && s.root === projectRoot) return s as ProjectState;
   } catch {
     // first build
   }

@@ -1,3 +1,6 @@
+// src/store/ owns what is kept on disk: the CAS and action records (this file), the stat cache,
+// the action cache and the remote cache (remote/), placing outputs in out/, locks, gc.
+//
 // The store (`cache:`): cas/ read-only blobs by sha256, ac/ action records by key, the stat cache,
 // logs and staging. Only a complete, hashed result is recorded, and the record is written last.
 import { createHash } from 'node:crypto';
@@ -145,13 +148,9 @@ export class Store {
     return `${this.root}/ac/${key.slice(0, 2)}/${key}${suffix}.json`;
   }
 
-  async getRecord(key: string): Promise<ActionRecord | undefined> {
-    try {
-      // Records are small: read synchronously (see StatCache.digest).
-      return JSON.parse(readFileSync(this.recordPath(key), 'utf8')) as ActionRecord;
-    } catch {
-      return undefined;
-    }
+  getRecord(key: string): Promise<ActionRecord | undefined> {
+    // Records are small: read synchronously (see StatCache.digest).
+    return Promise.resolve(readJson(this.recordPath(key)) as ActionRecord | undefined);
   }
 
   /** Writes the record last: the fields first, then the record that makes the result count. */
@@ -166,12 +165,8 @@ export class Store {
     await Promise.all([...keys].map((k) => utimes(this.recordPath(k), now, now).catch(() => undefined)));
   }
 
-  async getFields(key: string): Promise<KeyFieldsRecord | undefined> {
-    try {
-      return JSON.parse(readFileSync(this.recordPath(key, '.fields'), 'utf8')) as KeyFieldsRecord;
-    } catch {
-      return undefined;
-    }
+  getFields(key: string): Promise<KeyFieldsRecord | undefined> {
+    return Promise.resolve(readJson(this.recordPath(key, '.fields')) as KeyFieldsRecord | undefined);
   }
 
   /** True if every output blob of the record is present and intact. */
@@ -238,5 +233,14 @@ export async function exists(path: string): Promise<boolean> {
     return true;
   } catch {
     return false;
+  }
+}
+
+/** A JSON file this store wrote (an action record, its fields), or undefined if it cannot be read. */
+function readJson(file: string): unknown {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    return undefined;
   }
 }

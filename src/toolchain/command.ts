@@ -1,3 +1,6 @@
+// src/toolchain/ owns mlc_llm as a command: resolving it, its fingerprint, argv per step, what the
+// host can build, and the managed toolchain (managed/: a venv pinned by wheel sha256).
+//
 // The mlc_llm command: env MLC_BUILD_MLC_LLM, else toolchain.mlc_llm, else `mlc_llm`.
 import { parse } from 'shell-quote';
 import { err, ok, type Result } from '../result.js';
@@ -32,7 +35,7 @@ export function resolveToolchainCommand(fromManifest: string | undefined, env: N
         : ['mlc_llm', 'default' as const];
   const words = parse(text);
   if (words.length === 0 || words.some((w) => typeof w !== 'string')) {
-    const where = from === 'env' ? `${TOOLCHAIN_ENV}` : 'toolchain.mlc_llm';
+    const where = from === 'env' ? TOOLCHAIN_ENV : 'toolchain.mlc_llm';
     return err(`${where} must be a command such as "mlc_llm" or "python -m mlc_llm", without shell operators; got ${JSON.stringify(text)}`);
   }
   return ok({ argv: words as string[], from });

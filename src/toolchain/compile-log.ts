@@ -10,6 +10,7 @@ export interface CompileMemory {
   kvCacheMBPerToken?: number;
 }
 
+// eslint-disable-next-line no-control-regex -- ANSI colour codes start with ESC, which is what this strips
 const ANSI = /\u001b\[[0-9;]*m/g;
 const TOTAL = /Total memory usage without KV cache:+\s*([\d.]+)\s*MB\s*\(Parameters:\s*([\d.]+)\s*MB\.?\s*Temporary buffer:\s*([\d.]+)\s*MB\)/;
 const KV = /KV cache size:\s*([\d.]+)\s*MB per token/;

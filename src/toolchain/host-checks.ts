@@ -46,7 +46,8 @@ export function targetChecks(t: Target, host: HostFacts): Check[] {
   }
   const gpu = t.buildsOn.gpu ?? (PROBED_DEVICES.includes(t.device) ? t.device : undefined);
   if (gpu && (!os || os === host.platform)) {
-    const n = host.gpus[gpu as keyof HostGpus] ?? 0;
+    const counts: Readonly<Record<string, number>> = { ...host.gpus };
+    const n = counts[gpu] ?? 0;
     const cross = CROSS_PRESET[gpu] ? `, or use the preset ${CROSS_PRESET[gpu]}, which needs no GPU` : '';
     checks.push({
       what: `${t.name}: a local ${GPU_NAME[gpu] ?? gpu} GPU`,
@@ -80,7 +81,7 @@ export function targetChecks(t: Target, host: HostFacts): Check[] {
       what: `${t.name}: the web runtime mlc_wasm_runtime.bc`,
       ok: found,
       detail: found
-        ? (bc as string)
+        ? bc
         : bc
           ? `${bc} is missing: build mlc_llm's web runtime (web/Makefile) in that checkout`
           : 'MLC_LLM_SOURCE_DIR is unset: point it at an mlc_llm source checkout with the web runtime built',
@@ -92,7 +93,7 @@ export function targetChecks(t: Target, host: HostFacts): Check[] {
     checks.push({
       what: `${t.name}: TVM_NDK_CC (the Android NDK's clang)`,
       ok: found,
-      detail: found ? (cc as string) : cc ? `${cc} does not exist` : 'unset: point it at the NDK clang for aarch64',
+      detail: found ? cc : cc ? `${cc} does not exist` : 'unset: point it at the NDK clang for aarch64',
     });
   }
   if (t.device === 'macabi' || t.device.startsWith('macabi:')) {

@@ -1,3 +1,6 @@
+// src/watch/ owns watch mode: what the builds read (watch-set.ts), the file watcher, and the
+// session of rebuilds. It stands on app/ and exec/, never on cli/.
+//
 // `mlc-build watch`: a first build, then a rebuild after each confirmed change. Each rebuild
 // re-plans and supersedes the one before; running steps are decided by key (exec/running.ts, and
 // the build loop's takeover), never stopped wholesale. Results are ordinary store records.

@@ -596,7 +596,7 @@ targets:
     const { open } = await import('node:fs/promises');
     const before = await stat(blob, { bigint: true });
     const fh = await open(blob, 'r+');
-    await fh.write(Buffer.from([0x5a ^ (await readFile(blob))[10]!]), 0, 1, 10);
+    await fh.write(Buffer.from([0x5a ^ ((await readFile(blob))[10] ?? 0)]), 0, 1, 10);
     await fh.close();
     // Back to the very same mtime, to the nanosecond (GNU touch takes @seconds.nanoseconds).
     const ns = before.mtimeNs;
@@ -626,7 +626,7 @@ targets:
         .split('\n')
         .map((l) => JSON.parse(l) as { event: string; status?: string; counts?: Record<string, number> });
       const finishes: Record<string, number> = { ran: 0, cached: 0, fresh: 0, failed: 0, skipped: 0, interrupted: 0 };
-      for (const e of events) if (e.event === 'finish') finishes[e.status as string]!++;
+      for (const e of events) if (e.event === 'finish') finishes[e.status as string] = (finishes[e.status as string] ?? 0) + 1;
       const summary = events.filter((e) => e.event === 'summary');
       expect(summary).toHaveLength(1);
       expect(summary[0]?.counts).toEqual(finishes);

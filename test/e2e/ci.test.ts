@@ -93,7 +93,7 @@ describe.skipIf(lacks('nginx', NGINX !== undefined))('matrix --only-missing (ngi
     expect((await a.run(['--remote-cache', server.url])).code).toBe(0);
   });
   afterAll(async () => {
-    await server?.stop();
+    await (server as Nginx | undefined)?.stop(); // undefined if it never started
   });
 
   const missing = async (edit?: (y: string) => string) => {
@@ -171,7 +171,7 @@ const validator = createRequire(import.meta.url).resolve('@action-validator/cli/
 const validate = (file: string) =>
   promisify(execFile)(process.execPath, [validator, file]).then(
     () => ({ code: 0, stdout: '' }),
-    (e: { code: number; stdout: string }) => e,
+    (e: unknown) => e as { code: number; stdout: string },
   );
 
 interface Workflow {

@@ -220,8 +220,8 @@ describe('hf:// sources', () => {
 describe('hub tokens', () => {
   const token = 'secret-token-0815';
   const cases: [string, (p: Project) => Promise<{ args: string[]; env: Record<string, string> }>][] = [
-    ['HF_TOKEN', async () => ({ args: [], env: { HF_TOKEN: token } })],
-    ['HUGGING_FACE_HUB_TOKEN', async () => ({ args: [], env: { HUGGING_FACE_HUB_TOKEN: token } })],
+    ['HF_TOKEN', () => Promise.resolve({ args: [], env: { HF_TOKEN: token } })],
+    ['HUGGING_FACE_HUB_TOKEN', () => Promise.resolve({ args: [], env: { HUGGING_FACE_HUB_TOKEN: token } })],
     [
       '--token-file',
       async (p) => {

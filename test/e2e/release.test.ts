@@ -104,7 +104,7 @@ describe('release', () => {
     await rename(`${wasm}.new`, wasm);
     const check = await exec('sha256sum', ['-c', '--quiet', 'SHA256SUMS'], { cwd: rel }).then(
       () => ({ code: 0, stdout: '' }),
-      (e: { code: number; stdout: string }) => e,
+      (e: unknown) => e as { code: number; stdout: string },
     );
     expect(check.code).toBe(1);
     expect(check.stdout).toContain('libs/qwen-q4f16_1-webgpu.wasm: FAILED');
@@ -181,7 +181,7 @@ describe('release', () => {
       );
       return exec(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', dir]).then(
         () => ({ code: 0, stdout: '' }),
-        (e: { code: number; stdout: string }) => e,
+        (e: unknown) => e as { code: number; stdout: string },
       );
     };
     expect(await typecheck(text)).toEqual({ code: 0, stdout: '' });

@@ -55,7 +55,7 @@ describe.skipIf(lacks('nginx', NGINX !== undefined))('remote cache (nginx with W
     built = await digests(a.path('dist'));
   });
   afterAll(async () => {
-    await server?.stop();
+    await (server as Nginx | undefined)?.stop(); // undefined if it never started
   });
 
   it('uploads every result: blobs before the action results that name them', async () => {

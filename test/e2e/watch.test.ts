@@ -50,7 +50,9 @@ describe('watch', { timeout: 120_000 }, () => {
     expect(count(calls, 'compile')).toBe(0); // early cutoff: the library does not read the conv template
     expect(count(calls, 'convert_weight')).toBe(0);
     expect(finished(second, 'fresh')).toEqual(expect.arrayContaining([COMPILE_A, COMPILE_B]));
-    expect(JSON.parse(await readFile(p.path(`dist/${MODEL}-q4f16_1-MLC/mlc-chat-config.json`), 'utf8')).conv_template.name).toBe('LM');
+    expect(
+      (JSON.parse(await readFile(p.path(`dist/${MODEL}-q4f16_1-MLC/mlc-chat-config.json`), 'utf8')) as { conv_template: { name: string } }).conv_template.name,
+    ).toBe('LM');
 
     await p.editManifest((y) => y.replace('conv_template: LM', 'conv_template: redpajama_chat'));
     const third = await w.rebuild(3);
@@ -196,7 +198,9 @@ describe('watch', { timeout: 120_000 }, () => {
     await slow(p, {});
     await p.editManifest(() => manifest(', opt: O3, config: { context_window_size: 1024 }'));
     const rebuild = await w.rebuild(2);
-    expect(w.events.filter((e) => e.event === 'cancelled')).toEqual([expect.objectContaining({ node: COMPILE_A, reason: expect.stringContaining('slot') })]);
+    expect(w.events.filter((e) => e.event === 'cancelled')).toEqual([
+      expect.objectContaining({ node: COMPILE_A, reason: expect.stringContaining('slot') as unknown }),
+    ]);
     expect(finished(rebuild, 'ran')).toEqual(expect.arrayContaining([`config:${MODEL}/q4f16_1/ctx1k`, COMPILE_A]));
     expect(alive(old.pid)).toBe(false);
   });
@@ -267,7 +271,7 @@ describe('watch', { timeout: 120_000 }, () => {
     await slow(p, { 'compile.*--device vulkan': 30_000 });
     await p.editManifest(() => manifest('', ', opt: O3'));
     const old = await w.started('the slow compile of b', (s) => s.sub === 'compile' && s.args.includes('O3'));
-    await p.editManifest((y) => y.replace(/  - \{ name: b.*\n/, ''));
+    await p.editManifest((y) => y.replace(/ {2}- \{ name: b.*\n/, ''));
     await w.rebuild(2);
     expect(w.events.filter((e) => e.event === 'cancelled')).toEqual([{ event: 'cancelled', node: COMPILE_B, reason: 'no longer in the build' }]);
     expect(alive(old.pid)).toBe(false);

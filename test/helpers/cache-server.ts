@@ -59,7 +59,7 @@ export class CacheServer {
           res.writeHead(200, { 'content-length': body.length }).end();
           return;
         }
-        let data = this.faults.corrupt && path.includes('/cas/') && body.length > 1000 ? Buffer.from(body.map((b) => b ^ 0xff)) : body;
+        const data = this.faults.corrupt && path.includes('/cas/') && body.length > 1000 ? Buffer.from(body.map((b) => b ^ 0xff)) : body;
         const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
         if (range) {
           const from = Number(range[1]);

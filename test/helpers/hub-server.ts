@@ -70,16 +70,23 @@ export class HubServer {
     const api = /^\/api\/models\/([^/]+\/[^/]+)\/(revision|tree)\/([^/]+)$/.exec(path);
     const resolve = /^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(path);
     const repo = this.repos.find((r) => r.repo === (api?.[1] ?? resolve?.[1]));
-    if (!repo) return send(404, { error: 'Repository not found' });
+    if (!repo) {
+      send(404, { error: 'Repository not found' });
+      return;
+    }
     if (repo.token && req.headers.authorization !== `Bearer ${repo.token}`) {
-      return send(401, { error: 'Access to model is restricted. You must have access to it and be authenticated to access it.' });
+      send(401, { error: 'Access to model is restricted. You must have access to it and be authenticated to access it.' });
+      return;
     }
     const rev = api?.[3] ?? resolve?.[2] ?? '';
     const commit = /^[0-9a-f]{40}$/.test(rev) && Object.values(repo.refs).includes(rev) ? rev : repo.refs[rev];
-    if (!commit) return send(404, { error: `Revision Not Found for url: ${path}` });
+    if (!commit) {
+      send(404, { error: `Revision Not Found for url: ${path}` });
+      return;
+    }
     const all = { ...repo.files, ...Object.fromEntries((repo.extraListed ?? []).map((p) => [p, Buffer.from('outside')])) };
     if (api?.[2] === 'revision') {
-      return send(200, {
+      send(200, {
         _id: `id-${repo.repo}`,
         id: repo.repo,
         sha: commit,
@@ -90,9 +97,10 @@ export class HubServer {
         lastModified: '2025-01-01T00:00:00.000Z',
         siblings: Object.keys(all).map((rfilename) => ({ rfilename })),
       });
+      return;
     }
     if (api?.[2] === 'tree') {
-      return send(
+      send(
         200,
         Object.entries(all).map(([p, b]) => ({
           type: 'file',
@@ -102,14 +110,19 @@ export class HubServer {
           ...(b.length > LFS_THRESHOLD ? { lfs: { oid: sha256(b), size: b.length, pointerSize: 134 } } : {}),
         })),
       );
+      return;
     }
     const filePath = resolve?.[3] ?? '';
     const content = repo.files[filePath];
-    if (!content) return send(404, { error: 'Entry not found' });
+    if (!content) {
+      send(404, { error: 'Entry not found' });
+      return;
+    }
     const fault = this.faults.get(filePath);
     if (fault === '500-once') {
       this.faults.delete(filePath);
-      return send(500, { error: 'Internal Error' });
+      send(500, { error: 'Internal Error' });
+      return;
     }
     let body = content;
     if (fault === 'corrupt-once' || fault === 'corrupt-always') {

@@ -7,18 +7,19 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 
 export class SimpleIndex {
-  readonly requests: string[] = [];
   private constructor(
     private readonly server: Server,
     readonly url: string,
+    /** The paths asked for, in order. */
+    readonly requests: string[],
   ) {}
 
   static async serve(dir: string): Promise<SimpleIndex> {
     const normalise = (n: string) => n.toLowerCase().replace(/[-_.]+/g, '-');
-    let index: SimpleIndex | undefined;
+    const requests: string[] = [];
     const server = createServer((req, res) => {
       const url = req.url ?? '/';
-      index?.requests.push(url);
+      requests.push(url);
       const files = readdirSync(dir).filter((f) => f.endsWith('.whl'));
       const project = /^\/simple\/([^/]+)\/?$/.exec(url)?.[1];
       if (project) {
@@ -37,8 +38,7 @@ export class SimpleIndex {
       res.writeHead(404).end();
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    index = new SimpleIndex(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}/simple`);
-    return index;
+    return new SimpleIndex(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}/simple`, requests);
   }
 
   close(): Promise<void> {

@@ -11,7 +11,11 @@ function reachable(graph: BuildGraph, from: string): Set<string> {
   const stack = [from];
   while (stack.length) {
     const id = stack.pop() as string;
-    for (const s of graph.graph.successors(id) ?? []) if (!seen.has(s)) (seen.add(s), stack.push(s));
+    for (const s of graph.graph.successors(id) ?? [])
+      if (!seen.has(s)) {
+        seen.add(s);
+        stack.push(s);
+      }
   }
   return seen;
 }

@@ -41,7 +41,9 @@ describe('live view', () => {
 /** What a terminal shows after `out`: lines, with "up N lines, clear to the end" applied. */
 function screen(out: string): string[] {
   const lines: string[] = [];
+  // eslint-disable-next-line no-control-regex -- the live view's redraw is ESC [ n A, ESC [ 0 J
   for (const part of out.split(/(\x1b\[\d+A\x1b\[0J)/)) {
+    // eslint-disable-next-line no-control-regex -- as above
     const up = /^\x1b\[(\d+)A\x1b\[0J$/.exec(part);
     if (up) lines.splice(lines.length - Number(up[1]));
     else lines.push(...part.split('\n').slice(0, -1));

@@ -21,7 +21,6 @@ interface SimResult {
 /** Drives the scheduler on a simulated clock: every task must execute and takes `expectedMs`. */
 function simulate(tasks: Task[], cap: Capacity, opts: { keepGoing?: boolean; fails?: string[]; actualMs?: (t: Task) => number } = {}): SimResult {
   const s = new Scheduler(tasks, cap, { keepGoing: opts.keepGoing ?? false });
-  const byId = new Map(tasks.map((t) => [t.id, t]));
   const running: { task: Task; end: number; interval: Interval }[] = [];
   const runs: Interval[] = [];
   const skipped: SimResult['skipped'] = [];
@@ -49,7 +48,6 @@ function simulate(tasks: Task[], cap: Capacity, opts: { keepGoing?: boolean; fai
       const r = running.shift() as (typeof running)[number];
       s.finish(r.task.id, opts.fails?.includes(r.task.id) ? 'failed' : 'ok');
     }
-    void byId;
   }
   throw new Error('simulation did not end');
 }
@@ -74,7 +72,7 @@ function randomGraph(seed: number, n: number): Task[] {
   const tasks: Task[] = [];
   for (let i = 0; i < n; i++) {
     const deps = tasks.filter(() => r() < 3 / Math.max(1, tasks.length)).map((t) => t.id);
-    tasks.push(task(`t${i}`, deps, 1 + Math.floor(r() * 50), pools[Math.floor(r() * 3)] as PoolName, 1 + Math.floor(r() * 3)));
+    tasks.push(task(`t${i}`, deps, 1 + Math.floor(r() * 50), pools[Math.floor(r() * 3)], 1 + Math.floor(r() * 3)));
   }
   return tasks;
 }

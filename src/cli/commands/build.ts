@@ -48,15 +48,20 @@ export function registerBuild(program: Command, setExit: (code: number) => void,
       const shard = flags.shard === undefined ? undefined : parseShard(flags.shard);
       if (typeof shard === 'string') {
         process.stderr.write(`mlc-build: ${shard}\n`);
-        return setExit(EXIT.usage);
+        setExit(EXIT.usage);
+        return;
       }
       const jobs = flags.jobs === undefined ? undefined : Number(flags.jobs);
       if (jobs !== undefined && (!Number.isInteger(jobs) || jobs < 1)) {
         process.stderr.write(`mlc-build: --jobs must be a positive integer, got ${flags.jobs}\n`);
-        return setExit(EXIT.usage);
+        setExit(EXIT.usage);
+        return;
       }
       const loaded = await loadSelected(program.opts<GlobalOptions>(), selectors, { skip: true });
-      if ('exit' in loaded) return setExit(loaded.exit);
+      if ('exit' in loaded) {
+        setExit(loaded.exit);
+        return;
+      }
       const { project } = loaded;
       let { selected } = loaded;
       const skipped = skipText(project, loaded.sel, loaded.host, selected);
@@ -70,17 +75,22 @@ export function registerBuild(program: Command, setExit: (code: number) => void,
       // Found before any step runs: a --profile folder that does not exist, an out/ that cannot be written.
       if (flags.profile !== undefined && !existsSync(dirname(resolve(flags.profile)))) {
         process.stderr.write(`mlc-build: --profile ${flags.profile}: the folder ${dirname(resolve(flags.profile))} does not exist\n`);
-        return setExit(EXIT.usage);
+        setExit(EXIT.usage);
+        return;
       }
       const unwritable = writableFolderProblem(manifest.out);
       if (unwritable) {
         process.stderr.write(
           `mlc-build: cannot write to the output folder ${relative(process.cwd(), manifest.out) || manifest.out}: ${unwritable} (change out: in the manifest, or its permissions)\n`,
         );
-        return setExit(EXIT.usage);
+        setExit(EXIT.usage);
+        return;
       }
       const locked = await lockProject(manifest, flags.wait);
-      if (!locked.ok) return setExit(locked.error);
+      if (!locked.ok) {
+        setExit(locked.error);
+        return;
+      }
       try {
         if (shard) {
           // Every job must compute the same slices: each model's config.json (the cost's model
@@ -92,7 +102,10 @@ export function registerBuild(program: Command, setExit: (code: number) => void,
               hostFolders: [],
               force: undefined,
             });
-            if (meta.exit !== EXIT.ok) return setExit(meta.exit);
+            if (meta.exit !== EXIT.ok) {
+              setExit(meta.exit);
+              return;
+            }
           }
           selected = shardSelection(project, selected, shard);
           process.stderr.write(`mlc-build: shard ${shard.index}/${shard.count}: ${librariesIn(project, selected)} libraries\n`);

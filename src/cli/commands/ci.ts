@@ -17,16 +17,21 @@ export function registerCi(program: Command, setExit: (code: number) => void): v
     .action(async (which: string, flags: { force?: boolean }) => {
       if (which !== 'github' && which !== 'gitlab') {
         process.stderr.write(`mlc-build: ci init: ${JSON.stringify(which)} is not a CI mlc-build writes for: github or gitlab\n`);
-        return setExit(EXIT.usage);
+        setExit(EXIT.usage);
+        return;
       }
       const project = await load(program.opts<GlobalOptions>());
-      if (!project) return setExit(EXIT.usage);
+      if (!project) {
+        setExit(EXIT.usage);
+        return;
+      }
       const { manifest } = project;
       const file = join(manifest.root, which === 'github' ? GITHUB_WORKFLOW : GITLAB_PIPELINE);
       const shown = relative(process.cwd(), file) || file;
       if (existsSync(file) && !flags.force) {
         process.stderr.write(`mlc-build: ci init: ${shown} exists; --force replaces it\n`);
-        return setExit(EXIT.stepFailed);
+        setExit(EXIT.stepFailed);
+        return;
       }
       await writeFileAtomic(file, which === 'github' ? githubWorkflow(manifest) : gitlabPipeline(manifest));
       process.stderr.write(

@@ -14,10 +14,16 @@ export function registerClean(program: Command, setExit: (code: number) => void)
     .option('--cache', 'also delete the whole store (cache:), shared by every project that uses it')
     .action(async (opts: { cache?: boolean }) => {
       const project = await load(program.opts<GlobalOptions>());
-      if (!project) return setExit(EXIT.usage);
+      if (!project) {
+        setExit(EXIT.usage);
+        return;
+      }
       const { manifest } = project;
       const locked = await lockProject(manifest, true);
-      if (!locked.ok) return setExit(locked.error);
+      if (!locked.ok) {
+        setExit(locked.error);
+        return;
+      }
       try {
         await clean(manifest, opts.cache ?? false);
       } finally {

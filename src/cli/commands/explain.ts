@@ -13,10 +13,14 @@ export function registerExplain(program: Command, setExit: (code: number) => voi
     .argument('<node>', 'a node id, e.g. compile:Llama-2-7b-chat-hf/q4f16_1/cuda')
     .action(async (id: string) => {
       const project = await load(program.opts<GlobalOptions>());
-      if (!project) return setExit(EXIT.usage);
+      if (!project) {
+        setExit(EXIT.usage);
+        return;
+      }
       if (!project.graph.nodes.has(id)) {
         process.stderr.write(`mlc-build: unknown node ${JSON.stringify(id)}${didYouMean(id, [...project.graph.nodes.keys()])}\n`);
-        return setExit(EXIT.usage);
+        setExit(EXIT.usage);
+        return;
       }
       const ctx = await openContext(project, { readOnly: true });
       let found: Evaluation | undefined;

@@ -25,20 +25,28 @@ export function registerGc(program: Command, setExit: (code: number) => void): v
     .option('--dry-run', 'say what would be removed, remove nothing')
     .action(async (flags: GcFlags) => {
       const project = await load(program.opts<GlobalOptions>());
-      if (!project) return setExit(EXIT.usage);
+      if (!project) {
+        setExit(EXIT.usage);
+        return;
+      }
       const maxSize = flags.maxSize === undefined ? project.manifest.cacheLimits.maxSize : parseSize(flags.maxSize);
       const maxAge = flags.olderThan === undefined ? project.manifest.cacheLimits.maxAge : parseAge(flags.olderThan);
       if (flags.maxSize !== undefined && maxSize === undefined) {
         process.stderr.write(`mlc-build: --max-size ${flags.maxSize} is not a size (write it like 50GB, 200GiB or a number of bytes)\n`);
-        return setExit(EXIT.usage);
+        setExit(EXIT.usage);
+        return;
       }
       if (flags.olderThan !== undefined && maxAge === undefined) {
         process.stderr.write(`mlc-build: --older-than ${flags.olderThan} is not an age (write it like 30d, 12h, 2w)\n`);
-        return setExit(EXIT.usage);
+        setExit(EXIT.usage);
+        return;
       }
       // This project's builds must not restore from a record while it goes.
       const locked = await lockProject(project.manifest, true);
-      if (!locked.ok) return setExit(locked.error);
+      if (!locked.ok) {
+        setExit(locked.error);
+        return;
+      }
       try {
         // `--all` alone: everything the current manifest does not need (what "all" reads as); with a
         // limit given, the limit applies to everything, what the manifest uses included.

@@ -31,15 +31,22 @@ export function registerInit(program: Command, setExit: (code: number) => void):
       const file = join(cwd, 'mlc.build.yaml');
       if (existsSync(file) && !opts.force) {
         process.stderr.write(`mlc-build: ${file} exists; not overwriting it (--force does)\n`);
-        return setExit(EXIT.usage);
+        setExit(EXIT.usage);
+        return;
       }
       const models: StarterModel[] = [];
       const ids = new Set<string>();
       for (const text of sources) {
         const spec = parseSource(text, cwd);
-        if (typeof spec === 'string') return fail(spec);
+        if (typeof spec === 'string') {
+          fail(spec);
+          return;
+        }
         const config = await readConfig(spec, program.opts<GlobalOptions>().tokenFile);
-        if (!config.ok) return fail(`${text}: ${config.error}`);
+        if (!config.ok) {
+          fail(`${text}: ${config.error}`);
+          return;
+        }
         let id = modelIdFor(spec.kind === 'local' ? spec.path : text);
         for (let n = 2; ids.has(id); n++) id = `${modelIdFor(text)}-${n}`;
         ids.add(id);

@@ -46,29 +46,58 @@ export function registerMatrix(program: Command, setExit: (code: number) => void
         setExit(EXIT.usage);
       };
       const format = flags.format;
-      if (format !== 'github' && format !== 'gitlab' && format !== 'json')
-        return usage(`--format must be github, gitlab or json, got ${JSON.stringify(format)}`);
-      if (!['cell', 'target', 'model'].includes(flags.groupBy)) return usage(`--group-by must be cell, target or model, got ${JSON.stringify(flags.groupBy)}`);
+      if (format !== 'github' && format !== 'gitlab' && format !== 'json') {
+        usage(`--format must be github, gitlab or json, got ${JSON.stringify(format)}`);
+        return;
+      }
+      if (!['cell', 'target', 'model'].includes(flags.groupBy)) {
+        usage(`--group-by must be cell, target or model, got ${JSON.stringify(flags.groupBy)}`);
+        return;
+      }
       const stage = stages.find((s) => s.kind === flags.stage)?.kind;
-      if (stage === undefined) return usage(`--stage must be ${stageNames}, got ${JSON.stringify(flags.stage)}`);
+      if (stage === undefined) {
+        usage(`--stage must be ${stageNames}, got ${JSON.stringify(flags.stage)}`);
+        return;
+      }
       const limit = format === 'json' ? Infinity : ciRecipe().job_limits[format];
       const asked = flags.maxJobs === undefined ? undefined : Number(flags.maxJobs);
-      if (asked !== undefined && (!Number.isInteger(asked) || asked < 1)) return usage(`--max-jobs must be a positive integer, got ${flags.maxJobs}`);
+      if (asked !== undefined && (!Number.isInteger(asked) || asked < 1)) {
+        usage(`--max-jobs must be a positive integer, got ${flags.maxJobs}`);
+        return;
+      }
       const maxJobs = Math.min(asked ?? limit, limit);
 
       const global = program.opts<GlobalOptions>();
       const project = await load(global);
-      if (!project) return setExit(EXIT.usage);
+      if (!project) {
+        setExit(EXIT.usage);
+        return;
+      }
       const sel = parseSelectors(selectors, project.graph, project.manifest, COMMANDS);
-      if (!sel.ok) return usage(sel.error);
-      if (sel.value.steps || sel.value.ids.length > 0) return usage('select cells with model=, quant= and target= (use --stage for conversions)');
+      if (!sel.ok) {
+        usage(sel.error);
+        return;
+      }
+      if (sel.value.steps || sel.value.ids.length > 0) {
+        usage('select cells with model=, quant= and target= (use --stage for conversions)');
+        return;
+      }
       let cells = cellsMatching(project.manifest, sel.value.dims);
-      if (cells.length === 0) return usage('the selectors match no cell of the matrix');
+      if (cells.length === 0) {
+        usage('the selectors match no cell of the matrix');
+        return;
+      }
 
       if (flags.onlyMissing) {
-        if (!project.remote) return usage('--only-missing asks the remote cache: configure one (remote_cache.url, MLC_BUILD_REMOTE_CACHE or --remote-cache)');
+        if (!project.remote) {
+          usage('--only-missing asks the remote cache: configure one (remote_cache.url, MLC_BUILD_REMOTE_CACHE or --remote-cache)');
+          return;
+        }
         const missing = stageUnit(stage) === 'pair' ? await missingConversions(project, global, cells) : await missingCells(project, global, cells);
-        if (typeof missing === 'number') return setExit(missing);
+        if (typeof missing === 'number') {
+          setExit(missing);
+          return;
+        }
         cells = missing;
       }
       const jobs = planJobs(project.manifest, project.graph, cells, new Costs(project.manifest, project.graph), {
@@ -76,7 +105,10 @@ export function registerMatrix(program: Command, setExit: (code: number) => void
         maxJobs,
         stage,
       });
-      if (!jobs.ok) return usage(jobs.error);
+      if (!jobs.ok) {
+        usage(jobs.error);
+        return;
+      }
       const matrix = { include: jobs.value };
       process.stdout.write(format === 'gitlab' ? gitlabPipeline(jobs.value) : `${JSON.stringify(matrix, null, format === 'json' ? 2 : undefined)}\n`);
       const out = process.env.GITHUB_OUTPUT;

@@ -14,7 +14,10 @@ export function registerPlan(program: Command, setExit: (code: number) => void):
     .addHelpText('after', SELECTOR_HELP)
     .action(async (selectors: string[], opts: { json?: boolean; commands?: boolean }) => {
       const loaded = await loadSelected(program.opts<GlobalOptions>(), selectors);
-      if ('exit' in loaded) return setExit(loaded.exit);
+      if ('exit' in loaded) {
+        setExit(loaded.exit);
+        return;
+      }
       const { project, selected, unavailable } = loaded;
       const plan = await readOnlyPlan(project, selected, unavailable);
       process.stdout.write(opts.json ? planJson(plan) : opts.commands ? planCommands(plan, process.cwd()) : planTable(plan));
@@ -28,7 +31,10 @@ export function registerPlan(program: Command, setExit: (code: number) => void):
     .addHelpText('after', SELECTOR_HELP)
     .action(async (selectors: string[], opts: { format: GraphFormat }) => {
       const loaded = await loadSelected(program.opts<GlobalOptions>(), selectors);
-      if ('exit' in loaded) return setExit(loaded.exit);
+      if ('exit' in loaded) {
+        setExit(loaded.exit);
+        return;
+      }
       process.stdout.write(renderGraph(loaded.project.graph, loaded.selected, opts.format));
     });
 }

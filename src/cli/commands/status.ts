@@ -17,7 +17,10 @@ export function registerStatus(program: Command, setExit: (code: number) => void
     .addHelpText('after', SELECTOR_HELP)
     .action(async (selectors: string[], opts: { json?: boolean }) => {
       const loaded = await loadSelected(program.opts<GlobalOptions>(), selectors);
-      if ('exit' in loaded) return setExit(loaded.exit);
+      if ('exit' in loaded) {
+        setExit(loaded.exit);
+        return;
+      }
       const { project, selected, unavailable } = loaded;
       const ctx = await openContext(project, { readOnly: true });
       const plan = await makePlan(ctx, selected, unavailable);

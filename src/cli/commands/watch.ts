@@ -36,12 +36,14 @@ Ctrl-C stops it (exit 130).`,
       const jobs = flags.jobs === undefined ? undefined : Number(flags.jobs);
       if (jobs !== undefined && (!Number.isInteger(jobs) || jobs < 1)) {
         process.stderr.write(`mlc-build: --jobs must be a positive integer, got ${flags.jobs}\n`);
-        return setExit(EXIT.usage);
+        setExit(EXIT.usage);
+        return;
       }
       const debounce = flags.debounce === undefined ? undefined : Number(flags.debounce);
       if (debounce !== undefined && (!Number.isInteger(debounce) || debounce < 0)) {
         process.stderr.write(`mlc-build: --debounce must be a whole number of milliseconds, got ${flags.debounce}\n`);
-        return setExit(EXIT.usage);
+        setExit(EXIT.usage);
+        return;
       }
       setExit(
         await watchProject({
