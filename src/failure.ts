@@ -30,6 +30,8 @@ export interface StepFailure {
   /** What to do about it. */
   advice?: string;
   argv?: string[];
+  /** Commands to run before `argv` when it is run by hand (`mkdir -p` of its output folder). */
+  setup?: string[][];
   /** Variables the command is run with on top of the build's (a target's env:). */
   env?: Record<string, string>;
   exitCode?: number | null;

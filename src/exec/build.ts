@@ -351,9 +351,9 @@ class Build implements NodeRunHost {
     this.durations.learn(node.id, ms);
   }
 
-  userCommand(node: StepNode): Pick<StepFailure, 'argv' | 'env'> | undefined {
+  userCommand(node: StepNode): Pick<StepFailure, 'argv' | 'env' | 'setup'> | undefined {
     const planned = commandOf(this.ctx, node.id);
-    return planned.argv ? { argv: planned.argv, env: planned.env } : undefined;
+    return planned.argv ? { argv: planned.argv, env: planned.env, setup: planned.setup } : undefined;
   }
 
   logPath(node: StepNode): string {

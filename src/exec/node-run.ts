@@ -91,7 +91,7 @@ export interface NodeRunHost {
   offer(record: ActionRecord): void;
   learnDuration(node: StepNode, ms: number): void;
   /** The command as a user can re-run it after the build (out/'s paths, not the staging folder's). */
-  userCommand(node: StepNode): Pick<StepFailure, 'argv' | 'env'> | undefined;
+  userCommand(node: StepNode): Pick<StepFailure, 'argv' | 'env' | 'setup'> | undefined;
   logPath(node: StepNode): string;
   /** Runs of a key under way in this build. */
   readonly sharedRuns: Map<string, SharedRun>;

@@ -86,7 +86,8 @@ export function failureText(node: string, f: StepFailure | undefined): string | 
     case 'cancelled': {
       const lines = [`FAILED  ${node}: ${f.message}`];
       if (f.advice !== undefined) lines.push(`  what to do: ${f.advice}`);
-      if (f.argv) lines.push(`  $ ${shellLine(f.argv, f.env)}`);
+      // One line a user can paste in the project folder: the output folder first, as `plan --commands` does.
+      if (f.argv) lines.push(`  $ ${[...(f.setup ?? []).map((c) => shellLine(c)), shellLine(f.argv, f.env)].join(' && ')}`);
       if (f.log !== undefined) lines.push(`  log: ${f.log}`);
       for (const l of f.tail ?? []) lines.push(`  | ${l}`);
       return lines.join('\n') + '\n';
