@@ -1,18 +1,23 @@
-// Whether a folder the build writes (out/, the store) can be written, tried before any step runs
-// by writing a probe file there: a read-only mount or a permission is then a usage error that
-// names the folder, not a failure halfway through the build.
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+// Whether a folder the build writes (out/, the store) can be written, found before any step runs:
+// a read-only mount or a permission is then a usage error that names the folder, not a failure
+// halfway through the build. Asked with access(2), which answers EROFS and EACCES without writing
+// anything, so a process killed at any moment leaves no probe file behind; probe files an older
+// mlc-build left (`.mlc-build-probe-<pid>` of a dead process) are removed here.
+import { accessSync, constants, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { environmentFailure } from '../failure.js';
+import { leftByDeadProcess } from '../store/process-alive.js';
 
 const WORDS = { 'read-only': 'it is on a read-only filesystem', 'permission-denied': 'permission denied', 'no-space': 'no space left on the device' } as const;
+const PROBE = /^\.mlc-build-probe-(\d+)$/;
 
 /** Why `dir` cannot be written, if it cannot. */
 export function writableFolderProblem(dir: string): string | undefined {
-  const probe = join(dir, `.mlc-build-probe-${process.pid}`);
   try {
+    accessSync(nearestExisting(dir), constants.W_OK);
     mkdirSync(dir, { recursive: true });
-    writeFileSync(probe, '');
+    accessSync(dir, constants.W_OK);
+    removeDeadProbes(dir);
     return undefined;
   } catch (e) {
     const code = e instanceof Error && 'code' in e ? e.code : undefined;
@@ -20,15 +25,23 @@ export function writableFolderProblem(dir: string): string | undefined {
     const reason = environmentFailure(e, 'writing')?.reason;
     if (reason === 'read-only' || reason === 'permission-denied' || reason === 'no-space') return WORDS[reason];
     return e instanceof Error ? e.message : String(e);
-  } finally {
-    removeProbe(probe);
   }
 }
 
-function removeProbe(probe: string): void {
+/** Probe files of processes that died between writing and removing them. */
+export function removeDeadProbes(dir: string): void {
+  let names: string[];
   try {
-    rmSync(probe, { force: true });
+    names = readdirSync(dir);
   } catch {
-    // Not there to remove (its folder could not be made).
+    return;
   }
+  for (const name of names) if (leftByDeadProcess(name, PROBE)) rmSync(join(dir, name), { force: true });
+}
+
+/** `dir`, or the nearest folder above it that exists (a read-only mount answers there). */
+function nearestExisting(dir: string): string {
+  let at = dir;
+  while (!existsSync(at) && dirname(at) !== at) at = dirname(at);
+  return at;
 }

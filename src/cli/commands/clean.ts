@@ -2,7 +2,7 @@ import { readdir, rm, rmdir } from 'node:fs/promises';
 import { dirname, relative } from 'node:path';
 import type { Command } from 'commander';
 import { loadProjectState, projectStatePath } from '../../store/project-state.js';
-import { deleteStamp, EXIT, lockProject, type GlobalOptions } from '../../app/index.js';
+import { deleteStamp, EXIT, lockProject, removeDeadProbes, type GlobalOptions } from '../../app/index.js';
 import { hashFile } from '../../store/hash.js';
 import type { Manifest } from '../../manifest/types.js';
 import { load } from '../context.js';
@@ -52,6 +52,8 @@ async function clean(manifest: Manifest, cache: boolean): Promise<void> {
       dir = dirname(dir);
     }
   }
+  removeDeadProbes(manifest.out);
+  removeDeadProbes(manifest.cache);
   await rm(projectStatePath(manifest.cache, manifest.root), { force: true });
   deleteStamp(manifest.root, process.env);
   if (cache) await rm(manifest.cache, { recursive: true, force: true });
