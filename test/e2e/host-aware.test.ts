@@ -68,4 +68,27 @@ describe.runIf(process.platform === 'linux')('host-aware builds (on Linux)', () 
     expect(count(r.calls, 'compile')).toBe(5);
     expect(r.stderr).not.toContain('skipping');
   });
+
+  it('build --shard i/n takes the same cells with and without --all-hosts, every cell in exactly one shard; a shard holding cells this host cannot build fails before building, naming them and their runner', async () => {
+    const p = await Project.create(MANIFEST, MODELS);
+    const cellsOf = (stderr: string) => [...stderr.matchAll(/^ {2}(\S+\/\S+\/\S+)/gm)].map((m) => m[1] ?? '');
+    const slices: string[][] = [];
+    for (let i = 1; i <= 3; i++) {
+      const here = await p.run(['build', '--shard', `${i}/3`, '-n'], hostAware);
+      const everywhere = await p.run(['--all-hosts', 'build', '--shard', `${i}/3`, '-n'], hostAware);
+      expect(here.code).toBe(0);
+      expect(cellsOf(here.stderr)).toEqual(cellsOf(everywhere.stderr));
+      slices.push(cellsOf(here.stderr));
+      // -n marks the cells this host cannot build.
+      for (const line of here.stderr.split('\n').filter((l) => /\/(metal|iphone)\b/.test(l) && l.startsWith('  ')))
+        expect(line).toContain('not on this host: needs macOS');
+    }
+    expect(slices.flat().sort()).toEqual(['A/q4f16_1/android', 'A/q4f16_1/iphone', 'A/q4f16_1/metal', 'B/q4f16_1/iphone', 'B/q4f16_1/metal']);
+    const withMac = slices.findIndex((s) => s.some((c) => c.endsWith('/metal') || c.endsWith('/iphone')));
+    const r = await p.run(['build', '--shard', `${withMac + 1}/3`], hostAware);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/holds cells this host cannot build/);
+    expect(r.stderr).toMatch(/needs macOS \(runner macos-\d+/);
+    expect(r.calls.filter((c) => c.sub === 'compile')).toEqual([]);
+  });
 });

@@ -12,11 +12,13 @@ import {
   skipText,
   type BuildFlags,
   type GlobalOptions,
+  type HostView,
   type Project,
   writableFolderProblem,
 } from '../../app/index.js';
-import { dirname, join, relative, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
+import { displayPath } from '../../display-path.js';
 import { loadSelected, SELECTOR_HELP } from '../context.js';
 import { planTable } from '../../report/plan-text.js';
 
@@ -26,6 +28,7 @@ interface BuildCommandFlags extends BuildFlags {
   jobs?: string;
   dryRun?: boolean;
   force?: boolean;
+  question?: boolean;
 }
 
 export function registerBuild(program: Command, setExit: (code: number) => void, argv: readonly string[]): void {
@@ -40,6 +43,7 @@ export function registerBuild(program: Command, setExit: (code: number) => void,
     .option('--update', 're-resolve hub revisions instead of using the commits pinned in mlc.build.lock')
     .option('--profile <file>', 'write a Chrome trace-event file of the build (open it in ui.perfetto.dev)')
     .option('-n, --dry-run', 'print the plan (what would run, and why) instead of building')
+    .option('-q, --question', 'run nothing, print nothing: exit 0 if everything selected is up to date, 1 if something would run (as make -q)')
     .option('-B, --force', 're-run the steps the selectors pick (all without selectors) even when fresh; their dependencies build as usual')
     .option('--no-wait', 'fail at once if another build of this project is running, instead of waiting for it')
     .option('--shard <i/n>', 'build the i-th of n balanced slices of the selected compile cells, with their configs (never weights); for CI and job arrays')
@@ -57,21 +61,32 @@ export function registerBuild(program: Command, setExit: (code: number) => void,
         setExit(EXIT.usage);
         return;
       }
-      const loaded = await loadSelected(program.opts<GlobalOptions>(), selectors, { skip: true });
+      // A shard is a slice of every selected cell, whatever this host can build: every machine
+      // computes the same slices from the manifest and the lock alone.
+      const loaded = await loadSelected(program.opts<GlobalOptions>(), selectors, { skip: shard === undefined });
       if ('exit' in loaded) {
         setExit(loaded.exit);
         return;
       }
       const { project } = loaded;
       let { selected } = loaded;
-      const skipped = skipText(project, loaded.sel, loaded.host, selected);
+      const skipped = shard ? undefined : skipText(project, loaded.sel, loaded.host, selected);
       if (skipped) process.stderr.write(skipped);
       const { manifest } = project;
-      if (shard && flags.dryRun) selected = shardSelection(project, selected, shard);
+      if (shard && flags.dryRun) {
+        selected = shardSelection(project, selected, shard);
+        process.stderr.write(shardCellsText(project, selected, loaded.host));
+      }
       if (flags.dryRun) {
-        process.stdout.write(planTable(await readOnlyPlan(project, selected)));
+        process.stdout.write(planTable(await readOnlyPlan(project, selected, loaded.unavailable)));
         return;
       }
+      if (flags.question) {
+        const plan = await readOnlyPlan(project, selected, loaded.unavailable);
+        setExit(plan.nodes.every((n) => n.state === 'fresh' || n.state === 'unavailable') ? EXIT.ok : EXIT.stepFailed);
+        return;
+      }
+
       // Found before any step runs: a --profile folder that does not exist, an out/ that cannot be written.
       if (flags.profile !== undefined && !existsSync(dirname(resolve(flags.profile)))) {
         process.stderr.write(`mlc-build: --profile ${flags.profile}: the folder ${dirname(resolve(flags.profile))} does not exist\n`);
@@ -81,7 +96,7 @@ export function registerBuild(program: Command, setExit: (code: number) => void,
       const unwritable = writableFolderProblem(manifest.out);
       if (unwritable) {
         process.stderr.write(
-          `mlc-build: cannot write to the output folder ${relative(process.cwd(), manifest.out) || manifest.out}: ${unwritable} (change out: in the manifest, or its permissions)\n`,
+          `mlc-build: cannot write to the output folder ${displayPath(manifest.out, process.cwd())}: ${unwritable} (change out: in the manifest, or its permissions)\n`,
         );
         setExit(EXIT.usage);
         return;
@@ -108,6 +123,13 @@ export function registerBuild(program: Command, setExit: (code: number) => void,
             }
           }
           selected = shardSelection(project, selected, shard);
+          // The slice is the same on every machine; a cell of it this host cannot build is the runner's mistake.
+          const foreign = foreignCells(project, selected, loaded.host);
+          if (foreign.length > 0) {
+            process.stderr.write(foreignShardText(shard, foreign));
+            setExit(EXIT.usage);
+            return;
+          }
           process.stderr.write(`mlc-build: shard ${shard.index}/${shard.count}: ${librariesIn(project, selected)} libraries\n`);
         }
         const built = await buildSelected(project, selected, flags, program.opts<GlobalOptions>(), {
@@ -148,4 +170,31 @@ function neededMeta(project: Project, selected: ReadonlySet<string>): Set<string
   const models = new Set(manifest.cells.filter((c) => selected.has(graph.cells.get(c.id)?.compile ?? '')).map((c) => c.model));
   const ids = [...models].filter((m) => !existsSync(join(graph.snapshotDirs.get(m) ?? '', 'config.json'))).map((m) => downloadId(m, 'meta'));
   return new Set(ids.filter((id) => graph.nodes.has(id)));
+}
+
+/** The shard's cells that this host cannot build, with what it lacks and the runner that can. */
+function foreignCells(project: Project, selected: ReadonlySet<string>, host: HostView): { cell: string; lacks: string; runner: string }[] {
+  const targets = new Map(project.manifest.targets.map((t) => [t.name, t]));
+  return project.manifest.cells.flatMap((c) => {
+    const lacks = host.missing.get(c.target);
+    if (lacks === undefined || !selected.has(project.graph.cells.get(c.id)?.compile ?? '')) return [];
+    const runner = targets.get(c.target)?.runner ?? 'ubuntu-latest';
+    return [{ cell: c.id, lacks, runner: Array.isArray(runner) ? runner.join(', ') : runner }];
+  });
+}
+
+function foreignShardText(shard: ShardSpec, foreign: readonly { cell: string; lacks: string; runner: string }[]): string {
+  const lines = foreign.map((f) => `  ${f.cell}: needs ${f.lacks} (runner ${f.runner})\n`).join('');
+  return `mlc-build: shard ${shard.index}/${shard.count} holds cells this host cannot build; run it on their runner, or pass --all-hosts to try anyway:\n${lines}`;
+}
+
+/** -n of a shard: its cells, those this host cannot build marked. */
+function shardCellsText(project: Project, selected: ReadonlySet<string>, host: HostView): string {
+  const foreign = new Map(foreignCells(project, selected, host).map((f) => [f.cell, f]));
+  const cells = project.manifest.cells.filter((c) => selected.has(project.graph.cells.get(c.id)?.compile ?? ''));
+  const lines = cells.map((c) => {
+    const f = foreign.get(c.id);
+    return `  ${c.id}${f ? `  (not on this host: needs ${f.lacks}; runner ${f.runner})` : ''}\n`;
+  });
+  return `mlc-build: ${cells.length} cells in this shard:\n${lines.join('')}`;
 }
