@@ -2,6 +2,7 @@
 // wrong, the command names, the selector help.
 import { EXIT, loadProjectFor, selectIn, type GlobalOptions, type Project, type Selected } from '../app/index.js';
 import { printDiagnostics } from '../report/diagnostics.js';
+import { NODE_KINDS } from '../steps/index.js';
 
 /**
  * The CLI's command names, in the order main registers them, to tell a misplaced command from a
@@ -49,10 +50,20 @@ export async function loadSelected(opts: GlobalOptions, selectors: readonly stri
   return selected;
 }
 
-export const SELECTOR_HELP = `
-Selectors pick what to act on; each brings in what it depends on:
-  model=NAME[,NAME]   cells of these models (their libraries and weights folders)
-  quant=Q[,Q]         cells of these quantizations
-  target=T[,T]        cells of these targets
-  step=KIND[,KIND]    download, convert, config or compile nodes
-  NODE_ID             one node, e.g. compile:Llama-2-7b-chat-hf/q4f16_1/cuda`;
+/** The selectors a command takes, for its --help: cells only (matrix), or nodes too. */
+export function selectorHelp(takes: { steps: boolean }): string {
+  const lines = [
+    '',
+    takes.steps ? 'Selectors pick what to act on; each brings in what it depends on:' : 'Selectors pick cells of the matrix:',
+    '  model=NAME[,NAME]   cells of these models (their libraries and weights folders)',
+    '  quant=Q[,Q]         cells of these quantizations',
+    '  target=T[,T]        cells of these targets',
+  ];
+  if (takes.steps) {
+    lines.push(`  step=KIND[,KIND]    ${NODE_KINDS.join(', ')} nodes`, '  NODE_ID             one node, e.g. compile:Llama-2-7b-chat-hf/q4f16_1/cuda');
+  }
+  lines.push("  A value may be a glob: model='llama*' target='metal*' (quote it from the shell).");
+  return lines.join('\n');
+}
+
+export const SELECTOR_HELP = selectorHelp({ steps: true });

@@ -35,6 +35,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--remote-cache-read-only', 'fetch from the remote cache, never upload to it (for untrusted jobs such as pull requests)')
     .option('--no-remote-cache', 'use no remote cache, whatever the env and the manifest say')
     .option('--token-file <file>', 'a file holding the Hugging Face token (default: HF_TOKEN, HUGGING_FACE_HUB_TOKEN, then HF_HOME/token)')
+    .configureHelp({ showGlobalOptions: true })
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) })
     .showHelpAfterError('(run mlc-build --help for usage)');

@@ -1,7 +1,6 @@
 // What one build (or plan, status, explain) works with: the manifest and graph, the store and
 // its cache, the project state, the sources, the toolchain. It is the step kinds' StepContext, and
 // keeps the bookkeeping every kind shares (keys, placements, what the decisions read).
-import { relative, sep } from 'node:path';
 import type { BuildGraph } from '../graph/build.js';
 import type { StepNode } from '../graph/nodes.js';
 import type { KeyFields } from '../keys.js';
@@ -20,6 +19,7 @@ import type { Store, Tree } from '../store/store.js';
 import type { ToolchainCommand } from '../toolchain/command.js';
 import { fingerprintToolchain, type Fingerprint } from '../toolchain/fingerprint.js';
 import type { ForeignKey } from '../toolchain/managed/foreign.js';
+import { displayPath } from '../display-path.js';
 
 /** Environment variables never passed to steps (mlc_llm needs no hub token: we download; nor the remote cache's secrets). */
 export const WITHHELD_ENV = ['HF_TOKEN', 'HUGGING_FACE_HUB_TOKEN', ...REMOTE_ENV];
@@ -76,8 +76,7 @@ export class BuildContext implements StepContext {
 
   /** A path as the user reads it: relative to the project, with forward slashes. */
   display(abs: string): string {
-    const rel = relative(this.manifest.root, abs).split(sep).join('/');
-    return rel === '' ? '.' : rel;
+    return displayPath(abs, this.manifest.root);
   }
 
   model(id: string): Model {

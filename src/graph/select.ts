@@ -2,6 +2,7 @@
 // runs it), `step=` picks node kinds, a node id picks that node; every pick brings its dependencies.
 import type { Cell, Manifest } from '../manifest/types.js';
 import { didYouMean } from '../manifest/suggest.js';
+import picomatch from 'picomatch';
 import { err, ok, type Result } from '../result.js';
 import type { BuildGraph } from './build.js';
 import { NODE_KINDS, stepSpellings, type NodeKind } from '../steps/index.js';
@@ -49,12 +50,15 @@ export function parseSelectors(args: readonly string[], graph: BuildGraph, manif
     if (values.length === 0) return err(`selector ${JSON.stringify(arg)} has no value`);
     const dim = key === 'quantization' ? 'quant' : key;
     if (dim === 'model' || dim === 'quant' || dim === 'target') {
+      const matched: string[] = [];
       for (const v of values) {
-        if (!cellValues[dim].includes(v)) {
+        const found = matching(v, cellValues[dim]);
+        if (found.length === 0) {
           return err(`${key}=${v} matches nothing in the matrix${didYouMean(v, cellValues[dim])}; the matrix has ${key} ${cellValues[dim].join(', ')}`);
         }
+        matched.push(...found);
       }
-      sel.dims[dim] = [...(sel.dims[dim] ?? []), ...values];
+      sel.dims[dim] = [...new Set([...(sel.dims[dim] ?? []), ...matched])];
     } else if (dim === 'step') {
       const spellings = stepSpellings();
       for (const v of values) {
@@ -67,6 +71,13 @@ export function parseSelectors(args: readonly string[], graph: BuildGraph, manif
     }
   }
   return ok(sel);
+}
+
+/** The values a selector value names: itself, or those a glob (`llama*`, `metal*`, `q4f*`) matches, as make and ninja users expect. */
+function matching(value: string, values: readonly string[]): string[] {
+  if (!picomatch.scan(value).isGlob) return values.includes(value) ? [value] : [];
+  const match = picomatch(value);
+  return values.filter((v) => match(v));
 }
 
 /**

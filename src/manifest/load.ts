@@ -61,7 +61,7 @@ export async function findManifest(cwd: string, configFile?: string): Promise<Re
   if (!result) {
     return err([
       error(
-        `no manifest found in ${cwd} or the folders above it (looked for ${SEARCH_PLACES.slice(0, -1).join(', ')} and package.json#mlcBuild); create mlc.build.yaml or pass --config FILE`,
+        `no manifest found in ${cwd} or the folders above it (looked for ${SEARCH_PLACES.slice(0, -1).join(', ')} and package.json#mlcBuild); run mlc-build init to write one, or pass --config FILE`,
       ),
     ]);
   }

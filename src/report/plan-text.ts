@@ -7,6 +7,8 @@ import { shellLine } from '../toolchain/argv.js';
 export function planTable(plan: Plan): string {
   const lines: string[] = [];
   const width = Math.max(0, ...plan.nodes.map((n) => n.id.length));
+  // `unavailable` is the longest state: the columns line up whatever states the plan holds.
+  const stateWidth = Math.max(7, ...plan.nodes.map((n) => n.state.length));
   let kind: string | undefined;
   for (const n of plan.nodes) {
     if (n.kind !== kind) {
@@ -14,8 +16,8 @@ export function planTable(plan: Plan): string {
       const count = plan.nodes.filter((m) => m.kind === n.kind).length;
       lines.push('', `${kindFacts(n.kind).title} (${count})`);
     }
-    lines.push(`  ${n.state.padEnd(7)}  ${n.id.padEnd(width)}  ${n.reason}`);
-    if (n.argv) lines.push(`           $ ${shellLine(n.argv, n.env)}`);
+    lines.push(`  ${n.state.padEnd(stateWidth)}  ${n.id.padEnd(width)}  ${n.reason}`);
+    if (n.argv) lines.push(`${' '.repeat(stateWidth + 4)}$ ${shellLine(n.argv, n.env)}`);
   }
   lines.push('', planSummary(plan));
   return lines.join('\n').replace(/^\n/, '') + '\n';

@@ -1,6 +1,7 @@
 import { readdir, rm, rmdir } from 'node:fs/promises';
 import { dirname, relative } from 'node:path';
 import type { Command } from 'commander';
+import { displayPath } from '../../display-path.js';
 import { loadProjectState, projectStatePath } from '../../store/project-state.js';
 import { deleteStamp, EXIT, lockProject, removeDeadProbes, type GlobalOptions } from '../../app/index.js';
 import { hashFile } from '../../store/hash.js';
@@ -12,7 +13,8 @@ export function registerClean(program: Command, setExit: (code: number) => void)
     .command('clean')
     .description('remove what mlc-build placed in out/ (files it did not place are kept)')
     .option('--cache', 'also delete the whole store (cache:), shared by every project that uses it')
-    .action(async (opts: { cache?: boolean }) => {
+    .option('-n, --dry-run', 'list what would be removed (on stdout), remove nothing')
+    .action(async (opts: { cache?: boolean; dryRun?: boolean }) => {
       const project = await load(program.opts<GlobalOptions>());
       if (!project) {
         setExit(EXIT.usage);
@@ -25,39 +27,51 @@ export function registerClean(program: Command, setExit: (code: number) => void)
         return;
       }
       try {
-        await clean(manifest, opts.cache ?? false);
+        await clean(manifest, opts.cache ?? false, opts.dryRun ?? false);
       } finally {
-        if (!opts.cache) await locked.value.release();
+        if (!opts.cache || opts.dryRun) await locked.value.release();
       }
     });
 }
 
-async function clean(manifest: Manifest, cache: boolean): Promise<void> {
+async function clean(manifest: Manifest, cache: boolean, dryRun: boolean): Promise<void> {
   const state = await loadProjectState(manifest.cache, manifest.root);
-  let removed = 0;
+  const removable: string[] = [];
   let kept = 0;
   for (const [path, p] of Object.entries(state.placed)) {
     const now = await hashFile(path).catch(() => undefined);
     if (!now) continue;
-    if (now.digest !== p.digest) {
+    if (now.digest !== p.digest)
       kept++; // changed by someone else since: not ours to delete
-      continue;
-    }
-    await rm(path, { force: true });
-    removed++;
-    let dir = dirname(path);
-    while (!relative(manifest.out, dir).startsWith('..') && (await readdir(dir).catch(() => ['?'])).length === 0) {
-      await rmdir(dir).catch(() => undefined);
-      if (dir === manifest.out) break;
-      dir = dirname(dir);
-    }
+    else removable.push(path);
   }
+  const from = displayPath(manifest.out, process.cwd());
+  const keptText = kept ? `, keep ${kept} changed since they were placed` : '';
+  if (dryRun) {
+    for (const path of removable) process.stdout.write(`${displayPath(path, process.cwd())}\n`);
+    process.stderr.write(
+      `mlc-build: would remove ${removable.length} files from ${from}${keptText}${cache ? `, and the store ${manifest.cache}` : ''}; nothing removed (--dry-run)\n`,
+    );
+    return;
+  }
+  for (const path of removable) await removeWithEmptyFolders(path, manifest.out);
   removeDeadProbes(manifest.out);
   removeDeadProbes(manifest.cache);
   await rm(projectStatePath(manifest.cache, manifest.root), { force: true });
   deleteStamp(manifest.root, process.env);
   if (cache) await rm(manifest.cache, { recursive: true, force: true });
   process.stderr.write(
-    `mlc-build: removed ${removed} files from ${relative(process.cwd(), manifest.out) || '.'}${kept ? `, kept ${kept} changed since they were placed` : ''}${cache ? `, and the store ${manifest.cache}` : ''}\n`,
+    `mlc-build: removed ${removable.length} files from ${from}${kept ? `, kept ${kept} changed since they were placed` : ''}${cache ? `, and the store ${manifest.cache}` : ''}\n`,
   );
+}
+
+/** Removes a file, then the folders under out/ it leaves empty. */
+async function removeWithEmptyFolders(path: string, out: string): Promise<void> {
+  await rm(path, { force: true });
+  let dir = dirname(path);
+  while (!relative(out, dir).startsWith('..') && (await readdir(dir).catch(() => ['?'])).length === 0) {
+    await rmdir(dir).catch(() => undefined);
+    if (dir === out) break;
+    dir = dirname(dir);
+  }
 }

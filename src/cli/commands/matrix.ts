@@ -17,7 +17,7 @@ import type { Cell } from '../../manifest/types.js';
 import { ciRecipe } from '../../recipes/index.js';
 import { ciStages } from '../../steps/index.js';
 import { allHostsRequested, buildSelected, EXIT, foreignKeys, hostView, lockProject, openContext, type GlobalOptions, type Project } from '../../app/index.js';
-import { COMMANDS, load, SELECTOR_HELP } from '../context.js';
+import { COMMANDS, load, selectorHelp } from '../context.js';
 
 interface MatrixFlags {
   format: string;
@@ -39,7 +39,7 @@ export function registerMatrix(program: Command, setExit: (code: number) => void
     .option('--max-jobs <n>', 'at most N jobs (GitHub allows 256, GitLab 200); groups of one runner are merged to fit')
     .option('--stage <stage>', stages.map((s) => `${s.kind} (${s.builds})`).join(' or '), stages[0]?.kind)
     .option('--only-missing', 'only the cells whose libraries the remote cache lacks (builds the configs first)')
-    .addHelpText('after', SELECTOR_HELP)
+    .addHelpText('after', selectorHelp({ steps: false }))
     .action(async (selectors: string[], flags: MatrixFlags) => {
       const usage = (m: string) => {
         process.stderr.write(`mlc-build: matrix: ${m}\n`);

@@ -49,7 +49,8 @@ export function registerStatus(program: Command, setExit: (code: number) => void
         return;
       }
       const width = Math.max(...rows.map((r) => r.path.length));
-      for (const r of rows) process.stdout.write(`${r.state.padEnd(8)} ${r.path.padEnd(width)}  ${r.reason}\n`.replace(/\s+\n$/, '\n'));
+      const stateWidth = Math.max(...rows.map((r) => r.state.length));
+      for (const r of rows) process.stdout.write(`${r.state.padEnd(stateWidth)} ${r.path.padEnd(width)}  ${r.reason}\n`.replace(/\s+\n$/, '\n'));
       const counts = rows.reduce<Record<string, number>>((c, r) => ({ ...c, [r.state]: (c[r.state] ?? 0) + 1 }), {});
       process.stdout.write(
         `${rows.length} artifacts: ${Object.entries(counts)
