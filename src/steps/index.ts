@@ -15,7 +15,7 @@ import { compile } from './compile.js';
 import { config } from './config.js';
 import { convert } from './convert.js';
 import { download } from './download.js';
-import type { KindFacts, Step, StepKind } from './kind.js';
+import type { CommandPaths, DotShape, Files, KindEvaluation, KindFacts, KindProduct, Placement, Step, StepContext, StepKind } from './kind.js';
 import { NODE_KINDS, type NodeKind } from './names.js';
 
 export type {
@@ -57,25 +57,83 @@ function bindKind<K extends NodeKind>(kind: K, node: NodeOf<K>): Step {
 }
 
 function bind<N extends StepNode>(kind: StepKind<N>, node: N): Step {
-  const fetch = kind.fetch?.bind(kind);
-  const facts = kind.facts?.bind(kind);
-  const bytesToWrite = kind.bytesToWrite?.bind(kind);
-  return {
-    ...kind,
-    node,
-    resources: (ctx) => kind.resources(node, ctx),
-    evaluate: (ctx, outputsOf) => kind.evaluate(node, ctx, outputsOf),
-    fetch: fetch && ((ctx, opts) => fetch(node, ctx, opts)),
-    args: (ctx, at) => kind.args(node, ctx, at),
-    plannedPaths: (ctx, show) => kind.plannedPaths(node, ctx, show),
-    env: (ctx) => kind.env(node, ctx),
-    outputName: () => kind.outputName(node),
-    check: (outDir) => kind.check(node, outDir),
-    placements: (ctx, files) => kind.placements(node, ctx, files),
-    artifacts: (ctx) => kind.artifacts(node, ctx),
-    facts: facts && ((log) => facts(node, log)),
-    bytesToWrite: bytesToWrite && ((ctx) => bytesToWrite(node, ctx)),
-  };
+  return new BoundStep(kind, node);
+}
+
+/**
+ * A node with its kind's functions: one small object whose methods live on the prototype, so
+ * asking for a node's step (plan and build do, for every node, many times) makes no closures.
+ */
+class BoundStep<N extends StepNode> implements Step {
+  constructor(
+    private readonly of: StepKind<N>,
+    readonly node: N,
+  ) {}
+
+  get kind(): N['kind'] {
+    return this.of.kind;
+  }
+  get aliases(): readonly string[] {
+    return this.of.aliases;
+  }
+  get title(): string {
+    return this.of.title;
+  }
+  get shape(): DotShape {
+    return this.of.shape;
+  }
+  get makes(): KindProduct {
+    return this.of.makes;
+  }
+  get ciStage(): KindFacts['ciStage'] {
+    return this.of.ciStage;
+  }
+  get usesToolchain(): boolean {
+    return this.of.usesToolchain;
+  }
+  get inputs(): StepKind['inputs'] {
+    return this.of.inputs;
+  }
+  // The kind's optional functions, bound only when asked for (downloads fetch, compiles have facts).
+  get fetch(): Step['fetch'] {
+    const { of, node } = this;
+    return of.fetch === undefined ? undefined : (ctx, opts) => of.fetch?.(node, ctx, opts) ?? Promise.reject(new Error(`${node.id}: its kind cannot fetch`));
+  }
+  get facts(): Step['facts'] {
+    const { of, node } = this;
+    return of.facts === undefined ? undefined : (log) => of.facts?.(node, log);
+  }
+  get bytesToWrite(): Step['bytesToWrite'] {
+    const { of, node } = this;
+    return of.bytesToWrite === undefined ? undefined : (ctx) => of.bytesToWrite?.(node, ctx);
+  }
+  resources(ctx: Pick<StepContext, 'target'>): ReturnType<Step['resources']> {
+    return this.of.resources(this.node, ctx);
+  }
+  evaluate(ctx: StepContext, outputsOf: (id: string) => Files): Promise<KindEvaluation> {
+    return this.of.evaluate(this.node, ctx, outputsOf);
+  }
+  args(ctx: StepContext, at: CommandPaths): string[] | null {
+    return this.of.args(this.node, ctx, at);
+  }
+  plannedPaths(ctx: StepContext, show: Parameters<Step['plannedPaths']>[1]): ReturnType<Step['plannedPaths']> {
+    return this.of.plannedPaths(this.node, ctx, show);
+  }
+  env(ctx: StepContext): Record<string, string> {
+    return this.of.env(this.node, ctx);
+  }
+  outputName(): string {
+    return this.of.outputName(this.node);
+  }
+  check(outDir: string): Promise<string | undefined> {
+    return this.of.check(this.node, outDir);
+  }
+  placements(ctx: StepContext, files: Files): Placement[] {
+    return this.of.placements(this.node, ctx, files);
+  }
+  artifacts(ctx: StepContext): string[] {
+    return this.of.artifacts(this.node, ctx);
+  }
 }
 
 /** The kinds `matrix --stage` runs as CI stages of their own, and what each builds: the default first. */
