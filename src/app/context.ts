@@ -32,9 +32,15 @@ export async function openContext(
   const store = shared?.store ?? (await Store.open(manifest.cache, { readOnly: opts.readOnly }));
   const state = shared?.state ?? (await loadProjectState(manifest.cache, manifest.root));
   const lock = await readLock(manifest.root);
-  // Results are looked up in the local store, then the remote cache; a look (plan, status) uploads nothing.
-  const remote = project.remote
-    ? new RemoteCache(opts.readOnly ? { ...project.remote, readOnly: true } : project.remote, {
+  // Results are looked up in the local store, then the remote cache; a look (plan, status) uploads
+  // nothing; --verify trusts no memory of what the remote holds and asks it about every result.
+  const settings = project.remote && {
+    ...project.remote,
+    ...(opts.readOnly ? { readOnly: true } : {}),
+    ...(opts.verify ? { recheckAfterMs: 0 } : {}),
+  };
+  const remote = settings
+    ? new RemoteCache(settings, {
         concurrency: poolSizes(manifest, { cpus: 1, gpus: 0 }).net,
         storeRoot: manifest.cache,
       })

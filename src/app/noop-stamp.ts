@@ -1,7 +1,7 @@
 // The no-op stamp: after a complete, successful build, the stat of every file its decisions read
 // (sources, placed outputs, the toolchain, the web runtime, the project state), the listing of
 // every folder it listed, the manifest's digest, the environment, the arguments and mlc-build's own
-// code. If none of that changed, the next identical build is a no-op, known from stats alone, as
+// code. If none of that changed (and no result the remote cache holds is due a re-check), the next identical build is a no-op, known from stats alone, as
 // ninja knows it, without loading the build code. It trusts stats exactly as the stat cache does.
 // Every build that takes the full path deletes the stamp first; only a fully fresh or successful
 // build writes one. Losing it costs one full no-op check, nothing else.
@@ -25,6 +25,8 @@ export interface Stamp {
   files: Record<string, string>;
   dirs: Record<string, string>;
   fresh: number;
+  /** Void from this time on (ms since the epoch): a result the remote cache was seen to hold is due a re-check. */
+  until?: number;
 }
 
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -101,6 +103,7 @@ export function checkStamp(root: string, manifestFile: string, argv: readonly st
   }
   if (stamp.version !== VERSION || stamp.root !== root || JSON.stringify(stamp.argv) !== JSON.stringify(argv)) return undefined;
   if (stamp.env !== envDigest(env)) return undefined;
+  if (stamp.until !== undefined && Date.now() >= stamp.until) return undefined;
   try {
     if (stamp.manifest !== sha(readFileSync(manifestFile, 'utf8'))) return undefined;
   } catch {

@@ -19,7 +19,7 @@ export interface GlobalOptions extends RemoteFlags {
 
 /** The remote cache flags of the global options. */
 export function remoteFlags(opts: GlobalOptions): RemoteFlags {
-  return { remoteCache: opts.remoteCache, remoteCacheReadOnly: opts.remoteCacheReadOnly };
+  return { remoteCache: opts.remoteCache, remoteCacheReadOnly: opts.remoteCacheReadOnly, remoteCacheTimeouts: opts.remoteCacheTimeouts };
 }
 
 export interface Project {

@@ -29,6 +29,12 @@ export interface BuildFlags {
   profile?: string;
 }
 
+/** The stamp ends when a result the remote cache was seen to hold is due a re-check: that build must ask it. */
+function recheckDue(outcome: BuildOutcome): { until?: number } {
+  const due = outcome.remote.map((r) => r.recheckAt).filter((t) => t !== undefined);
+  return due.length > 0 ? { until: Math.min(...due) } : {};
+}
+
 /** mlc-build's own code and data: a no-op stamp is void once they change. Paths are the bundle's (lib/cli/). */
 function codeFiles(): string[] {
   const here = fileURLToPath(import.meta.url);
@@ -121,6 +127,7 @@ export async function buildSelected(
           manifest: manifestDigest(manifest.source.text),
           env: envDigest(process.env),
           fresh: counts.ran + counts.cached + counts.fresh,
+          ...recheckDue(outcome),
         },
         [
           ...ctx.store.stats.observed,

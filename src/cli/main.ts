@@ -34,6 +34,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--remote-cache <url>', 'share results through this Bazel HTTP cache (over MLC_BUILD_REMOTE_CACHE and remote_cache.url)')
     .option('--remote-cache-read-only', 'fetch from the remote cache, never upload to it (for untrusted jobs such as pull requests)')
     .option('--no-remote-cache', 'use no remote cache, whatever the env and the manifest say')
+    .option('--remote-cache-timeouts <list>', 'remote cache timeouts, over remote_cache: e.g. connect=3s,first-byte=10s,idle=10s (any of them)')
     .option('--token-file <file>', 'a file holding the Hugging Face token (default: HF_TOKEN, HUGGING_FACE_HUB_TOKEN, then HF_HOME/token)')
     .configureHelp({ showGlobalOptions: true })
     .exitOverride()

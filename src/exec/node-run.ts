@@ -242,7 +242,8 @@ export class NodeRun {
     const t = Date.now();
     const restored = await hit.restore();
     if (!restored.ok) {
-      this.host.emit({ event: 'warning', message: `${this.node.id}: could not restore from ${hit.from} (${restored.error}); running it` });
+      if (!restored.error.reported)
+        this.host.emit({ event: 'warning', message: `${this.node.id}: could not restore from ${hit.from} (${restored.error.message}); running it` });
       return undefined;
     }
     if (hit.from === 'local') this.host.offer(hit.record);

@@ -13,6 +13,7 @@ import { ManifestSource } from './source.js';
 import { resourcesOf } from './resources.js';
 import { resolveTargets } from './targets.js';
 import type { Cell, Manifest, ToolchainInstall } from './types.js';
+import { parseAge } from './units.js';
 import type { RawManifest } from './schema.js';
 import { checkCacheLimits, checkMatrixRules, checkModels, checkNaming, checkQuantizations } from './validate.js';
 
@@ -134,9 +135,7 @@ export function resolveManifest(src: ManifestSource): Result<Loaded, Diagnostic[
       cacheLimits,
       resources: resourcesOf(raw),
       watch: { debounceMs: raw.watch?.debounce_ms, poll: raw.watch?.poll, supersede: { ...raw.watch?.supersede } },
-      ...(raw.remote_cache
-        ? { remoteCache: { url: raw.remote_cache.url, readOnly: raw.remote_cache.read_only ?? false, timeoutMs: raw.remote_cache.timeout_ms } }
-        : {}),
+      ...(raw.remote_cache ? { remoteCache: remoteCacheOf(raw.remote_cache) } : {}),
       toolchain: { mlcLlm: raw.toolchain?.mlc_llm, fingerprint: raw.toolchain?.fingerprint, ...installOf(raw.toolchain?.install, root) },
       ci: raw.ci?.runs_on?.convert !== undefined ? { convertRunner: raw.ci.runs_on.convert } : {},
       models,
@@ -152,6 +151,20 @@ export function resolveManifest(src: ManifestSource): Result<Loaded, Diagnostic[
 }
 
 /** `toolchain.install` with local find_links resolved against the project. */
+/** `remote_cache:` in the manifest's terms (milliseconds; the age checked by the schema). */
+function remoteCacheOf(raw: NonNullable<RawManifest['remote_cache']>): NonNullable<Manifest['remoteCache']> {
+  const recheck = raw.recheck_after === undefined ? undefined : parseAge(raw.recheck_after);
+  return {
+    url: raw.url,
+    readOnly: raw.read_only ?? false,
+    ...(raw.timeout_ms !== undefined ? { timeoutMs: raw.timeout_ms } : {}),
+    ...(raw.connect_timeout_ms !== undefined ? { connectTimeoutMs: raw.connect_timeout_ms } : {}),
+    ...(raw.first_byte_timeout_ms !== undefined ? { firstByteTimeoutMs: raw.first_byte_timeout_ms } : {}),
+    ...(raw.idle_timeout_ms !== undefined ? { idleTimeoutMs: raw.idle_timeout_ms } : {}),
+    ...(recheck !== undefined ? { recheckAfterMs: recheck } : {}),
+  };
+}
+
 function installOf(raw: NonNullable<RawManifest['toolchain']>['install'], root: string): { install?: ToolchainInstall } {
   if (raw === undefined) return {};
   if (raw === 'nightly') return { install: { nightly: true, packages: [], findLinks: [] } };

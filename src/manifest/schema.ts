@@ -120,13 +120,23 @@ export const RemoteCacheSchema = z.strictObject({
     })
     .describe('the cache server, e.g. http://cache.internal:8080 (env MLC_BUILD_REMOTE_CACHE and --remote-cache override it)'),
   read_only: z.boolean({ error: 'must be true or false' }).optional().describe('fetch results, never upload (for untrusted jobs such as pull requests)'),
-  timeout_ms: z
+  timeout_ms: millis().describe('first_byte_timeout_ms and idle_timeout_ms at once (the older setting)'),
+  connect_timeout_ms: millis().describe('a request fails when its connection is not made within this (default 3000)'),
+  first_byte_timeout_ms: millis().describe('a request fails when no answer starts within this once it is sent (default 10000)'),
+  idle_timeout_ms: millis().describe('a transfer fails after this long without a byte moving either way (default 10000; no deadline on a whole transfer)'),
+  recheck_after: str('an age like "1d"')
+    .refine((a) => /^\s*\d+(\.\d+)?\s*[smhdw]\s*$/i.test(a), { error: 'must be an age like "1d", "12h" or "30m"' })
+    .optional()
+    .describe('a result the remote was seen to hold longer ago is checked again, and sent again if it is gone (default "1d")'),
+});
+
+function millis() {
+  return z
     .number({ error: 'must be a number of milliseconds' })
     .int({ error: 'must be a whole number of milliseconds' })
     .min(1, { error: 'must be 1 or more' })
-    .optional()
-    .describe('a request fails after this long without a byte moving (default 30000); connecting waits at most 5000'),
-});
+    .optional();
+}
 
 export const TargetObjectSchema = z.strictObject({
   name: nonEmpty('a target name'),

@@ -122,7 +122,15 @@ export interface Manifest {
   resources: Resources;
   watch: WatchSettings;
   /** `remote_cache:`; flags and env may override it (src/store/remote/settings.ts). */
-  remoteCache?: { url: string; readOnly: boolean; timeoutMs?: number };
+  remoteCache?: {
+    url: string;
+    readOnly: boolean;
+    timeoutMs?: number;
+    connectTimeoutMs?: number;
+    firstByteTimeoutMs?: number;
+    idleTimeoutMs?: number;
+    recheckAfterMs?: number;
+  };
   toolchain: { mlcLlm?: string; fingerprint?: string; install?: ToolchainInstall };
   /** `ci:`: the runner of the conversion stage (targets carry their own). */
   ci: { convertRunner?: string | string[] };

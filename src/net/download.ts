@@ -1,7 +1,7 @@
 // The resumable, verified GET: bytes go into a sink while their sha256 is computed; a cut
 // connection is resumed with Range from the last byte received (a server that ignores Range
-// starts again from byte 0); resets, timeouts and 5xx are retried a bounded number of times with
-// backoff; the size and digest a caller expects are checked at the end.
+// starts again from byte 0); resets, timeouts and 5xx (or what the caller says) are retried a
+// bounded number of times with backoff; the size and digest a caller expects are checked at the end.
 import { createHash, type Hash } from 'node:crypto';
 import { err, ok, type Result } from '../result.js';
 import { backoffMs, DEFAULT_RETRY, sleep, type RetryPolicy } from './backoff.js';
@@ -15,6 +15,11 @@ export interface DownloadOptions {
   /** Checked at the end; on a mismatch the bytes stay in the sink for the caller to drop. */
   expected?: { size?: number; sha256?: string };
   retry?: Partial<RetryPolicy>;
+  /**
+   * Which failures are worth another try (default: `transient`). A cache that would rather miss
+   * than wait leaves timeouts out: a server that stalled once is likely to stall again.
+   */
+  retryIf?: (failure: NetFailure) => boolean;
   /** Once, when the first response with a body arrives, with the whole body's size when known. */
   onStart?: (total: number | undefined) => void;
   /** Bytes held so far (resumed ones included), after each chunk. */
@@ -77,7 +82,7 @@ async function transfer(send: SendGet, sink: DownloadSink, progress: Progress, p
     if (progress.held > 0 && progress.held === opts.expected?.size) return undefined;
     const got = await fetchRest(send, sink, progress, opts);
     if (got.ok) return undefined;
-    if (!transient(got.error)) return got.error;
+    if (!(opts.retryIf ?? transient)(got.error)) return got.error;
     if (attempt >= policy.retries) return { ...got.error, message: `${got.error.message} (gave up after ${attempt + 1} tries)` };
   }
 }

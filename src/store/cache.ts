@@ -17,8 +17,20 @@ export interface CacheHit {
   /** The outputs, when they can be read on this machine without a transfer (a local hit). */
   local?: Files;
   /** Brings the outputs into the local store and returns them; an error makes the hit a miss. */
-  restore(): Promise<Result<Files, string>>;
+  restore(): Promise<Result<Files, RestoreFailure>>;
 }
+
+export interface RestoreFailure {
+  message: string;
+  /** The provider has warned about it already (a server that stalled): the step runs without another word. */
+  reported: boolean;
+}
+
+/** A stream a provider ended because its transfer failed, after warning about it. */
+export class ReportedFailure extends Error {}
+
+/** Whether a provider holds a result whole, when asked now; `unknown` when it could not be asked. */
+export type Holding = 'held' | 'lacks' | 'unknown';
 
 /** What a provider moved in one build. */
 export interface ProviderStats {
@@ -28,6 +40,8 @@ export interface ProviderStats {
   uploadedBytes: number;
   uploadFailures: number;
   uploads: number;
+  /** When a result this build relied on the provider holding is to be checked again (ms since the epoch). */
+  recheckAt?: number;
 }
 
 /** A provider's figures for the summary, with the hits restored from it. */
@@ -45,6 +59,8 @@ export interface ActionCache {
   offer(record: ActionRecord): void;
   /** The key fields of a result, for explain and plan reasons. */
   fields(key: string): Promise<KeyFields | undefined>;
+  /** Whether each provider that can say holds a result whole, asked now (status). */
+  holdings(key: string): Promise<{ provider: string; holding: Holding }[]>;
   /** Waits for the uploads under way; the providers' figures. */
   flush(): Promise<CacheReport[]>;
   /** Where providers' warnings go (a build makes them events). */
@@ -78,6 +94,8 @@ export interface CacheProvider {
   upload?(record: ActionRecord, fields: KeyFields, local: Store): Promise<void>;
   /** Takes a result from the local store if it lacks it. */
   seed?(record: ActionRecord, fields: KeyFields, local: Store): Promise<void>;
+  /** Whether it holds a result whole (its entry and every blob), asked now. */
+  holds?(key: string): Promise<Holding>;
   providerStats(): ProviderStats;
   close(): Promise<void>;
 }
@@ -87,7 +105,7 @@ export class LayeredCache implements ActionCache {
   private readonly pending = new Set<Promise<void>>();
   private readonly offered = new Set<string>();
   private readonly hits = new Map<string, number>();
-  private readonly fetching = new Map<string, Promise<Result<void, string>>>();
+  private readonly fetching = new Map<string, Promise<Result<void, RestoreFailure>>>();
 
   constructor(
     private readonly local: Store,
@@ -113,9 +131,9 @@ export class LayeredCache implements ActionCache {
   }
 
   /** Copies a provider's result into the local store, each blob verified as it is written, all in parallel. */
-  private async fill(other: CacheProvider, record: ActionRecord): Promise<Result<Files, string>> {
+  private async fill(other: CacheProvider, record: ActionRecord): Promise<Result<Files, RestoreFailure>> {
     const results = await Promise.all(
-      dedupeDigests(Object.values(record.outputs).map((f) => f.digest)).map(async (digest): Promise<Result<void, string>> => {
+      dedupeDigests(Object.values(record.outputs).map((f) => f.digest)).map(async (digest): Promise<Result<void, RestoreFailure>> => {
         // Results share blobs (a tokenizer, a config): one fetch per blob at a time, none for a blob already here.
         const pending = this.fetching.get(digest);
         if (pending) return pending;
@@ -130,16 +148,19 @@ export class LayeredCache implements ActionCache {
     return ok(this.local.filesOf(record));
   }
 
-  private async fetchBlob(other: CacheProvider, digest: string): Promise<Result<void, string>> {
+  private async fetchBlob(other: CacheProvider, digest: string): Promise<Result<void, RestoreFailure>> {
     if (await this.local.hasBlob(digest)) return ok(undefined);
     const blob = await other.openBlob(digest).catch(unexpected);
     switch (blob.kind) {
-      case 'found':
-        return this.local.ingestStream(blob.value, digest);
+      case 'found': {
+        // The store drops a partial blob; a stream the provider ended on a failure was its to report.
+        const stored = await this.local.ingestStream(blob.value, digest);
+        return stored.ok ? stored : err({ message: stored.error, reported: blob.value.errored instanceof ReportedFailure });
+      }
       case 'miss':
-        return err(`blob ${digest.slice(0, 12)}… is gone`);
+        return err({ message: `blob ${digest.slice(0, 12)}… is gone`, reported: false });
       case 'failed':
-        return err(`blob ${digest.slice(0, 12)}… could not be fetched (${blob.reason}): ${blob.message}`);
+        return err({ message: `blob ${digest.slice(0, 12)}… could not be fetched (${blob.reason}): ${blob.message}`, reported: blob.reason !== 'unexpected' });
     }
   }
 
@@ -154,12 +175,19 @@ export class LayeredCache implements ActionCache {
     this.offered.add(record.key);
     for (const other of this.others) {
       const seed = other.seed?.bind(other);
-      if (seed) this.track(this.local.getFields(record.key).then((fields) => seed(record, fields ?? {}, this.local)));
+      // The stored record over the one a fresh step is known by (that one has no log, no creation time).
+      const stored = Promise.all([this.local.getRecord(record.key), this.local.getFields(record.key)]);
+      if (seed) this.track(stored.then(([full, fields]) => seed(full ?? record, fields ?? {}, this.local)));
     }
   }
 
   async fields(key: string): Promise<KeyFields | undefined> {
     return this.local.getFields(key);
+  }
+
+  async holdings(key: string): Promise<{ provider: string; holding: Holding }[]> {
+    const asked = this.others.map(async (o) => (o.holds ? { provider: o.label, holding: await o.holds(key).catch((): Holding => 'unknown') } : undefined));
+    return (await Promise.all(asked)).filter((h) => h !== undefined);
   }
 
   async flush(): Promise<CacheReport[]> {

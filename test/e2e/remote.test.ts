@@ -3,8 +3,10 @@
 // messages) and on the server's access log (which requests were made).
 import { createHash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
+import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CacheServer } from '../helpers/cache-server.js';
 import { NGINX, Nginx } from '../helpers/nginx.js';
 import { count, Project } from '../helpers/project.js';
 import { lacks } from '../helpers/tools.js';
@@ -34,6 +36,8 @@ async function digests(dir: string): Promise<Record<string, string>> {
       .digest('hex');
   return out;
 }
+
+const warningsOf = (stderr: string) => stderr.split('\n').filter((l) => l.startsWith('warning:'));
 
 const events = (stdout: string) =>
   stdout
@@ -194,6 +198,54 @@ describe.skipIf(lacks('nginx', NGINX !== undefined))('remote cache (nginx with W
     expect(r.stderr).toMatch(/remote cache 127\.0\.0\.1:\d+: .*upload/);
   });
 
+  it('a remote that forgets is refilled: status --json names what it lacks, build --verify sends it again, a fresh folder builds with 0 calls', async () => {
+    await server.wipe();
+    await server.clearLog();
+    const remoteEnv = { MLC_BUILD_REMOTE_CACHE: server.url };
+    type Row = { path: string; state: string; nodes: string[]; remote_lacks?: string[] | null };
+    const lacking = async () => (JSON.parse((await a.run(['status', '--json'], remoteEnv)).stdout) as Row[]).flatMap((r) => r.remote_lacks ?? ['(not asked)']);
+    const lacked = await lacking();
+    expect(new Set(lacked)).toEqual(
+      new Set(['convert:Llama-2-7b/q4f16_1', 'config:Llama-2-7b/q4f16_1/base', 'compile:Llama-2-7b/q4f16_1/cuda', 'compile:Llama-2-7b/q4f16_1/webgpu']),
+    );
+    expect((await server.requests()).filter((q) => q.method === 'PUT')).toEqual([]); // a look uploads nothing
+    // Without --verify, the memo says the remote holds them (seen less than a day ago): nothing asked.
+    await server.clearLog();
+    expect((await a.run([], remoteEnv)).code).toBe(0);
+    expect(await server.requests()).toEqual([]);
+    const r = await a.run(['--verify', '--json'], remoteEnv);
+    expect(r.code).toBe(0);
+    expect(r.calls).toEqual([]);
+    expect(warningsOf(r.stderr)).toEqual([]);
+    const acs = (await server.requests()).filter((q) => q.method === 'PUT' && q.uri.includes('/ac/'));
+    expect(acs.length).toBe(4);
+    const summary = events(r.stdout).find((e) => e.event === 'summary') as { remote: { uploads: number } };
+    expect(summary.remote.uploads).toBe(4);
+    expect(await lacking()).toEqual([]);
+    const fresh = await Project.create(MANIFEST, MODELS);
+    const again = await fresh.run([], remoteEnv);
+    expect(again.code).toBe(0);
+    expect(again.calls).toEqual([]);
+    expect(await digests(fresh.path('dist'))).toEqual(built);
+  });
+
+  it('a result remembered longer than recheck_after is checked again by a plain build, and sent again', async () => {
+    const manifest = MANIFEST.replace('q4f16_1', 'q4f32_1') + `remote_cache: { url: "${server.url}", recheck_after: 2s }\n`;
+    const h = await Project.create(manifest, MODELS);
+    expect((await h.run()).code).toBe(0);
+    await server.clearLog();
+    expect((await h.run()).code).toBe(0); // within the age: a no-op asks nothing
+    expect(await server.requests()).toEqual([]);
+    await server.wipe();
+    await new Promise((res) => setTimeout(res, 2100));
+    const r = await h.run();
+    expect(r.code).toBe(0);
+    expect(r.calls).toEqual([]);
+    const reqs = await server.requests();
+    expect(reqs.filter((q) => q.method === 'GET' && q.uri.includes('/ac/')).length).toBe(4);
+    expect(reqs.filter((q) => q.method === 'PUT' && q.uri.includes('/ac/')).length).toBe(4);
+  });
+
   it('doctor says whether the remote answers and accepts writes', async () => {
     const r = await a.run(['doctor', '--remote-cache', server.url]);
     expect(r.stdout).toMatch(new RegExp(`remote cache\\n  ✓ 127\\.0\\.0\\.1:${server.port}: answers\\n  ✓ uploads: accepts writes`));
@@ -202,5 +254,74 @@ describe.skipIf(lacks('nginx', NGINX !== undefined))('remote cache (nginx with W
     const down = await a.run(['doctor', '--remote-cache', 'http://127.0.0.1:9/cache']);
     expect(down.stdout).toMatch(/✗ 127\.0\.0\.1:9: does not answer: .*ECONNREFUSED/);
     expect(down.code).not.toBe(0);
+  });
+});
+
+describe('a remote cache that hangs', () => {
+  const listeners: { close: () => Promise<void> }[] = [];
+  afterAll(async () => {
+    for (const l of listeners) await l.close();
+  });
+
+  /** A listener on 127.0.0.1 that accepts connections and never answers. */
+  async function blackHole(): Promise<string> {
+    const sockets: Socket[] = [];
+    const hole = createServer((s) => {
+      sockets.push(s);
+      s.on('error', () => undefined);
+    });
+    await new Promise<void>((r) => hole.listen(0, '127.0.0.1', r));
+    listeners.push({
+      close: async () => {
+        for (const s of sockets) s.destroy();
+        await new Promise((r) => hole.close(r));
+      },
+    });
+    return `http://127.0.0.1:${(hole.address() as { port: number }).port}/cache`;
+  }
+
+  const TIMEOUT_MS = 1000;
+  const timeouts = `connect_timeout_ms: ${TIMEOUT_MS}, first_byte_timeout_ms: ${TIMEOUT_MS}, idle_timeout_ms: ${TIMEOUT_MS}`;
+
+  it('a black-holed server adds one round of timeouts, reads and writes together: one warning, exit 0', async () => {
+    const url = await blackHole();
+    const p = await Project.create(MANIFEST + `remote_cache: { url: "${url}", ${timeouts} }\n`, MODELS);
+    const t0 = Date.now();
+    const local = await p.run(['--no-remote-cache']);
+    const alone = Date.now() - t0;
+    expect(local.code).toBe(0);
+    const q = await Project.create(MANIFEST + `remote_cache: { url: "${url}", ${timeouts} }\n`, MODELS);
+    const t1 = Date.now();
+    const r = await q.run();
+    const withHole = Date.now() - t1;
+    expect(r.code).toBe(0);
+    expect(count(r.calls, 'compile')).toBe(2);
+    const warnings = warningsOf(r.stderr);
+    expect(warnings.length).toBe(1);
+    expect(warnings[0]).toMatch(/127\.0\.0\.1:\d+\): GET \/ac\/[0-9a-f]+… failed \(first-byte timeout\): no data for 1s .*not asked again in this build/);
+    // One round is one first-byte timeout; before, each dependency level and each queue's worth of uploads waited one.
+    expect(withHole - alone).toBeLessThan(3 * TIMEOUT_MS + 1500);
+  });
+
+  it('a server that sends the headers then stalls mid-body: the fetch gives up on the idle timeout, the step runs here, no partial blob', async () => {
+    const cache = new CacheServer();
+    const url = await cache.start();
+    listeners.push({ close: () => cache.stop() });
+    const manifest = MANIFEST + `remote_cache: { url: "${url}", ${timeouts} }\n`;
+    const first = await Project.create(manifest, MODELS);
+    expect((await first.run()).code).toBe(0);
+    expect(cache.entries.size).toBeGreaterThan(0);
+    cache.faults.stall = true;
+    const p = await Project.create(manifest, MODELS);
+    const t = Date.now();
+    const r = await p.run();
+    expect(r.code).toBe(0);
+    expect(Date.now() - t).toBeLessThan(3 * TIMEOUT_MS + 5000);
+    expect(count(r.calls, 'convert_weight')).toBe(1); // its weights stalled: converted here
+    const warnings = warningsOf(r.stderr);
+    expect(warnings.length).toBe(1);
+    expect(warnings[0]).toMatch(/GET \/cas\/[0-9a-f]+… failed \(idle timeout\): no data for 1s in the middle of the response/);
+    expect(await listTree(p.path('.mlc-build', 'tmp'))).toEqual([]);
+    expect(await digests(p.path('dist'))).toEqual(await digests(first.path('dist')));
   });
 });

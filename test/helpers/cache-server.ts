@@ -12,6 +12,8 @@ export interface CacheFaults {
   cutOnce?: boolean;
   /** Every response waits this long before its first byte. */
   delayMs?: number;
+  /** GETs of blobs over 1000 bytes send the headers and half the body, then nothing (the connection stays open). */
+  stall?: boolean;
 }
 
 export class CacheServer {
@@ -19,6 +21,7 @@ export class CacheServer {
   readonly requests: { method: string; path: string; range?: string; status: number }[] = [];
   faults: CacheFaults = {};
   private readonly cut = new Set<string>();
+  private readonly stalled = new Set<ServerResponse>();
   private server: Server | undefined;
   url = '';
 
@@ -30,6 +33,7 @@ export class CacheServer {
   }
 
   async stop(): Promise<void> {
+    for (const res of this.stalled) res.destroy();
     this.server?.closeAllConnections();
     await new Promise<void>((r) => this.server?.close(() => r()));
   }
@@ -70,6 +74,11 @@ export class CacheServer {
         }
         log(200);
         res.writeHead(200, { 'content-length': data.length });
+        if (this.faults.stall && path.includes('/cas/') && data.length > 1000) {
+          this.stalled.add(res);
+          res.write(data.subarray(0, data.length >> 1));
+          return;
+        }
         if (this.faults.cutOnce && path.includes('/cas/') && data.length > 1000 && !this.cut.has(path)) {
           this.cut.add(path);
           res.write(data.subarray(0, data.length >> 1), () => res.destroy());

@@ -1,7 +1,7 @@
 // A real nginx with WebDAV PUT as a Bazel HTTP cache (`<url>/cas/…`, `<url>/ac/…`), on a free
 // loopback port, in a temp folder; its access log says which requests a build made.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { tempDir } from './cli.js';
@@ -94,6 +94,12 @@ http {
         const [method, uri, status, bytes] = l.split(' ');
         return { method: method as string, uri: uri as string, status: Number(status), bytes: Number(bytes) };
       });
+  }
+
+  /** Forgets everything it holds, as an evicting server (bazel-remote's LRU) may. */
+  async wipe(): Promise<void> {
+    await rm(join(this.dir, 'root', 'cache'), { recursive: true, force: true });
+    await mkdir(join(this.dir, 'root', 'cache'), { recursive: true });
   }
 
   /** Forgets the requests logged so far. */

@@ -10,7 +10,7 @@ import type { RunningStep, StepRun } from '../../src/exec/running.js';
 import type { ResultDetails } from '../../src/exec/tally.js';
 import { err, ok, type Result } from '../../src/result.js';
 import type { SourceFiles } from '../../src/sources/source.js';
-import type { CacheHit } from '../../src/store/cache.js';
+import type { CacheHit, RestoreFailure } from '../../src/store/cache.js';
 import type { ActionRecord, Files } from '../../src/store/store.js';
 
 const compile: CompileNode = {
@@ -36,7 +36,7 @@ const step = (extra: Partial<Extract<Evaluation, { kind: 'step' }>> = {}): Evalu
   placed: false,
   ...extra,
 });
-const hit = (from: string, restored: Result<Files, string> = ok(lib)): CacheHit => ({
+const hit = (from: string, restored: Result<Files, RestoreFailure> = ok(lib)): CacheHit => ({
   record,
   from,
   ...(from === 'local' ? { local: lib } : {}),
@@ -136,10 +136,19 @@ describe('a node run', () => {
 
   it('a hit that cannot be restored is said in a warning, and the step runs', async () => {
     const host = new FakeBuild();
-    host.evaluations = [step({ hit: hit('remote', err('blob gone')) })];
+    host.evaluations = [step({ hit: hit('remote', err({ message: 'blob gone', reported: false })) })];
     const r = await runOf(host);
     expect(r).toMatchObject({ outcome: 'ran', status: 'ran', history: ['waiting', 'deciding', 'running', 'placing', 'done'] });
     expect(host.events).toContainEqual({ event: 'warning', message: `${compile.id}: could not restore from remote (blob gone); running it` });
+    expect(host.ran).toBe(1);
+  });
+
+  it('a hit the provider could not deliver, and said so: the step runs without a second warning', async () => {
+    const host = new FakeBuild();
+    host.evaluations = [step({ hit: hit('remote', err({ message: 'no data for 1s in the middle of the response', reported: true })) })];
+    const r = await runOf(host);
+    expect(r).toMatchObject({ outcome: 'ran', status: 'ran' });
+    expect(host.events.filter((e) => e.event === 'warning')).toEqual([]);
     expect(host.ran).toBe(1);
   });
 

@@ -1,12 +1,13 @@
 // The remote cache against a small in-process server with faults: what is refused, what counts
 // as a miss, what is resumed, and that the cache never fails (only warns).
-import { writeFile } from 'node:fs/promises';
+import { readdir, writeFile } from 'node:fs/promises';
+import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LayeredCache } from '../../src/store/cache.js';
 import { decodeActionResult } from '../../src/store/remote/bazel.js';
 import { RemoteCache } from '../../src/store/remote/remote-cache.js';
-import { remoteSettings } from '../../src/store/remote/settings.js';
+import { parseTimeouts, remoteSettings, type ManifestRemote } from '../../src/store/remote/settings.js';
 import { Store, type ActionRecord } from '../../src/store/store.js';
 import { CacheServer } from '../helpers/cache-server.js';
 import { tempDir } from '../helpers/cli.js';
@@ -21,8 +22,13 @@ beforeEach(async () => {
 });
 afterEach(async () => server.stop());
 
-function remote(store: Store, env: Record<string, string> = {}, timeoutMs?: number): { cache: RemoteCache; warnings: string[] } {
-  const settings = remoteSettings({ url: server.url, readOnly: false, ...(timeoutMs ? { timeoutMs } : {}) }, {}, env);
+function remote(
+  store: Store,
+  env: Record<string, string> = {},
+  timeoutMs?: number,
+  manifest: Partial<ManifestRemote> = {},
+): { cache: RemoteCache; warnings: string[] } {
+  const settings = remoteSettings({ url: server.url, readOnly: false, ...(timeoutMs ? { timeoutMs } : {}), ...manifest }, {}, env);
   if (!settings.ok || !settings.value) throw new Error('settings');
   const cache = new RemoteCache(settings.value, { concurrency: 4, storeRoot: store.root });
   const warnings: string[] = [];
@@ -39,6 +45,7 @@ async function uploaded(env: Record<string, string> = {}): Promise<{ store: Stor
   await store.putRecord(record, { step: 'compile' });
   const { cache, warnings } = remote(store, env);
   await cache.upload(record, { step: 'compile' }, store);
+  await cache.close(); // the memo of what the remote holds is saved, as at the end of a build
   expect(warnings).toEqual([]);
   return { store, record };
 }
@@ -130,7 +137,8 @@ describe('remote cache protocol and faults', () => {
     server.faults.corrupt = true;
     const { restored, local } = await fetchInto();
     expect(restored?.ok).toBe(false);
-    expect(!restored?.ok && restored?.error).toMatch(/arrived with digest/);
+    expect(!restored?.ok && restored?.error.message).toMatch(/arrived with digest/);
+    expect(!restored?.ok && restored?.error.reported).toBe(false); // the store found it: the step says so
     expect(await local.hasBlob((record.outputs['lib.so'] as { digest: string }).digest)).toBe(false);
     expect(await local.getRecord(KEY)).toBeUndefined();
   });
@@ -233,5 +241,153 @@ describe('remote cache protocol and faults', () => {
     const unsigned = await fetchInto(key);
     expect(unsigned.hit).toBeUndefined();
     expect(unsigned.warnings.join()).toMatch(/not signed/);
+  });
+});
+
+/** A listener that accepts connections and never answers; counts what it was sent. */
+async function blackHole(): Promise<{ url: string; connections: () => number; close: () => Promise<void> }> {
+  const sockets: Socket[] = [];
+  const hole = createServer((s) => {
+    sockets.push(s);
+    s.on('error', () => undefined);
+  });
+  await new Promise<void>((r) => hole.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(hole.address() as { port: number }).port}`,
+    connections: () => sockets.length,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => hole.close(r));
+    },
+  };
+}
+
+/** A store holding `n` small results, each with its own blob. */
+async function storeOf(n: number): Promise<{ store: Store; records: ActionRecord[] }> {
+  const store = await Store.open(await tempDir('mlc-build-remote-n-'));
+  const records: ActionRecord[] = [];
+  for (let i = 0; i < n; i++) {
+    const dir = await tempDir('mlc-build-out-');
+    await writeFile(join(dir, 'lib.so'), `library ${i}`);
+    const record: ActionRecord = {
+      key: i.toString(16).padStart(64, 'd'),
+      node: `compile:${i}`,
+      outputs: await store.ingestDir(dir),
+      durationMs: 1,
+      createdAt: '',
+    };
+    await store.putRecord(record, {});
+    records.push(record);
+  }
+  return { store, records };
+}
+
+describe('a cache that hangs', () => {
+  const FIRST_BYTE = 400;
+
+  it('a black-holed server: one round of timeouts for reads and writes together, queued work never sent, one warning', async () => {
+    const hole = await blackHole();
+    try {
+      const { store, records } = await storeOf(40);
+      const settings = remoteSettings({ url: hole.url, readOnly: false, firstByteTimeoutMs: FIRST_BYTE, idleTimeoutMs: FIRST_BYTE }, {}, {});
+      if (!settings.ok || !settings.value) throw new Error('settings');
+      const cache = new RemoteCache(settings.value, { concurrency: 4, storeRoot: store.root });
+      const warnings: string[] = [];
+      cache.warn = (m) => warnings.push(m);
+      const t = Date.now();
+      // More lookups and uploads than the small-request pool takes at once: the rest queue behind them.
+      const lookups = records.map((r) => cache.getRecord(r.key));
+      const uploads = records.map((r) => cache.upload(r, {}, store));
+      const seeds = records.map((r) => cache.seed({ ...r, key: r.key.replace(/^d/, 'e') }, {}, store));
+      const answers = await Promise.all(lookups);
+      await Promise.all([...uploads, ...seeds]);
+      await cache.close();
+      const ms = Date.now() - t;
+      expect(ms).toBeGreaterThanOrEqual(FIRST_BYTE - 50);
+      expect(ms).toBeLessThan(2 * FIRST_BYTE + 300); // one round, not one per queue's worth
+      expect(answers.every((a) => a.kind === 'failed')).toBe(true);
+      expect(hole.connections()).toBeLessThanOrEqual(16); // the first wave only
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toMatch(/failed \(first-byte timeout\): no data for 0\.4s .*not asked again in this build/);
+      expect(cache.providerStats().uploadFailures).toBe(80); // not sent: the next build tries again
+    } finally {
+      await hole.close();
+    }
+  });
+
+  it('a body that stalls mid-way: given up on the idle timeout, not retried, no partial blob, the failure reported once', async () => {
+    const { record } = await uploaded();
+    const lib = `/cas/${(record.outputs['lib.so'] as { digest: string }).digest}`;
+    server.faults.stall = true;
+    const t = Date.now();
+    const { restored, local, warnings } = await fetchInto({}, 300);
+    expect(Date.now() - t).toBeLessThan(1500);
+    expect(restored?.ok).toBe(false);
+    expect(!restored?.ok && restored?.error.reported).toBe(true); // the step runs without a second warning
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/GET \/cas\/[0-9a-f]+… failed \(idle timeout\): no data for 0\.3s in the middle of the response/);
+    expect(server.requests.filter((q) => q.method === 'GET' && q.path === lib)).toHaveLength(1); // no retry, no Range
+    expect(await readdir(join(local.root, 'tmp')).catch(() => [])).toEqual([]);
+    expect(await local.getRecord(KEY)).toBeUndefined();
+  });
+});
+
+describe('a cache that forgets', () => {
+  it('a result seen there is trusted for recheck_after; then checked again (entry and blobs) and sent again if gone', async () => {
+    const { store, record } = await uploaded();
+    const first = remote(store);
+    const before = server.requests.length;
+    await first.cache.seed(record, {}, store); // remembered at upload: no request
+    expect(server.requests.length).toBe(before);
+    // The server evicts one blob; a memo younger than recheck_after does not notice.
+    const blob = `/cas/${(record.outputs['lib.so'] as { digest: string }).digest}`;
+    server.entries.delete(blob);
+    const trusting = remote(store);
+    await trusting.cache.seed(record, {}, store);
+    expect(server.requests.length).toBe(before);
+    expect(await trusting.cache.holds(KEY)).toBe('lacks'); // status asks now
+    // Past the age: the entry and every blob it names are asked about, and the missing blob is sent again.
+    const rechecking = remote(store, {}, undefined, { recheckAfterMs: 0 });
+    await rechecking.cache.seed(record, {}, store);
+    const asked = server.requests.slice(before + 1);
+    expect(asked.some((q) => q.method === 'GET' && q.path === `/ac/${KEY}`)).toBe(true);
+    expect(asked.some((q) => q.method === 'PUT' && q.path === blob && q.status === 200)).toBe(true);
+    expect(server.entries.has(blob)).toBe(true);
+    expect(rechecking.cache.providerStats().uploads).toBe(1);
+    expect(await rechecking.cache.holds(KEY)).toBe('held');
+    expect(rechecking.warnings).toEqual([]);
+  });
+
+  it('the memo keeps when each result was seen, and reads the older list of keys as seen long ago', async () => {
+    const { store, record } = await uploaded();
+    const { cache } = remote(store);
+    await cache.seed(record, {}, store);
+    await cache.close();
+    const dir = join(store.root, 'remote');
+    const [file] = await readdir(dir);
+    const memo = JSON.parse(await (await import('node:fs/promises')).readFile(join(dir, file as string), 'utf8')) as { seen: Record<string, number> };
+    expect(Date.now() - (memo.seen[KEY] ?? 0)).toBeLessThan(60_000);
+    expect(cache.providerStats().recheckAt).toBe((memo.seen[KEY] ?? 0) + 86_400_000);
+    await writeFile(join(dir, file as string), JSON.stringify([KEY]));
+    const before = server.requests.length;
+    await remote(store).cache.seed(record, {}, store);
+    expect(server.requests.slice(before).some((q) => q.path === `/ac/${KEY}`)).toBe(true);
+  });
+});
+
+describe('remote cache settings', () => {
+  it('timeouts: a few seconds by default; the flag over the manifest, a phase of its own over timeout_ms', () => {
+    const get = (m: Partial<ManifestRemote>, flag?: string) => {
+      const r = remoteSettings({ url: 'http://127.0.0.1:1', readOnly: false, ...m }, flag === undefined ? {} : { remoteCacheTimeouts: flag }, {});
+      if (!r.ok || !r.value) throw new Error(r.ok ? 'none' : r.error);
+      return r.value;
+    };
+    expect(get({}).timeouts).toEqual({ connectMs: 3000, firstByteMs: 10_000, idleMs: 10_000 });
+    expect(get({}).recheckAfterMs).toBe(86_400_000);
+    expect(get({ timeoutMs: 500, idleTimeoutMs: 700 }).timeouts).toEqual({ connectMs: 3000, firstByteMs: 500, idleMs: 700 });
+    expect(get({ connectTimeoutMs: 100 }, 'connect=2s,first-byte=1.5s,idle=250ms').timeouts).toEqual({ connectMs: 2000, firstByteMs: 1500, idleMs: 250 });
+    expect(parseTimeouts('idle=4000')).toEqual({ ok: true, value: { idleMs: 4000 } });
+    expect(parseTimeouts('read=1s')).toMatchObject({ ok: false });
+    expect(parseTimeouts('idle=soon')).toMatchObject({ ok: false });
   });
 });

@@ -3,7 +3,7 @@ import { relative } from 'node:path';
 import type { NodeState, PlannedNode } from '../../exec/plan.js';
 import { makePlan } from '../../exec/plan.js';
 import { stepOf } from '../../steps/index.js';
-import { openContext, type GlobalOptions } from '../../app/index.js';
+import { openContext, remoteLacks, type GlobalOptions } from '../../app/index.js';
 import { loadSelected, SELECTOR_HELP } from '../context.js';
 
 const RANK: Record<NodeState, number> = { fresh: 0, cached: 1, stale: 2, missing: 3, unavailable: 4 };
@@ -13,7 +13,7 @@ export function registerStatus(program: Command, setExit: (code: number) => void
     .command('status')
     .description('fresh, cached, stale, missing or unavailable (on this host), for every artifact under out/')
     .argument('[selectors...]', 'model=, quant=, target=, step= or node ids')
-    .option('--json', 'a JSON array of {path, state, reason, nodes}')
+    .option('--json', 'a JSON array of {path, state, reason, nodes}, and remote_lacks with a remote cache')
     .addHelpText('after', SELECTOR_HELP)
     .action(async (selectors: string[], opts: { json?: boolean }) => {
       const loaded = await loadSelected(program.opts<GlobalOptions>(), selectors);
@@ -24,6 +24,9 @@ export function registerStatus(program: Command, setExit: (code: number) => void
       const { project, selected, unavailable } = loaded;
       const ctx = await openContext(project, { readOnly: true });
       const plan = await makePlan(ctx, selected, unavailable);
+      // With a remote cache, --json says which results it lacks (asked now; null if it could not be asked).
+      const lacks = opts.json && project.remote ? await remoteLacks(ctx, selected) : undefined;
+      await ctx.cache.flush();
       await ctx.store.close();
       const byId = new Map(plan.nodes.map((n) => [n.id, n]));
       // An artifact is as fresh as the least fresh step that writes it.
@@ -42,6 +45,7 @@ export function registerStatus(program: Command, setExit: (code: number) => void
           state: worst.state,
           reason: worst.state === 'fresh' ? '' : `${worst.id}: ${worst.reason}`,
           nodes: nodes.map((n) => n.id),
+          ...(opts.json && project.remote ? { remote_lacks: lacks ? nodes.filter((n) => lacks.has(n.id)).map((n) => n.id) : null } : {}),
         };
       });
       if (opts.json) {

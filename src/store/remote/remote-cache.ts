@@ -1,8 +1,10 @@
 // A remote cache that speaks the Bazel HTTP cache protocol (bazel-remote, BuildBuddy, an nginx
 // with WebDAV): blobs at cas/<sha256>, action results at ac/<key>. Our own record (key fields,
 // the output tree, an optional signature) travels as one more output blob of the action result.
-// It never fails a build: a failing server gives one warning, and after a few failures it is not
-// asked again in this build.
+// It never fails a build: a failing server gives one warning, and once a direction's circuit
+// opens (circuit.ts: at the first timeout, or after a few other failures) nothing more is asked
+// that way in this build. What the remote holds is remembered with when it was seen, and checked
+// again once that is older than `recheckAfterMs` (servers evict): missing results are sent again.
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { createReadStream, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,12 +13,13 @@ import pLimit, { type LimitFunction } from 'p-limit';
 import { z } from 'zod';
 import { canonicalJson } from '../../canonical-json.js';
 import type { KeyFields } from '../../keys.js';
-import { HttpClient, streamSink, type Answer, type NetFailure, type StreamBody } from '../../net/index.js';
+import { HttpClient, streamSink, transient, type Answer, type DownloadSink, type NetFailure, type StreamBody } from '../../net/index.js';
 import type { Result } from '../../result.js';
 import { writeFileAtomic } from '../atomic.js';
-import { MISS, type CacheProvider, type ProviderAnswer, type ProviderStats } from '../cache.js';
+import { MISS, ReportedFailure, type CacheProvider, type Holding, type ProviderAnswer, type ProviderStats } from '../cache.js';
 import type { ActionRecord, Store } from '../store.js';
-import { decodeActionResult, encodeActionResult, type Digest } from './bazel.js';
+import { decodeActionResult, encodeActionResult, type ActionResult, type Digest } from './bazel.js';
+import { Circuit, MAX_FAILURES, type Direction } from './circuit.js';
 import { redact, type RemoteSettings } from './settings.js';
 
 /** The output file of an action result that holds our record. */
@@ -64,18 +67,14 @@ function once(f: () => void): () => void {
   };
 }
 
-/** Failures of one direction after which the remote is not asked again in this build. */
-const MAX_FAILURES = 3;
 /** Read size of an upload: 1 MiB writes keep up with curl -T where 64 KiB ones reach ~0.7× of it. */
 const UPLOAD_CHUNK = 1 << 20;
 /** Refused results or blobs reported one by one; the rest are summed up in one more warning. */
 const MAX_REFUSAL_WARNINGS = 5;
-/** Resumed GETs of one blob after a cut connection (or a 5xx, a timeout). */
+/** Resumed GETs of one blob after a cut connection or a 5xx (never after a timeout: see circuit.ts). */
 const MAX_RESUMES = 5;
 /** Small bodies (action results, records) are read whole; anything larger is not one. */
 const SMALL_LIMIT = 16 << 20;
-
-type Direction = 'read' | 'write';
 
 export class RemoteCache implements CacheProvider {
   readonly name = 'remote';
@@ -86,12 +85,14 @@ export class RemoteCache implements CacheProvider {
   private readonly transfers: LimitFunction;
   /** Small requests (results, HEADs): latency-bound, so more at once. */
   private readonly small: LimitFunction = pLimit(16);
-  private readonly failures: Record<Direction, number> = { read: 0, write: 0 };
+  private readonly circuit = new Circuit();
   private readonly fields = new Map<string, KeyFields>();
   private readonly stats = { fetchedBytes: 0, uploadedBytes: 0, uploadFailures: 0, uploads: 0 };
-  /** Keys the remote is known to hold (persisted), so a no-op build asks it nothing. */
-  private readonly known: Set<string>;
+  /** Keys the remote was seen to hold, and when (persisted), so a no-op build asks it nothing. */
+  private readonly known: Map<string, number>;
   private knownChanged = false;
+  /** Keys this build relied on the remote holding: the earliest of their re-checks is due soonest. */
+  private readonly relied = new Set<string>();
   private warned = false;
   private refusals = 0;
   private readonly knownFile: string;
@@ -101,12 +102,10 @@ export class RemoteCache implements CacheProvider {
     opts: { concurrency: number; storeRoot: string },
   ) {
     this.label = `the remote cache (${settings.display})`;
-    // The server's answer is awaited as long as a silent transfer is: one setting, idle.
-    const timeouts = { connectMs: settings.connectTimeoutMs, firstByteMs: settings.idleTimeoutMs, idleMs: settings.idleTimeoutMs };
-    this.client = new HttpClient({ headers: settings.headers, timeouts, maxSockets: 32 });
+    this.client = new HttpClient({ headers: settings.headers, timeouts: settings.timeouts, maxSockets: 32 });
     this.transfers = pLimit(Math.max(1, opts.concurrency));
     this.knownFile = join(opts.storeRoot, 'remote', `${createHash('sha256').update(settings.base).digest('hex').slice(0, 16)}.json`);
-    this.known = new Set(readKnown(this.knownFile));
+    this.known = readKnown(this.knownFile);
   }
 
   async getRecord(key: string): Promise<ProviderAnswer<ActionRecord>> {
@@ -130,7 +129,7 @@ export class RemoteCache implements CacheProvider {
   }
 
   async hasBlob(digest: string): Promise<boolean> {
-    const head = await this.ask('read', `HEAD /cas/${short(digest)}`, () => this.client.head(this.url(`/cas/${digest}`)));
+    const head = await this.ask('read', `HEAD /cas/${short(digest)}`, (signal) => this.client.head(this.url(`/cas/${digest}`), { signal }));
     if (!head) return false;
     if (head.status === 200) return true;
     if (head.status !== 404) this.failed('read', `HEAD /cas/${short(digest)}`, { reason: 'http-status', status: head.status, message: `HTTP ${head.status}` });
@@ -143,18 +142,32 @@ export class RemoteCache implements CacheProvider {
    * hashes what arrives (the store checks the digest): nothing here is trusted.
    */
   async openBlob(digest: string): Promise<ProviderAnswer<Readable>> {
-    if (this.off('read')) return this.notAsked();
+    if (this.circuit.isOpen('read')) return this.notAsked();
     const what = `GET /cas/${short(digest)}`;
     // The slot is held until the body is read or dropped, not just until the headers arrive.
     const release = once(await slot(this.transfers));
+    if (this.circuit.isOpen('read')) {
+      release(); // it opened while this one waited for its slot
+      return this.notAsked();
+    }
     const out = new PassThrough();
     const dropped = new AbortController();
+    // A failed transfer ends the stream with a failure reported here, so the store does not report it again.
+    let failedHere = false;
+    const sink: DownloadSink = {
+      ...streamSink(out),
+      destroy: (why) => {
+        failedHere = true;
+        out.destroy(new ReportedFailure(why));
+      },
+    };
     let announce = () => {};
     const started = new Promise<'started'>((resolve) => (announce = () => resolve('started')));
     let counted = 0;
-    const done = this.client.download(this.url(`/cas/${digest}`), streamSink(out), {
-      signal: dropped.signal,
+    const done = this.client.download(this.url(`/cas/${digest}`), sink, {
+      signal: AbortSignal.any([dropped.signal, this.circuit.signal('read')]),
       retry: { retries: MAX_RESUMES, baseMs: 200, maxMs: 2000 },
+      retryIf: (f) => transient(f) && f.reason !== 'timeout',
       onStart: announce,
       onProgress: (held) => {
         this.stats.fetchedBytes += held - counted;
@@ -169,16 +182,25 @@ export class RemoteCache implements CacheProvider {
     }
     // Read to its end, or dropped unread: either way the slot is free and the transfer stops.
     out.once('close', () => {
+      if (failedHere) return; // counted first (below), then the slot is let go
       release();
       dropped.abort();
     });
-    void done.then(release);
+    void done.then((r) => {
+      // A body that stalled or was cut for good: a failure of the remote, counted and reported (once).
+      if (!r.ok && !dropped.signal.aborted) this.failed('read', what, r.error);
+      release();
+    });
     return { kind: 'found', value: out };
   }
 
   /** Uploads a result whose blobs are in the local store: missing blobs first, then the action result. */
   async upload(record: ActionRecord, fields: KeyFields, local: Store): Promise<void> {
-    if (this.settings.readOnly || this.off('write')) return;
+    if (this.settings.readOnly) return;
+    if (this.circuit.isOpen('write')) {
+      this.stats.uploadFailures++; // not sent: the next build tries again
+      return;
+    }
     const body: RecordBlob = { mlc_build: 1, key: record.key, record, fields };
     if (this.settings.signingKey) body.signature = sign(this.settings.signingKey, body);
     const recordBlob = Buffer.from(JSON.stringify(body));
@@ -204,8 +226,8 @@ export class RemoteCache implements CacheProvider {
       exitCode: 0,
       ...(log ? { stdout: log } : {}),
     });
-    const put = await this.ask('write', `PUT /ac/${short(record.key)}`, () =>
-      this.client.put(this.url(`/ac/${record.key}`), result, { headers: { 'content-type': 'application/json' } }),
+    const put = await this.ask('write', `PUT /ac/${short(record.key)}`, (signal) =>
+      this.client.put(this.url(`/ac/${record.key}`), result, { headers: { 'content-type': 'application/json' }, signal }),
     );
     if (!put) {
       this.stats.uploadFailures++;
@@ -215,16 +237,32 @@ export class RemoteCache implements CacheProvider {
     this.remember(record.key);
   }
 
-  /** Uploads a result from the local store unless the remote is known to hold it (or says so). */
+  /**
+   * Uploads a result from the local store unless the remote holds it: seen there less than
+   * `recheckAfterMs` ago, or found there whole now (its entry and every blob it names).
+   */
   async seed(record: ActionRecord, fields: KeyFields, local: Store): Promise<void> {
-    if (this.settings.readOnly || this.off('write') || this.known.has(record.key)) return;
-    const head = await this.ask('write', `HEAD /ac/${short(record.key)}`, () => this.client.head(this.url(`/ac/${record.key}`)));
-    if (!head) return;
-    if (head.status === 200) {
-      this.remember(record.key);
-      return;
+    if (this.settings.readOnly) return;
+    this.relied.add(record.key);
+    const seen = this.known.get(record.key);
+    if (seen !== undefined && Date.now() - seen < this.settings.recheckAfterMs) return;
+    switch (await this.check(record.key, 'write')) {
+      case 'held':
+        this.remember(record.key);
+        return;
+      case 'lacks':
+        this.forget(record.key);
+        await this.upload(record, fields, local);
+        return;
+      case 'unknown':
+        this.stats.uploadFailures++; // not known to be there: the next build asks again
+        return;
     }
-    await this.upload(record, fields, local);
+  }
+
+  /** Whether the remote holds a result whole, asked now: for status. */
+  holds(key: string): Promise<Holding> {
+    return this.check(key, 'read');
   }
 
   /** For doctor: whether the server answers, and (unless read-only) accepts a blob and serves it back. */
@@ -247,7 +285,9 @@ export class RemoteCache implements CacheProvider {
   }
 
   providerStats(): ProviderStats {
+    const due = [...this.relied].map((k) => (this.known.get(k) ?? 0) + this.settings.recheckAfterMs);
     return {
+      ...(due.length > 0 && !this.settings.readOnly ? { recheckAt: Math.min(...due) } : {}),
       server: this.settings.display,
       fetchedBytes: this.stats.fetchedBytes,
       uploadedBytes: this.stats.uploadedBytes,
@@ -261,7 +301,7 @@ export class RemoteCache implements CacheProvider {
     if (!this.knownChanged || this.settings.readOnly) return; // the memo serves uploads only
     try {
       mkdirSync(join(this.knownFile, '..'), { recursive: true });
-      await writeFileAtomic(this.knownFile, JSON.stringify([...this.known].sort()));
+      await writeFileAtomic(this.knownFile, JSON.stringify({ seen: Object.fromEntries([...this.known].sort(([a], [b]) => a.localeCompare(b))) }));
     } catch {
       // a cache of a cache: losing it costs a HEAD per result next time
     }
@@ -271,21 +311,43 @@ export class RemoteCache implements CacheProvider {
     return this.settings.base + path;
   }
 
+  /**
+   * Whether the remote holds a result whole: its entry, and every blob the entry names (a server
+   * that evicts may keep one and not the others). Unknown when it could not be asked.
+   */
+  private async check(key: string, direction: Direction): Promise<Holding> {
+    const entry = await this.getSmall(`/ac/${key}`, { accept: 'application/json' }, direction);
+    if (entry.kind === 'failed') return 'unknown';
+    if (entry.kind === 'miss') return 'lacks';
+    const result = decodeActionResult(entry.value);
+    if (!result.ok) return 'lacks'; // ours, sent again, replaces it
+    const heads = await Promise.all(
+      namedBlobs(result.value).map((d) =>
+        this.ask(direction, `HEAD /cas/${short(d.hash)}`, (signal) => this.client.head(this.url(`/cas/${d.hash}`), { signal })),
+      ),
+    );
+    if (heads.some((h) => h === undefined || (h.status !== 200 && h.status !== 404))) return 'unknown';
+    return heads.every((h) => h?.status === 200) ? 'held' : 'lacks';
+  }
+
   /** Sends a blob unless the remote has it (HEAD first). */
   private async putBlob(d: Digest, body: () => Buffer | StreamBody): Promise<boolean> {
-    const head = await this.ask('write', `HEAD /cas/${short(d.hash)}`, () => this.client.head(this.url(`/cas/${d.hash}`)));
+    const head = await this.ask('write', `HEAD /cas/${short(d.hash)}`, (signal) => this.client.head(this.url(`/cas/${d.hash}`), { signal }));
     if (!head) return false;
     if (head.status === 200) return true;
     const what = `PUT /cas/${short(d.hash)} (${d.size} bytes)`;
-    const put = await this.transfers(() => (this.off('write') ? undefined : this.client.put(this.url(`/cas/${d.hash}`), body())));
-    if (!put) return false;
-    if (!put.ok) {
-      const tooLarge = put.error.reason === 'http-status' && put.error.status === 413;
-      this.failed('write', what, tooLarge ? { ...put.error, message: 'HTTP 413: the server refuses a blob this large' } : put.error);
-      return false;
-    }
-    this.stats.uploadedBytes += d.size;
-    return true;
+    const signal = this.circuit.signal('write');
+    return this.transfers(async () => {
+      if (signal.aborted) return false;
+      const put = await this.client.put(this.url(`/cas/${d.hash}`), body(), { signal });
+      if (!put.ok) {
+        const tooLarge = put.error.reason === 'http-status' && put.error.status === 413;
+        this.failed('write', what, tooLarge ? { ...put.error, message: 'HTTP 413: the server refuses a blob this large' } : put.error);
+        return false;
+      }
+      this.stats.uploadedBytes += d.size;
+      return true;
+    });
   }
 
   /** A small blob (our record), read whole and checked against its digest. */
@@ -325,28 +387,37 @@ export class RemoteCache implements CacheProvider {
     return { kind: 'found', value: { record: parsed.record, fields: parsed.fields ?? {} } };
   }
 
+  /** Seen there now. */
   private remember(key: string): void {
-    if (this.known.has(key)) return;
-    this.known.add(key);
+    this.relied.add(key);
+    this.known.set(key, Date.now());
     this.knownChanged = true;
   }
 
-  private off(direction: Direction): boolean {
-    return this.failures[direction] >= MAX_FAILURES;
+  private forget(key: string): void {
+    if (this.known.delete(key)) this.knownChanged = true;
   }
 
-  /** Not asked: it failed too often in this build. */
+  /** Not asked: its circuit is open in this build. */
   private notAsked(): ProviderAnswer<never> {
-    return { kind: 'failed', reason: 'not-asked', message: `not asked again after ${MAX_FAILURES} failures in this build` };
+    return { kind: 'failed', reason: 'not-asked', message: 'not asked again in this build' };
   }
 
-  /** A small request, with its failure counted; undefined when it failed or was not sent. */
-  private async ask<T>(direction: Direction, what: string, send: () => Promise<Result<T, NetFailure>>): Promise<T | undefined> {
-    if (this.off(direction)) return undefined;
-    const answer = await this.small(send);
-    if (answer.ok) return answer.value;
-    this.failed(direction, what, answer.error);
-    return undefined;
+  /**
+   * A small request, with its failure counted; undefined when it failed or was not sent. The
+   * circuit is looked at again once a slot is free: work queued behind a failing server is dropped.
+   */
+  private async ask<T>(direction: Direction, what: string, send: (signal: AbortSignal) => Promise<Result<T, NetFailure>>): Promise<T | undefined> {
+    const signal = this.circuit.signal(direction);
+    if (signal.aborted) return undefined;
+    // The failure is counted before the slot is let go, so the request queued next sees an open circuit.
+    return this.small(async () => {
+      if (signal.aborted) return undefined;
+      const answer = await send(signal);
+      if (answer.ok) return answer.value;
+      this.failed(direction, what, answer.error);
+      return undefined;
+    });
   }
 
   /**
@@ -354,13 +425,17 @@ export class RemoteCache implements CacheProvider {
    * a response left unread while waiting for another slot would hold its socket and starve the
    * requests queued before it. A 404 is a miss, without a warning.
    */
-  private async getSmall(path: string, headers: Record<string, string> = {}): Promise<ProviderAnswer<Buffer>> {
-    if (this.off('read')) return this.notAsked();
+  private async getSmall(path: string, headers: Record<string, string> = {}, direction: Direction = 'read'): Promise<ProviderAnswer<Buffer>> {
+    const signal = this.circuit.signal(direction);
+    if (signal.aborted) return this.notAsked();
     const what = `GET ${path.replace(/[0-9a-f]{64}$/, short)}`;
-    const answer = await this.small(() => this.client.getSmall(this.url(path), { headers, limit: SMALL_LIMIT }));
-    if (answer.ok) return { kind: 'found', value: answer.value.body };
-    if (answer.error.reason === 'http-status' && answer.error.status === 404) return MISS;
-    return this.failed('read', what, answer.error);
+    return this.small(async (): Promise<ProviderAnswer<Buffer>> => {
+      if (signal.aborted) return this.notAsked();
+      const answer = await this.client.getSmall(this.url(path), { headers, limit: SMALL_LIMIT, signal });
+      if (answer.ok) return { kind: 'found', value: answer.value.body };
+      if (answer.error.reason === 'http-status' && answer.error.status === 404) return MISS;
+      return this.failed(direction, what, answer.error);
+    });
   }
 
   /** A refused result or blob is a miss: a warning for each of the first few, then one saying that more are not reported. */
@@ -373,17 +448,16 @@ export class RemoteCache implements CacheProvider {
 
   /**
    * A failure (not a miss): one warning, naming the server, what failed and why; the rest are
-   * counted (the summary shows failed uploads), and after a few the remote is not asked again.
+   * counted (the summary shows failed uploads) by the circuit. A request the circuit aborted is
+   * neither counted nor reported: the failure that opened it was.
    */
   private failed(direction: Direction, what: string, failure: NetFailure): ProviderAnswer<never> {
-    this.failures[direction]++;
+    if (failure.reason === 'aborted' && this.circuit.isOpen(direction)) return this.notAsked();
+    const opened = this.circuit.fail(direction, failure);
     const message = this.redacted(failure.message);
     if (!this.warned) {
       this.warned = true;
-      const then = direction === 'read' ? 'the build goes on without it where it fails' : 'results stay in the local store only where it fails';
-      this.warn(
-        `${this.label}: ${what} failed (${describeReason(failure)}): ${message}; ${then} (after ${MAX_FAILURES} failures it is not asked again in this build)`,
-      );
+      this.warn(`${this.label}: ${what} failed (${describeReason(failure)}): ${message}; ${consequence(direction, opened)}`);
     }
     return { kind: 'failed', reason: failure.reason, message };
   }
@@ -391,6 +465,15 @@ export class RemoteCache implements CacheProvider {
   private redacted(text: string): string {
     return redact(text, this.settings.secrets);
   }
+}
+
+/** What the build does about a failure, in the one warning it gives. */
+function consequence(direction: Direction, opened: readonly Direction[]): string {
+  if (opened.length === 2) return 'it is not asked again in this build, and the build goes on without it';
+  const without = direction === 'read' ? 'the build goes on without it where it fails' : 'results stay in the local store only where it fails';
+  const then =
+    opened.length > 0 ? `it is not asked again for ${direction}s in this build` : `after ${MAX_FAILURES} failures it is not asked again in this build`;
+  return `${without} (${then})`;
 }
 
 /** The kind of failure in a few words: a timeout names its phase, so a reader knows it was not a miss. */
@@ -437,11 +520,22 @@ function readSize(path: string): number {
   return statSync(path).size;
 }
 
-function readKnown(file: string): string[] {
+/** The blobs an action result names: its outputs (our record among them) and its log. */
+function namedBlobs(result: ActionResult): Digest[] {
+  return dedupe([...result.outputFiles.map((f) => f.digest), ...(result.stdout ? [result.stdout] : [])]);
+}
+
+/** Keys and when the remote was seen to hold them; an older memo (a list of keys) says when as "long ago". */
+function readKnown(file: string): Map<string, number> {
+  const known = new Map<string, number>();
+  let v: unknown;
   try {
-    const v = JSON.parse(readFileSync(file, 'utf8')) as unknown;
-    return Array.isArray(v) ? v.filter((k): k is string => typeof k === 'string') : [];
+    v = JSON.parse(readFileSync(file, 'utf8'));
   } catch {
-    return [];
+    return known;
   }
+  if (Array.isArray(v)) for (const k of v) if (typeof k === 'string') known.set(k, 0);
+  const seen = typeof v === 'object' && v !== null && 'seen' in v ? v.seen : undefined;
+  if (typeof seen === 'object' && seen !== null) for (const [k, t] of Object.entries(seen)) if (typeof t === 'number') known.set(k, t);
+  return known;
 }
