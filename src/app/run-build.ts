@@ -57,6 +57,8 @@ export async function buildSelected(
   },
 ): Promise<{ exit: ExitCode; outcome: BuildOutcome }> {
   const { manifest } = project;
+  // The summary's time is the build's wall time: setting up the toolchain (a 30 s install that finds no network) counts.
+  const started = Date.now();
   deleteStamp(manifest.root, process.env); // this build decides anew; only its success may stamp
   // The first signal stops the steps, a second kills them (interrupts.ts); the build then ends as usual.
   const interrupts = listenForInterrupts();
@@ -105,7 +107,7 @@ export async function buildSelected(
           message: `the store ${manifest.cache} holds ${formatBytes(size)}, over cache.max_size ${formatBytes(limit)}: run mlc-build gc`,
         });
     }
-    emit(summaryEvent(outcome));
+    emit(summaryEvent({ ...outcome, ms: Date.now() - started }));
     if (profile && flags.profile) {
       const file = resolve(flags.profile);
       await profile.write(file);

@@ -4,14 +4,16 @@
 // the pinned fingerprint; if it cannot be set up, it carries why, and steps that need it are
 // blocked with that reason.
 import { dirname } from 'node:path';
-import type { Result } from '../result.js';
-import { ensureManaged, lookManaged, markerHolds, type ManagedToolchain } from '../toolchain/managed/environment.js';
+import { err, type Result } from '../result.js';
+import type { ToolchainInstall } from '../manifest/types.js';
+import { noteInstall, rememberedUnreachable } from './unreachable-index.js';
+import { ensureManaged, lookManaged, markerHolds, type EnsureOptions, type ManagedToolchain } from '../toolchain/managed/environment.js';
 import { envBinary } from '../toolchain/managed/python.js';
 import type { Project } from './project.js';
 
 export async function setUpToolchain(
   project: Project,
-  opts: { install: boolean; update?: boolean; signal?: AbortSignal; say?: (line: string) => void },
+  opts: { install: boolean; update?: boolean; signal?: AbortSignal; say?: (line: string) => void; retryNow?: boolean },
 ): Promise<Result<ManagedToolchain, string> | undefined> {
   const install = project.manifest.toolchain.install;
   if (project.toolchain.from !== 'managed' || install === undefined) return undefined;
@@ -21,7 +23,7 @@ export async function setUpToolchain(
   if (ready && !opts.update) return undefined;
   const base = { storeRoot: project.manifest.cache, projectRoot: project.manifest.root, env: process.env, update: opts.update };
   const say = opts.say ?? ((line: string) => process.stderr.write(`mlc-build: toolchain: ${line}\n`));
-  const r = opts.install ? await ensureManaged(install, { ...base, signal: opts.signal, say }) : await lookManaged(install, base);
+  const r = opts.install ? await installOrRemembered(install, { ...base, signal: opts.signal, say }, opts.retryNow === true) : await lookManaged(install, base);
   if (r.ok) {
     const usable = r.value.installed || !opts.install;
     project.toolchain = {
@@ -33,5 +35,14 @@ export async function setUpToolchain(
   } else {
     project.toolchain = { argv: ['mlc_llm'], from: 'managed', problem: r.error };
   }
+  return r;
+}
+
+/** Installs, unless the index was unreachable a few minutes ago (then says so at once, without a 30 s attempt). */
+async function installOrRemembered(install: ToolchainInstall, opts: EnsureOptions, retryNow: boolean): Promise<Result<ManagedToolchain, string>> {
+  const remembered = retryNow ? undefined : rememberedUnreachable(opts.storeRoot, install);
+  if (remembered !== undefined) return err(remembered);
+  const r = await ensureManaged(install, opts);
+  await noteInstall(opts.storeRoot, install, r.ok ? undefined : r.error);
   return r;
 }

@@ -275,4 +275,28 @@ describe.skipIf(lacks('python3 with venv and pip', VENV))('managed toolchain (to
     expect(both.code).toBe(2);
     expect(both.stderr).toMatch(/mlc\.build\.yaml:\d+:\d+: .*toolchain\.install and toolchain\.mlc_llm are alternatives/);
   }, 120_000);
+
+  it('an index that cannot be reached is remembered: the next builds say so at once instead of trying for every build; toolchain install tries at once; the summary counts the attempt', async () => {
+    const h = await project(join(await tempDir(), 'store'));
+    // A port nothing listens on, on this machine: pip is refused and says it cannot connect.
+    await h.editManifest((y) => y.replace('find_links: [./wheels], index_url: false', 'index_url: "http://127.0.0.1:9/simple"'));
+    const t0 = Date.now();
+    const first = await h.run(['build', '--json'], MANAGED);
+    const firstMs = Date.now() - t0;
+    expect(first.code).toBe(1);
+    expect(first.stderr).toContain('pip cannot reach http://127.0.0.1:9/simple');
+    const summary = JSON.parse(first.stdout.trim().split('\n').at(-1) ?? '{}') as { event?: string; ms?: number };
+    expect(summary.event).toBe('summary');
+    // The summary's time is the build's: the install attempt is in it (the process's own start-up is not).
+    expect(summary.ms ?? 0).toBeGreaterThan(firstMs / 2);
+    const second = await h.run(['build'], MANAGED);
+    expect(second.code).toBe(1);
+    expect(second.stderr).toMatch(
+      /pip cannot reach http:\/\/127\.0\.0\.1:9\/simple.*\(at \d\d:\d\d:\d\d; not tried again for \d+ min — mlc-build toolchain install tries now\)/,
+    );
+    expect(second.stderr).not.toContain('resolving');
+    const retry = await h.run(['toolchain', 'install'], MANAGED);
+    expect(retry.code).toBe(1);
+    expect(retry.stderr).toContain('resolving'); // it tried again
+  }, 120_000);
 });

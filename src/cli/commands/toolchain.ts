@@ -22,7 +22,8 @@ export function registerToolchain(program: Command, setExit: (code: number) => v
     }
     const interrupt = abortOnInterrupt();
     try {
-      const r = await setUpToolchain(project, { install, signal: interrupt.signal });
+      // `toolchain install` tries now, whatever an earlier build remembered of an unreachable index.
+      const r = await setUpToolchain(project, { install, signal: interrupt.signal, retryNow: install });
       if (r && !r.ok) {
         process.stderr.write(`mlc-build: toolchain: ${r.error}\n`);
         setExit(interrupt.signal.aborted ? EXIT.interrupted : EXIT.stepFailed);
