@@ -60,7 +60,7 @@ describe('matrix and shards', () => {
     const config = await p.run(['matrix', '--stage', 'config']);
     expect(config.code).toBe(2);
     expect(config.stderr).toContain('--stage must be compile or convert, got "config"');
-    expect((await p.run(['matrix', '--help'])).stdout).toMatch(/--stage <stage>\s+compile \(libraries\) or convert \(weights\) \(default:\s+"compile"\)/);
+    expect((await p.run(['matrix', '--help'])).stdout).toMatch(/--stage <stage>\s+compile \(libraries\) or convert \(weights\)\s+\(default:\s+"compile"\)/);
   });
 
   it('build --shard i/n: the shards together build every library once, and no shard downloads or converts weights', async () => {

@@ -229,10 +229,13 @@ describe('reported times', () => {
     const ran = events.filter((e) => e.event === 'finish' && e.status === 'ran');
     const summary = events.find((e) => e.event === 'summary') as { ms: number };
     expect(ran.reduce((n, e) => n + e.ms, 0)).toBeLessThanOrEqual(summary.ms);
-    // Each compile's time is about what the double itself took (its own log), not a multiple of it.
+    // Each compile's time is its own run (the double's, plus starting it), never the others' it waited
+    // for with -j 1: had it counted the wait, the last would take at least all of them together. Start-up
+    // under load can double a 300 ms run, so the bound is the sum of the runs, not a factor of one.
     const compiles = ran.filter((e) => e.kind === 'compile');
     const own = (r.calls as Timed[]).filter((c) => c.sub === 'compile').map((c) => c.end - c.start);
     expect(compiles).toHaveLength(own.length);
-    expect(Math.max(...compiles.map((e) => e.ms))).toBeLessThan(Math.max(...own) * 2);
+    expect(own.length).toBeGreaterThanOrEqual(3);
+    expect(Math.max(...compiles.map((e) => e.ms))).toBeLessThan(own.reduce((a, b) => a + b, 0));
   });
 });
