@@ -16,6 +16,7 @@ export const COMMANDS: readonly string[] = [
   'matrix',
   'ci',
   'release',
+  'publish',
   'explain',
   'clean',
   'gc',
