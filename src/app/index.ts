@@ -4,7 +4,8 @@
 // opening the build context (context.ts), the project's build lock (build-lock.ts), setting up a
 // managed toolchain (toolchain-setup.ts), the machine's pools and -j (machine.ts), running a build
 // of a selection (run-build.ts, with its no-op stamp, noop-stamp.ts), other hosts' keys
-// (foreign.ts), a release of a selection (release.ts), what the remote cache lacks (remote-holdings.ts), interrupts: the one place SIGINT and SIGTERM are heard (interrupts.ts), and
+// (foreign.ts), a release of a selection (release.ts) and its publish on the hub (publish.ts), what
+// the remote cache lacks (remote-holdings.ts), interrupts: the one place SIGINT and SIGTERM are heard (interrupts.ts), and
 // outcomes → exit codes (exit-codes.ts). How results look is report/'s.
 export { lockProject } from './build-lock.js';
 export { openContext, readOnlyPlan } from './context.js';
@@ -15,7 +16,17 @@ export { jobsFor, thisMachine } from './machine.js';
 export { deleteStamp, manifestDigest } from './noop-stamp.js';
 export { loadProject, loadProjectFor, remoteFlags, type GlobalOptions, type Project } from './project.js';
 export { buildSelected, type BuildFlags } from './run-build.js';
-export { makeRelease, releaseCells, releaseFolder, type MissingCell, type ReleaseRequest, type ReleaseResult } from './release.js';
+export {
+  makeRelease,
+  releaseCells,
+  releaseFolder,
+  withRelease,
+  type MissingCell,
+  type OpenRelease,
+  type ReleaseRequest,
+  type ReleaseResult,
+} from './release.js';
+export { publishRelease, type PublishRequest, type PublishResult, type RepoReport, type RepoStatus } from './publish.js';
 export { remoteLacks } from './remote-holdings.js';
 export { removeDeadProbes, writableFolderProblem } from './writable.js';
 export { selectIn, type Selected, type SelectionProblem, type SelectionRequest } from './select.js';

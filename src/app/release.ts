@@ -1,4 +1,4 @@
-// A release of a selection of cells, as `release` (and later `publish`) makes it: which cells,
+// A release of a selection of cells, as `release` and `publish` make it: which cells,
 // which of them this host builds and which come from a cache keyed as another host keys them,
 // the build of what is lacking, then the folder assembled and written whole.
 import { isAbsolute, join, relative, resolve } from 'node:path';
@@ -6,9 +6,10 @@ import type { NodeResult } from '../exec/build.js';
 import { cellNodes, cellsMatching, parseSelectors, withDependencies } from '../graph/select.js';
 import { readLock } from '../lockfile/lock-file.js';
 import type { Cell } from '../manifest/types.js';
-import { assemble, type Assembled } from '../release/assemble.js';
-import { byText, collect } from '../release/collect.js';
+import { assemble, type Assembled, type ReleaseSettings } from '../release/assemble.js';
+import { byText, collect, type Collected } from '../release/collect.js';
 import { toolchainFacts } from '../release/inventory.js';
+import type { Urls } from '../release/web-llm.js';
 import { replaceProblem, writeRelease } from '../release/write.js';
 import { err, ok, type Result } from '../result.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
@@ -75,8 +76,34 @@ export type ReleaseResult =
   | { incomplete: MissingCell[] }
   | { failed: string[]; exit: ExitCode };
 
+/** What a built release offers while it is open: what the build left, and its files for any URLs. */
+export interface OpenRelease {
+  collected: Collected;
+  missing: MissingCell[];
+  /** The release's files with these URLs (publish pins them) and, if given, its own library layout. */
+  assemble(urls: Urls, extra?: Pick<ReleaseSettings, 'libraryPath' | 'published'>): Result<Assembled, string[]>;
+}
+
 /** Builds what the cells lack (the caller holds the project lock), then writes the release folder whole. */
 export async function makeRelease(project: Project, req: ReleaseRequest): Promise<ReleaseResult> {
+  return withRelease(project, req, async (release) => {
+    const assembled = release.assemble(req.assembly);
+    if (!assembled.ok) return { failed: assembled.error, exit: EXIT.stepFailed };
+    const written = await writeRelease(req.out, assembled.value.contents);
+    if (!written.ok) return { failed: [written.error], exit: EXIT.stepFailed };
+    return { written: assembled.value, missing: release.missing };
+  });
+}
+
+/**
+ * Builds what the cells lack and collects what the build left; `use` then assembles (and writes)
+ * the release while the build's context is open. A release that cannot be made is returned as such.
+ */
+export async function withRelease<T>(
+  project: Project,
+  req: ReleaseRequest,
+  use: (release: OpenRelease) => Promise<T>,
+): Promise<T | { incomplete: MissingCell[] } | { failed: string[]; exit: ExitCode }> {
   const { graph } = project;
   const split = await splitByHost(project, req.cells, req.global);
   const selected = withDependencies(graph, cellNodes(graph, split.buildable));
@@ -99,18 +126,20 @@ export async function makeRelease(project: Project, req: ReleaseRequest): Promis
     if (collected.missing.length > 0 && !req.allowPartial) return { incomplete: collected.missing };
     const { manifest } = project;
     const fp = await ctx.fingerprint();
-    const assembled = assemble(ctx, collected, {
-      ...req.assembly,
+    const settings: Omit<ReleaseSettings, keyof Urls> = {
+      lowResourceMB: req.assembly.lowResourceMB,
+      generator: req.assembly.generator,
       manifestFile: ctx.display(manifest.file),
       manifestDigest: manifestDigest(manifest.source.text),
       toolchain: fp.ok ? toolchainFacts(fp.value) : { fingerprint: '', packages: {} },
       lock: await readLock(manifest.root),
       env: process.env,
+    };
+    return await use({
+      collected,
+      missing: collected.missing,
+      assemble: (urls, extra) => assemble(ctx, collected, { ...settings, ...urls, ...extra }),
     });
-    if (!assembled.ok) return { failed: assembled.error, exit: EXIT.stepFailed };
-    const written = await writeRelease(req.out, assembled.value.contents);
-    if (!written.ok) return { failed: [written.error], exit: EXIT.stepFailed };
-    return { written: assembled.value, missing: collected.missing };
   } finally {
     await ctx.store.close();
   }

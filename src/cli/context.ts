@@ -17,6 +17,7 @@ export const COMMANDS: readonly string[] = [
   'matrix',
   'ci',
   'release',
+  'publish',
   'explain',
   'clean',
   'gc',

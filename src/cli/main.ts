@@ -12,6 +12,7 @@ import { registerGc } from './commands/gc.js';
 import { registerInit } from './commands/init.js';
 import { registerMatrix } from './commands/matrix.js';
 import { registerPlan } from './commands/plan.js';
+import { registerPublish } from './commands/publish.js';
 import { registerRelease } from './commands/release.js';
 import { registerStatus } from './commands/status.js';
 import { registerToolchain } from './commands/toolchain.js';
@@ -47,6 +48,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   registerMatrix(program, setExit);
   registerCi(program, setExit);
   registerRelease(program, setExit);
+  registerPublish(program, setExit);
   registerExplain(program, setExit);
   registerClean(program, setExit);
   registerGc(program, setExit);

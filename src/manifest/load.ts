@@ -12,7 +12,7 @@ import { checkShape } from './shape.js';
 import { ManifestSource } from './source.js';
 import { resourcesOf } from './resources.js';
 import { resolveTargets } from './targets.js';
-import type { Cell, Manifest, ToolchainInstall } from './types.js';
+import type { Cell, Manifest, PublishHubSettings, ToolchainInstall } from './types.js';
 import { parseAge } from './units.js';
 import type { RawManifest } from './schema.js';
 import { checkCacheLimits, checkMatrixRules, checkModels, checkNaming, checkQuantizations } from './validate.js';
@@ -138,6 +138,7 @@ export function resolveManifest(src: ManifestSource): Result<Loaded, Diagnostic[
       ...(raw.remote_cache ? { remoteCache: remoteCacheOf(raw.remote_cache) } : {}),
       toolchain: { mlcLlm: raw.toolchain?.mlc_llm, fingerprint: raw.toolchain?.fingerprint, ...installOf(raw.toolchain?.install, root) },
       ci: raw.ci?.runs_on?.convert !== undefined ? { convertRunner: raw.ci.runs_on.convert } : {},
+      publish: { hub: publishHubOf(raw.publish?.hub) },
       models,
       quantizations,
       targets: allTargets,
@@ -177,5 +178,15 @@ function installOf(raw: NonNullable<RawManifest['toolchain']>['install'], root: 
       ...(raw.index_url !== undefined ? { indexUrl: raw.index_url } : {}),
       ...(raw.python !== undefined ? { python: raw.python } : {}),
     },
+  };
+}
+
+function publishHubOf(raw: NonNullable<RawManifest['publish']>['hub']): PublishHubSettings {
+  if (raw === undefined) return {};
+  return {
+    ...(raw.org !== undefined ? { org: raw.org } : {}),
+    ...(raw.weights_repo !== undefined ? { weightsRepo: raw.weights_repo } : {}),
+    ...(raw.libs_repo !== undefined ? { libsRepo: raw.libs_repo } : {}),
+    ...(raw.private !== undefined ? { private: raw.private } : {}),
   };
 }

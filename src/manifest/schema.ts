@@ -138,6 +138,32 @@ function millis() {
     .optional();
 }
 
+/** A hub name: an organisation or user, or a repository's name. */
+const hubName = (what: string) =>
+  nonEmpty(what).regex(/^[A-Za-z0-9][\w.-]*$/, { error: `must be ${what}: letters, digits, "-", "_" and "." (no leading "-" or ".")` });
+
+/** `publish.hub:`: where `mlc-build publish` puts the release on the Hugging Face hub. */
+export const PublishHubSchema = z.strictObject({
+  org: hubName('an organisation or user name').optional().describe('the hub organisation (or user) the repositories belong to; --org overrides it'),
+  weights_repo: nonEmpty('a template')
+    .regex(/^(?:[\w.-]|\{(?:weights|model|quant|variant)\})+$/, {
+      error: 'must be a repository name template: letters, digits, "-", "_", "." and {weights}, {model}, {quant}, {variant}',
+    })
+    .optional()
+    .describe('the name of each weights folder\'s model repository under org; default "{weights}" (the folder\'s name); {model}, {quant} and {variant} too'),
+  libs_repo: z
+    .string({ error: 'must be a repository name or ORG/NAME' })
+    .regex(/^(?:[A-Za-z0-9][\w.-]*\/)?[A-Za-z0-9][\w.-]*$/, { error: 'must be a repository name under org, or ORG/NAME' })
+    .optional()
+    .describe('the repository of the libraries and configs: a name under org or ORG/NAME; --libs-repo overrides it'),
+  private: z.boolean({ error: 'must be true or false' }).optional().describe('create missing repositories as private (default false); --private'),
+});
+
+/** `publish:`: settings of `mlc-build publish`. */
+export const PublishSchema = z.strictObject({
+  hub: PublishHubSchema.optional(),
+});
+
 export const TargetObjectSchema = z.strictObject({
   name: nonEmpty('a target name'),
   preset: nonEmpty('a target preset name').optional().describe('a preset from recipes/targets.json to start from'),
@@ -176,6 +202,7 @@ export const ManifestSchema = z.strictObject({
   watch: WatchSchema.optional(),
   remote_cache: RemoteCacheSchema.optional(),
   ci: CiSchema.optional(),
+  publish: PublishSchema.optional().describe('where `mlc-build publish` puts the release: publish.hub { org, weights_repo, libs_repo, private }'),
   toolchain: z
     .strictObject({
       mlc_llm: nonEmpty('a command').optional().describe('"mlc_llm", "python -m mlc_llm" or a path; env MLC_BUILD_MLC_LLM overrides'),
@@ -247,5 +274,7 @@ export const KNOWN_KEYS = {
   watch: Object.keys(WatchSchema.shape),
   remote_cache: Object.keys(RemoteCacheSchema.shape),
   ci: Object.keys(CiSchema.shape),
+  publish: Object.keys(PublishSchema.shape),
+  publish_hub: Object.keys(PublishHubSchema.shape),
   supersede: NODE_KINDS,
 } as const;

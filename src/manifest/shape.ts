@@ -65,6 +65,7 @@ function keyContext(path: Path, root: unknown): { noun: string; where: string; k
   if (path[0] === 'toolchain') return key('toolchain', KNOWN_KEYS.toolchain);
   if (path[0] === 'remote_cache') return key('remote_cache', KNOWN_KEYS.remote_cache);
   if (path[0] === 'ci' && path.length === 1) return key('ci', KNOWN_KEYS.ci);
+  if (path[0] === 'publish') return path.length === 1 ? key('publish', KNOWN_KEYS.publish) : key('publish.hub', KNOWN_KEYS.publish_hub);
   if (path[0] === 'naming') return key('naming', KNOWN_KEYS.naming);
   if (path[0] === 'watch') return path.length === 1 ? key('watch', KNOWN_KEYS.watch) : key('watch.supersede', KNOWN_KEYS.supersede);
   if (path[0] === 'models') return key(`model ${JSON.stringify(path[1])}`, KNOWN_KEYS.model);

@@ -113,6 +113,14 @@ export interface ToolchainInstall {
   python?: string;
 }
 
+/** `publish.hub:` as written; flags override it (src/publish/target.ts). */
+export interface PublishHubSettings {
+  org?: string;
+  weightsRepo?: string;
+  libsRepo?: string;
+  private?: boolean;
+}
+
 export interface Manifest {
   file: string;
   root: string;
@@ -134,6 +142,7 @@ export interface Manifest {
   toolchain: { mlcLlm?: string; fingerprint?: string; install?: ToolchainInstall };
   /** `ci:`: the runner of the conversion stage (targets carry their own). */
   ci: { convertRunner?: string | string[] };
+  publish: { hub: PublishHubSettings };
   models: Model[];
   quantizations: string[];
   /** Declared targets, then presets that only matrix.include names. */

@@ -10,7 +10,16 @@ import type { Lock } from '../lockfile/lock-file.js';
 import { err, ok, type Result } from '../result.js';
 import { byText, type Collected, type LibraryEntry, type ReleaseFile } from './collect.js';
 import { libraryFigures, type LibraryFigures } from './figures.js';
-import { libraryFacts, sha256sums, sourceDate, weightsFacts, type ReleaseInventory, type SourceFacts, type ToolchainFacts } from './inventory.js';
+import {
+  libraryFacts,
+  sha256sums,
+  sourceDate,
+  weightsFacts,
+  type PublishedFacts,
+  type ReleaseInventory,
+  type SourceFacts,
+  type ToolchainFacts,
+} from './inventory.js';
 import { modelCard } from './model-card.js';
 import { packageConfigs, packageFolder } from './package-config.js';
 import { webLlmAppConfig, type Urls } from './web-llm.js';
@@ -29,6 +38,10 @@ export interface ReleaseSettings extends Urls {
   toolchain: ToolchainFacts;
   lock: Lock;
   env: NodeJS.ProcessEnv;
+  /** Where each library goes in the release (default libs/<file>); publish lays out its libs repository so. */
+  libraryPath?: (lib: LibraryEntry) => string;
+  /** The commits a published release's URLs are pinned to (release.json lists them). */
+  published?: PublishedFacts;
 }
 
 export interface Assembled {
@@ -44,13 +57,15 @@ const json = (v: unknown): string => `${JSON.stringify(v, null, 2)}\n`;
 
 export function assemble(ctx: BuildContext, collected: Collected, s: ReleaseSettings): Result<Assembled, string[]> {
   const weights = new Map(collected.weights.map((w) => [w.folder, w]));
-  const libs = [...collected.libraries].sort((a, b) => byText(a.file.path, b.file.path));
+  const pathOf = s.libraryPath;
+  const laidOut = pathOf ? collected.libraries.map((l) => ({ ...l, file: { ...l.file, path: pathOf(l) } })) : collected.libraries;
+  const libs = [...laidOut].sort((a, b) => byText(a.file.path, b.file.path));
   const figures = new Map<LibraryEntry, LibraryFigures>();
   for (const lib of libs) {
     const w = weights.get(lib.weights);
     if (w) figures.set(lib, libraryFigures(lib, w, ctx, s.lowResourceMB));
   }
-  const packages = packageConfigs(libs, weights, figures, s.baseUrl);
+  const packages = packageConfigs(libs, weights, figures, s.baseUrl, s.weightsRepo);
   if (!packages.ok) return err(packages.error);
 
   const placed: ReleaseFile[] = [...libs.map((l) => l.file), ...collected.weights.flatMap((w) => w.files)];
@@ -103,13 +118,14 @@ export function assemble(ctx: BuildContext, collected: Collected, s: ReleaseSett
     weights: collected.weights.map((w) => weightsFacts(w, cards.get(w.folder))),
     configs: configs.map((c) => ({ path: c.path, sha256: sha256(c.data) })),
     missing: [...collected.missing].sort((a, b) => byText(a.cell, b.cell)),
+    ...(s.published ? { published: s.published } : {}),
   };
   const inventoryText = json(inventory);
   written.push({ path: INVENTORY, data: inventoryText });
   const all = [...placed.map((f) => ({ path: f.path, digest: f.digest })), ...written.map((w) => ({ path: w.path, digest: sha256(w.data) }))];
   written.push({ path: SUMS, data: sha256sums(all) });
   return ok({
-    contents: { placed: placed.map((f) => ({ path: f.path, from: f.from })), written },
+    contents: { placed: placed.map((f) => ({ path: f.path, from: f.from, digest: f.digest, size: f.size })), written },
     libraries: libs.length,
     weights: collected.weights.length,
     files: all.length + 1,

@@ -43,6 +43,14 @@ export interface ReleaseInventory {
   weights: ReturnType<typeof weightsFacts>[];
   configs: { path: string; sha256: string }[];
   missing: { cell: string; reason: string }[];
+  /** Only in a published release: the commit of each hub repository its URLs are pinned to. */
+  published?: PublishedFacts;
+}
+
+export interface PublishedFacts {
+  endpoint: string;
+  /** "ORG/NAME" → the commit sha. */
+  repos: Record<string, string>;
 }
 
 const fileFacts = (f: ReleaseFile) => ({ path: f.path, size: f.size, sha256: f.digest });

@@ -30,15 +30,18 @@ const UP = '../../';
 
 /**
  * `model`: `HF://ORG/<folder>` when the weights are published on the hub (`--base-url
- * https://huggingface.co/ORG` or `HF://ORG`), else the folder in the release, bundled into the app.
+ * https://huggingface.co/ORG` or `HF://ORG`; publish names each folder's repository), else the
+ * folder in the release, bundled into the app.
  */
 export function packageConfigs(
   libs: readonly LibraryEntry[],
   weights: ReadonlyMap<string, WeightsEntry>,
   figures: ReadonlyMap<LibraryEntry, LibraryFigures>,
   baseUrl: string | undefined,
+  weightsRepo?: (folder: string) => string,
 ): Result<PackageConfig[], string[]> {
-  const hub = hubOrg(baseUrl);
+  const org = hubOrg(baseUrl);
+  const hub = weightsRepo ?? (org === undefined ? undefined : (folder: string) => `${org}/${folder}`);
   const byDevice = new Map<PackageConfig['device'], LibraryEntry[]>();
   for (const lib of libs) {
     const device = figures.get(lib)?.packageDevice;
@@ -75,7 +78,7 @@ export function packageConfigs(
       const overrides: Record<string, number> = {};
       for (const [k, v] of Object.entries(f.window) as [string, number | undefined][]) if (v !== undefined && v > 0) overrides[k] = v;
       models.push({
-        model: hub ? `HF://${hub}/${w.folder}` : `${UP}${w.folder}`,
+        model: hub ? `HF://${hub(w.folder)}` : `${UP}${w.folder}`,
         model_id: must(ids, lib, 'model id of the library'),
         model_lib: modelLib,
         estimated_vram_bytes: bytesOfMB(f.memory.vram_required_mb),

@@ -27,6 +27,12 @@ export interface Urls {
   baseUrl?: string;
   /** Where the libraries are published, else `libs/…` relative to the release. */
   libUrl?: string;
+  /** Each weights folder's own URL (publish pins each to a commit of its repository); over baseUrl. */
+  weightsUrl?: (folder: string) => string;
+  /** Each weights folder's hub repository "ORG/NAME" (mlc_llm package reads HF://ORG/NAME, no revision); over baseUrl. */
+  weightsRepo?: (folder: string) => string;
+  /** Each library's own URL (publish pins them to a commit of the libs repository); over libUrl. */
+  libraryUrl?: (lib: LibraryEntry) => string;
 }
 
 export const sri = (hexDigest: string): string => `sha256-${Buffer.from(hexDigest, 'hex').toString('base64')}`;
@@ -71,9 +77,9 @@ export function webLlmAppConfig(
     );
     const config = byName.get('mlc-chat-config.json');
     return {
-      model: join(urls.baseUrl, w.folder, w.folder),
+      model: urls.weightsUrl?.(w.folder) ?? join(urls.baseUrl, w.folder, w.folder),
       model_id: must(ids, lib, 'model id of the library'),
-      model_lib: join(urls.libUrl, libName, lib.file.path),
+      model_lib: urls.libraryUrl?.(lib) ?? join(urls.libUrl, libName, lib.file.path),
       ...(Object.keys(overrides).length > 0 ? { overrides } : {}),
       vram_required_MB: f.memory.vram_required_mb,
       low_resource_required: f.lowResource,

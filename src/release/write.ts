@@ -10,8 +10,8 @@ import { err, ok, type Result } from '../result.js';
 export const INVENTORY = 'release.json';
 
 export interface ReleaseContents {
-  /** Files whose bytes are elsewhere (the store, out/). */
-  placed: { path: string; from: string }[];
+  /** Files whose bytes are elsewhere (the store, out/), with their sha256 and size. */
+  placed: { path: string; from: string; digest: string; size: number }[];
   /** Files made by the release. */
   written: { path: string; data: string }[];
 }
@@ -29,13 +29,18 @@ export function replaceProblem(dir: string): string | undefined {
   return `${dir} exists and is not a release (no ${INVENTORY} in it): remove it or choose another --out`;
 }
 
+let writes = 0;
+
 export async function writeRelease(dir: string, contents: ReleaseContents): Promise<Result<void, string>> {
   const problem = replaceProblem(dir);
   if (problem) return err(problem);
   const parent = dirname(dir);
   await mkdir(parent, { recursive: true });
-  const staging = join(parent, `.${basename(dir)}.mlc-build-${process.pid}.tmp`);
-  const old = join(parent, `.${basename(dir)}.mlc-build-${process.pid}.old`);
+  // A name of its own per write: publish writes the folder twice in one process, and place()
+  // remembers the folders it made (the first staging folder's are gone once it was renamed).
+  const n = ++writes;
+  const staging = join(parent, `.${basename(dir)}.mlc-build-${process.pid}-${n}.tmp`);
+  const old = join(parent, `.${basename(dir)}.mlc-build-${process.pid}-${n}.old`);
   await rm(staging, { recursive: true, force: true });
   try {
     for (const f of contents.placed) place(f.from, join(staging, f.path));

@@ -49,13 +49,26 @@ export function hubCacheDir(env: NodeJS.ProcessEnv): string {
 
 /** The token as huggingface_hub finds it: HF_TOKEN, HUGGING_FACE_HUB_TOKEN, then HF_HOME/token. */
 export async function hubToken(env: NodeJS.ProcessEnv, tokenFile?: string): Promise<string | undefined> {
-  const files = tokenFile ? [tokenFile] : [];
-  const fromEnv = env.HF_TOKEN || env.HUGGING_FACE_HUB_TOKEN;
-  if (fromEnv && !tokenFile) return fromEnv.trim();
-  files.push(join(hfHome(env), 'token'));
+  return (await hubTokenFound(env, tokenFile))?.token;
+}
+
+/** A token and where it came from ("HF_TOKEN", "the token file /x"), so a refusal can name its source and never the token. */
+export interface FoundToken {
+  token: string;
+  source: string;
+}
+
+export async function hubTokenFound(env: NodeJS.ProcessEnv, tokenFile?: string): Promise<FoundToken | undefined> {
+  if (!tokenFile) {
+    for (const name of ['HF_TOKEN', 'HUGGING_FACE_HUB_TOKEN'] as const) {
+      const value = env[name]?.trim();
+      if (value) return { token: value, source: name };
+    }
+  }
+  const files = [...(tokenFile ? [{ file: tokenFile, source: `--token-file ${tokenFile}` }] : []), { file: join(hfHome(env), 'token'), source: '' }];
   for (const f of files) {
-    const text = await readFile(f, 'utf8').catch(() => undefined);
-    if (text?.trim()) return text.trim();
+    const text = await readFile(f.file, 'utf8').catch(() => undefined);
+    if (text?.trim()) return { token: text.trim(), source: f.source || `the token file ${f.file}` };
   }
   return undefined;
 }

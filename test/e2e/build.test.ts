@@ -252,7 +252,9 @@ targets: [cuda]
     const r = await p.run(['-k'], { MLC_DOUBLE_FAIL: 'compile .*RedPajama.*q4f16_1.*webgpu' });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('FAILED  compile:RedPajama-3B/q4f16_1/webgpu: exited with code 1');
-    expect(r.stderr).toMatch(/ {2}\$ mkdir -p dist\/libs && \S*mlc_llm\.mjs compile \S+mlc-chat-config\.json --device webgpu -o \S+RedPajama-3B-q4f16_1-webgpu\.wasm/);
+    expect(r.stderr).toMatch(
+      / {2}\$ mkdir -p dist\/libs && \S*mlc_llm\.mjs compile \S+mlc-chat-config\.json --device webgpu -o \S+RedPajama-3B-q4f16_1-webgpu\.wasm/,
+    );
     expect(r.stderr).toMatch(/ {2}log: \S+\.mlc-build\/logs\/compile_RedPajama-3B_q4f16_1_webgpu\.log/);
     expect(r.stderr).toContain('  | RuntimeError: injected failure for compile');
     expect(count(r.calls, 'compile')).toBe(4);
