@@ -18,5 +18,5 @@ export { buildSelected, type BuildFlags } from './run-build.js';
 export { makeRelease, releaseCells, releaseFolder, type MissingCell, type ReleaseRequest, type ReleaseResult } from './release.js';
 export { writableFolderProblem } from './writable.js';
 export { selectIn, type Selected, type SelectionProblem, type SelectionRequest } from './select.js';
-export { setUpToolchain } from './toolchain-setup.js';
+export { setUpToolchain, wheelStash } from './toolchain-setup.js';
 export { abortOnInterrupt, listenForInterrupts, type Interrupts } from './interrupts.js';
