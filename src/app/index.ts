@@ -30,5 +30,5 @@ export { publishRelease, type PublishRequest, type PublishResult, type RepoRepor
 export { remoteLacks } from './remote-holdings.js';
 export { removeDeadProbes, writableFolderProblem } from './writable.js';
 export { selectIn, type Selected, type SelectionProblem, type SelectionRequest } from './select.js';
-export { setUpToolchain } from './toolchain-setup.js';
+export { setUpToolchain, wheelStash } from './toolchain-setup.js';
 export { abortOnInterrupt, listenForInterrupts, type Interrupts } from './interrupts.js';

@@ -2,14 +2,30 @@
 // the first time on a machine), a look (plan, status, doctor) takes the lock's pins as they are.
 // Either way the project's toolchain command then names the environment's mlc_llm and carries
 // the pinned fingerprint; if it cannot be set up, it carries why, and steps that need it are
-// blocked with that reason.
+// blocked with that reason. The pinned wheels are looked for in the store, then the remote cache
+// (wheelStash), before the index.
 import { dirname } from 'node:path';
 import { err, type Result } from '../result.js';
 import type { ToolchainInstall } from '../manifest/types.js';
-import { noteInstall, rememberedUnreachable } from './unreachable-index.js';
+import { FileSets } from '../store/file-sets.js';
+import { RemoteCache } from '../store/remote/remote-cache.js';
+import { Store } from '../store/store.js';
 import { ensureManaged, lookManaged, markerHolds, type EnsureOptions, type ManagedToolchain } from '../toolchain/managed/environment.js';
+import { noteInstall, rememberedUnreachable } from './unreachable-index.js';
 import { envBinary } from '../toolchain/managed/python.js';
 import type { Project } from './project.js';
+
+/**
+ * Where the project's pinned wheels are kept: its store and its remote cache. Opened to write
+ * (wheels fetched from the index are kept) unless `readOnly`; closed by the caller.
+ */
+export async function wheelStash(project: Project, say: (line: string) => void, opts: { readOnly?: boolean } = {}): Promise<FileSets> {
+  const store = await Store.open(project.manifest.cache, { readOnly: opts.readOnly ?? false });
+  const settings = project.remote && opts.readOnly ? { ...project.remote, readOnly: true } : project.remote;
+  const remote = settings ? new RemoteCache(settings, { concurrency: 4, storeRoot: project.manifest.cache }) : undefined;
+  if (remote) remote.warn = (m) => say(`warning: ${m}`);
+  return new FileSets(store, remote);
+}
 
 export async function setUpToolchain(
   project: Project,
@@ -23,7 +39,15 @@ export async function setUpToolchain(
   if (ready && !opts.update) return undefined;
   const base = { storeRoot: project.manifest.cache, projectRoot: project.manifest.root, env: process.env, update: opts.update };
   const say = opts.say ?? ((line: string) => process.stderr.write(`mlc-build: toolchain: ${line}\n`));
-  const r = opts.install ? await installOrRemembered(install, { ...base, signal: opts.signal, say }, opts.retryNow === true) : await lookManaged(install, base);
+  let r: Result<ManagedToolchain, string>;
+  if (opts.install) {
+    // Opened only if an install needs wheels: a build whose toolchain is installed reads no more of the store.
+    let opened: FileSets | undefined;
+    const wheels = async () => (opened ??= await wheelStash(project, say));
+    r = await installOrRemembered(install, { ...base, signal: opts.signal, say, wheels }, opts.retryNow === true).finally(() => opened?.close());
+  } else {
+    r = await lookManaged(install, base);
+  }
   if (r.ok) {
     const usable = r.value.installed || !opts.install;
     project.toolchain = {

@@ -26,6 +26,12 @@ export interface ToolchainPin {
   name: string;
   version: string;
   sha256: string;
+  /**
+   * The wheel's file name (pip installs a file from a folder only by its name). Absent in locks
+   * written before wheels were kept in the store; added the next time the wheel is fetched. Not
+   * part of the toolchain's fingerprint: adding it re-keys nothing.
+   */
+  file?: string;
 }
 
 /** A managed toolchain resolved for one platform and Python ABI (e.g. `linux_x86_64-cp311`). */

@@ -1,5 +1,7 @@
 // Garbage collection of the store: action records least recently used first, then the blobs no
-// record refers to any more. What the current manifest's last build used is kept (unless --all).
+// record refers to any more. What the current manifest's last build used is kept (unless --all),
+// and so are the roots: blobs the project pins by digest (its toolchain's wheels), whatever their
+// age, since an index may no longer serve them.
 // The plan is pure (planGc) so its rules are tested apart from the disk.
 import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -33,6 +35,8 @@ export interface GcOptions {
   maxAge?: number;
   /** Record keys never removed (the current manifest's), unless `all`. */
   keep: ReadonlySet<string>;
+  /** Blobs never removed, referenced or not, old or not (the wheels the lock pins), unless `all`. */
+  roots?: ReadonlySet<string>;
   all: boolean;
   now: number;
 }
@@ -64,7 +68,7 @@ export function planGc(inv: Inventory, opts: GcOptions): GcPlan {
   const blobs: string[] = [];
   const drop = (digest: string) => {
     const b = inv.blobs.get(digest);
-    if (!b) return;
+    if (!b || (!opts.all && opts.roots?.has(digest) === true)) return;
     blobs.push(digest);
     size -= b.size;
   };

@@ -79,8 +79,18 @@ describe.skipIf(lacks('python3 with venv and pip', VENV))('managed toolchain (to
     const [platform, entry] = Object.entries(lock.toolchain ?? {})[0] ?? [];
     expect(platform).toMatch(/^[a-z]+_[a-z0-9_]+-cp3\d+$/);
     expect(entry?.packages).toEqual([
-      { name: 'mlc-ai-nightly-cpu', version: '0.1.dev5', sha256: await sha256(a.path('wheels/mlc_ai_nightly_cpu-0.1.dev5-py3-none-any.whl')) },
-      { name: 'mlc-llm-nightly-cpu', version: '0.1.dev7', sha256: await sha256(a.path('wheels/mlc_llm_nightly_cpu-0.1.dev7-py3-none-any.whl')) },
+      {
+        name: 'mlc-ai-nightly-cpu',
+        version: '0.1.dev5',
+        sha256: await sha256(a.path('wheels/mlc_ai_nightly_cpu-0.1.dev5-py3-none-any.whl')),
+        file: 'mlc_ai_nightly_cpu-0.1.dev5-py3-none-any.whl',
+      },
+      {
+        name: 'mlc-llm-nightly-cpu',
+        version: '0.1.dev7',
+        sha256: await sha256(a.path('wheels/mlc_llm_nightly_cpu-0.1.dev7-py3-none-any.whl')),
+        file: 'mlc_llm_nightly_cpu-0.1.dev7-py3-none-any.whl',
+      },
     ]);
     // A second build installs nothing and runs nothing.
     const again = await a.run(['build'], MANAGED);

@@ -59,3 +59,18 @@ describe('gc plan', () => {
     expect(p.records.map((r) => r.key)).toEqual(['old']);
   });
 });
+
+describe('gc roots (the wheels the lock pins)', () => {
+  const old = { size: 100, nlink: 1, mtime: 0 };
+  const blobs = new Map([
+    ['a'.repeat(64), old],
+    ['b'.repeat(64), old],
+  ]);
+  it('keeps a root however old and however small the limit; --all with a limit drops it', () => {
+    const roots = new Set(['a'.repeat(64)]);
+    const kept = planGc({ records: [], blobs }, { maxSize: 0, keep: new Set(), roots, all: false, now: 10 * ORPHAN_GRACE_MS });
+    expect(kept.blobs).toEqual(['b'.repeat(64)]);
+    const all = planGc({ records: [], blobs }, { maxSize: 0, keep: new Set(), roots, all: true, now: 10 * ORPHAN_GRACE_MS });
+    expect(all.blobs.sort()).toEqual(['a'.repeat(64), 'b'.repeat(64)]);
+  });
+});

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { pipEnvironment, pipSourceArgs } from '../../src/toolchain/managed/pip.js';
 import { pipAdvice, requestFor } from '../../src/toolchain/managed/request.js';
+import { pinnedFingerprint } from '../../src/toolchain/managed/environment.js';
+import { missingWheels, requirementsText, wheelFileName, wheelSetKey } from '../../src/toolchain/managed/wheels.js';
 
 const NO_GPU = { cuda: 0, rocm: 0, vulkan: 1, metal: 0 };
 
@@ -48,5 +50,39 @@ describe('the managed toolchain request', () => {
     );
     expect(pipAdvice('ERROR: No matching distribution found for mlc-llm-nightly-cpu', req)).toMatch(/cu122 \(NVIDIA, CUDA 12\.2\)/);
     expect(pipAdvice('ERROR: something else', req)).toBeUndefined();
+  });
+});
+
+describe('the pinned wheels', () => {
+  const pins = [
+    { name: 'mlc-ai-nightly-cpu', version: '0.1.dev5', sha256: 'a'.repeat(64), file: 'mlc_ai_nightly_cpu-0.1.dev5-py3-none-any.whl' },
+    { name: 'mlc-llm-nightly-cpu', version: '0.1.dev7', sha256: 'b'.repeat(64) },
+  ];
+
+  it('are keyed by name, version and sha256 only: a lock that learns file names re-keys nothing', () => {
+    const set = { platform: 'linux_x86_64-cp311', python: '3.11', pins };
+    const named = { ...set, pins: pins.map((p) => ({ ...p, file: `${p.name}.whl` })) };
+    expect(wheelSetKey(named)).toBe(wheelSetKey(set));
+    expect(pinnedFingerprint(set.platform, set.python, named.pins)).toBe(pinnedFingerprint(set.platform, set.python, pins));
+    expect(wheelSetKey({ ...set, platform: 'darwin_arm64-cp311' })).not.toBe(wheelSetKey(set));
+  });
+
+  it("take their file name from pip's report URL", () => {
+    expect(wheelFileName('https://x.org/wheels/mlc_llm-0.1%2Bcu122-py3-none-any.whl#sha256=ab')).toBe('mlc_llm-0.1+cu122-py3-none-any.whl');
+    expect(wheelFileName('file:///w/a-1-py3-none-any.whl')).toBe('a-1-py3-none-any.whl');
+    expect(wheelFileName(undefined)).toBeUndefined();
+  });
+
+  it('when missing, are each named with sha256, platform, where they were looked for, and the way out', () => {
+    const text = missingWheels({ platform: 'linux_x86_64-cp311', python: '3.11', pins }, pins, new Map([['a'.repeat(64), ['the store (/s): not there']]]));
+    expect(text).toContain('no place has 2 pinned wheels of the toolchain for linux_x86_64-cp311:');
+    expect(text).toContain(
+      `mlc_ai_nightly_cpu-0.1.dev5-py3-none-any.whl  sha256:${'a'.repeat(64)}  (mlc-ai-nightly-cpu 0.1.dev5, linux_x86_64-cp311)\n    the store (/s): not there`,
+    );
+    expect(text).toContain(`mlc-llm-nightly-cpu 0.1.dev7 (its file name is not in the lock)  sha256:${'b'.repeat(64)}`);
+    expect(text).toContain('mlc-build toolchain lock --update');
+    expect(requirementsText(pins)).toBe(
+      `mlc-ai-nightly-cpu==0.1.dev5 --hash=sha256:${'a'.repeat(64)}\nmlc-llm-nightly-cpu==0.1.dev7 --hash=sha256:${'b'.repeat(64)}\n`,
+    );
   });
 });

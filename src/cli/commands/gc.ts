@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { EXIT, lockProject, type GlobalOptions, type Project } from '../../app/index.js';
 import { formatBytes, parseAge, parseSize } from '../../manifest/units.js';
 import { applyGc, inventory, planGc, type GcPlan } from '../../store/gc.js';
+import { readLock } from '../../lockfile/lock-file.js';
 import { loadProjectState } from '../../store/project-state.js';
 import { StatCache } from '../../store/stat-cache.js';
 import { STAT_CACHE_FILE } from '../../store/store.js';
@@ -64,7 +65,11 @@ async function gc(project: Project, opts: { maxSize?: number; maxAge?: number; a
   const state = await loadProjectState(manifest.cache, manifest.root);
   // What the last build of this manifest used: the keys of the nodes still in its graph.
   const keep = new Set(Object.entries(state.nodes).flatMap(([id, n]) => (graph.nodes.has(id) ? [n.key] : [])));
-  const plan = planGc(await inventory(manifest.cache), { ...opts, keep, now: Date.now() });
+  // The toolchain's wheels pinned by the current lock, for every platform: roots (an index may no
+  // longer serve them). The records of wheel sets go by the usual rule, as results do.
+  const toolchains = Object.values((await readLock(manifest.root)).toolchain ?? {});
+  const roots = new Set(toolchains.flatMap((entry) => entry.packages.map((p) => p.sha256)));
+  const plan = planGc(await inventory(manifest.cache), { ...opts, keep, roots, now: Date.now() });
   const verb = opts.dryRun ? 'would remove' : 'removed';
   if (opts.dryRun)
     for (const r of plan.records) process.stderr.write(`  ${r.node} (last used ${new Date(r.lastUsed).toISOString().slice(0, 16).replace('T', ' ')})\n`);

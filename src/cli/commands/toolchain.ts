@@ -1,13 +1,17 @@
-// `mlc-build toolchain install|status|path|run -- ARGS`: the managed toolchain (toolchain.install)
-// ahead of a build (a CI cache step), what is pinned and installed, and its mlc_llm.
+// `mlc-build toolchain install|lock|export|status|path|run -- ARGS`: the managed toolchain
+// (toolchain.install) ahead of a build (a CI cache step), pins for other machines, its wheels in a
+// folder for an offline machine, what is pinned, installed and available where, and its mlc_llm.
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { Command } from 'commander';
+import { resolve } from 'node:path';
 import { readLock } from '../../lockfile/lock-file.js';
-import { differingPins, lockPlatforms, type ManagedToolchain } from '../../toolchain/managed/environment.js';
+import { differingPins, type EnsureOptions, type ManagedToolchain } from '../../toolchain/managed/environment.js';
+import { exportWheels, lockPlatforms } from '../../toolchain/managed/platforms.js';
 import { envBinary } from '../../toolchain/managed/python.js';
 import { which } from '../../toolchain/fingerprint.js';
-import { abortOnInterrupt, EXIT, setUpToolchain, type GlobalOptions, type Project } from '../../app/index.js';
+import { indexAvailability } from '../../toolchain/managed/wheels.js';
+import { abortOnInterrupt, EXIT, setUpToolchain, wheelStash, type GlobalOptions, type Project } from '../../app/index.js';
 import { load } from '../context.js';
 
 export function registerToolchain(program: Command, setExit: (code: number) => void): void {
@@ -53,10 +57,20 @@ export function registerToolchain(program: Command, setExit: (code: number) => v
 
   cmd
     .command('lock')
-    .description('pin the toolchain for other machines too (no install): resolved here for their platform and Python')
-    .requiredOption('--platform <keys...>', 'lock platform keys, e.g. darwin_arm64-cp311 linux_x86_64-cp311-cu122')
-    .action(async (flags: { platform: string[] }) => {
-      await lockForPlatforms(program.opts<GlobalOptions>(), flags.platform, setExit);
+    .description('pin the toolchain (no install), for this host or other machines (resolved here for their platform and Python); keeps their wheels')
+    .option('--platform <keys...>', 'lock platform keys, e.g. darwin_arm64-cp311 linux_x86_64-cp311-cu122 (default: this host)')
+    .option('--update', 'resolve again (newer wheels, new pins) instead of keeping what the lock pins')
+    .action(async (flags: { platform?: string[]; update?: boolean }) => {
+      await lockForPlatforms(program.opts<GlobalOptions>(), flags.platform ?? [], flags.update ?? false, setExit);
+    });
+
+  cmd
+    .command('export')
+    .description('write the pinned wheels and a hashed requirements.txt to DIR, for pip install --no-index on a machine without an index')
+    .argument('<dir>', 'the folder to write (made if missing)')
+    .option('--platform <key>', 'the lock platform key to export (default: this host)')
+    .action(async (dir: string, flags: { platform?: string }) => {
+      await exportForPlatform(program.opts<GlobalOptions>(), resolve(dir), flags.platform, setExit);
     });
 
   cmd
@@ -123,31 +137,70 @@ async function unmanaged(project: Project, setExit: (code: number) => void): Pro
   setExit(EXIT.ok);
 }
 
-/** `toolchain lock --platform …`: pins for other machines, resolved here. */
-async function lockForPlatforms(global: GlobalOptions, platforms: string[], setExit: (code: number) => void): Promise<void> {
+/** The project, with a managed toolchain to pin or export; undefined (exit set) when it has none. */
+async function managedProject(global: GlobalOptions, what: string, setExit: (code: number) => void): Promise<Project | undefined> {
   const project = await load(global);
   if (!project) {
     setExit(EXIT.usage);
     return;
   }
-  const install = project.manifest.toolchain.install;
-  if (!install) {
-    process.stderr.write('mlc-build: toolchain lock: the manifest has no toolchain.install to pin\n');
+  if (!project.manifest.toolchain.install) {
+    process.stderr.write(`mlc-build: toolchain ${what}: the manifest has no toolchain.install\n`);
     setExit(EXIT.usage);
     return;
   }
-  const r = await lockPlatforms(install, platforms, {
-    storeRoot: project.manifest.cache,
-    projectRoot: project.manifest.root,
-    env: process.env,
-    say: (line) => process.stderr.write(`mlc-build: toolchain: ${line}\n`),
-  });
+  return project;
+}
+
+/** Runs `act` with the options pinning and exporting need: the project's wheel stash (closed after), Ctrl-C. */
+async function withWheels<T>(project: Project, act: (opts: EnsureOptions) => Promise<T>): Promise<T> {
+  const say = (line: string) => process.stderr.write(`mlc-build: toolchain: ${line}\n`);
+  const wheels = await wheelStash(project, say);
+  const interrupt = abortOnInterrupt();
+  try {
+    return await act({
+      storeRoot: project.manifest.cache,
+      projectRoot: project.manifest.root,
+      env: process.env,
+      say,
+      signal: interrupt.signal,
+      wheels: () => Promise.resolve(wheels),
+    });
+  } finally {
+    interrupt.close();
+    await wheels.close();
+  }
+}
+
+/** `toolchain lock [--platform …] [--update]`: pins for this host or other machines, resolved here, and their wheels kept. */
+async function lockForPlatforms(global: GlobalOptions, platforms: string[], update: boolean, setExit: (code: number) => void): Promise<void> {
+  const project = await managedProject(global, 'lock', setExit);
+  const install = project?.manifest.toolchain.install;
+  if (!project || !install) return;
+  const r = await withWheels(project, (opts) => lockPlatforms(install, platforms, { ...opts, update }));
   if (!r.ok) {
     process.stderr.write(`mlc-build: toolchain: ${r.error}\n`);
     setExit(r.error.startsWith('--platform') ? EXIT.usage : EXIT.stepFailed);
     return;
   }
   for (const { key, pins } of r.value) process.stdout.write(`${key}: ${pins.map((p) => `${p.name} ${p.version}`).join(', ')}\n`);
+}
+
+/** `toolchain export DIR [--platform KEY]`: the pinned wheels and a hashed requirements.txt. */
+async function exportForPlatform(global: GlobalOptions, dir: string, platform: string | undefined, setExit: (code: number) => void): Promise<void> {
+  const project = await managedProject(global, 'export', setExit);
+  const install = project?.manifest.toolchain.install;
+  if (!project || !install) return;
+  const r = await withWheels(project, (opts) => exportWheels(install, platform, dir, opts));
+  if (!r.ok) {
+    process.stderr.write(`mlc-build: toolchain: ${r.error}\n`);
+    setExit(r.error.startsWith('--platform') ? EXIT.usage : EXIT.stepFailed);
+    return;
+  }
+  for (const p of r.value.pins) process.stdout.write(`${dir}/${p.file ?? p.name}\n`);
+  process.stdout.write(
+    `${dir}/requirements.txt\nthe toolchain for ${r.value.key}, offline: pip install --no-index --require-hashes -r ${dir}/requirements.txt --find-links ${dir}\n`,
+  );
 }
 
 /** `toolchain status`: what is requested, pinned and installed, and whether it matches the lock. */
@@ -162,6 +215,7 @@ async function showStatus(project: Project, managed: ManagedToolchain | undefine
     return unmanaged(project, setExit);
   }
   process.stdout.write(describe(managed));
+  process.stdout.write(await availability(project, managed));
   if (!managed.installed) {
     process.stdout.write(`not installed here: mlc-build toolchain install (or a build) installs exactly these\n`);
     setExit(EXIT.stepFailed);
@@ -180,4 +234,21 @@ async function showStatus(project: Project, managed: ManagedToolchain | undefine
     return;
   }
   if (wrong.length > 0) setExit(EXIT.stepFailed);
+}
+
+/** For each pinned wheel, where it is available: the store, the remote cache, the index (asked without downloading). */
+async function availability(project: Project, managed: ManagedToolchain): Promise<string> {
+  const stash = await wheelStash(project, (line) => process.stderr.write(`mlc-build: toolchain: ${line}\n`), { readOnly: true });
+  try {
+    const [kept, index] = await Promise.all([stash.availability(managed.pins.map((p) => p.sha256)), indexAvailability(managed.request, managed.pins)]);
+    const word = (v: boolean | undefined, none: string) => (v === undefined ? none : v ? 'yes' : 'no');
+    const lines = managed.pins.map((p) => {
+      const k = kept.get(p.sha256);
+      const remote = project.remote ? word(k?.remote, 'no answer') : 'none configured';
+      return `  ${p.file ?? `${p.name} ${p.version}`}: store ${word(k?.store, 'no')}, remote ${remote}, index ${word(index.get(p.sha256), 'unknown')}`;
+    });
+    return `pinned wheels available in the store, the remote cache, the index:\n${lines.join('\n')}\n`;
+  } finally {
+    await stash.close();
+  }
 }

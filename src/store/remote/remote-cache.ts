@@ -176,6 +176,9 @@ export class RemoteCache implements CacheProvider {
     });
     const first = await Promise.race([started, done]);
     if (first !== 'started' && !first.ok) {
+      // No body (a 404, a refused connection): the sink destroys the stream with the failure, and
+      // nobody will read it; without a listener that error would end the process.
+      out.on('error', () => undefined);
       release();
       if (first.error.reason === 'http-status' && first.error.status === 404) return MISS;
       return this.failed('read', what, first.error);

@@ -3,9 +3,11 @@
 // pip and pinned by wheel hash in mlc.build.lock. The first install resolves (pip's dry-run
 // report gives every distribution with its sha256, dependencies included) and records the pins;
 // every later install, on any machine of that platform, installs exactly those bytes with
-// --require-hashes. A venv cannot be moved once made, so it is made in place and counts only
-// once its completion marker (written last) holds its digest; anything else there is removed
-// and made again. Installs of one environment are serialised across processes by a lock.
+// --require-hashes. The pinned wheels are gathered first (wheels.ts: the store, the remote cache,
+// then the index) into one folder pip installs from with --no-index, so a toolchain installs
+// after its index dropped the wheels. A venv cannot be moved once made, so it is made in place
+// and counts only once its completion marker (written last) holds its digest; anything else there
+// is removed and made again. Installs of one environment are serialised across processes by a lock.
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -15,7 +17,6 @@ import { canonicalJson } from '../../canonical-json.js';
 import type { ToolchainInstall } from '../../manifest/types.js';
 import { byText } from '../../order.js';
 import { err, ok, type Result } from '../../result.js';
-import { wheels } from '../../recipes/index.js';
 import { readLock, updateToolchainLock, type ToolchainLock, type ToolchainPin } from '../../lockfile/lock-file.js';
 import { sha256 } from '../../store/hash.js';
 import { acquireProjectLock } from '../../store/project-lock.js';
@@ -25,6 +26,7 @@ import { envBinary, findPython, type PythonInfo } from './python.js';
 export { envBinary };
 import { pip, pipEnvironment, pipSourceArgs, runLogged, type PipRun } from './pip.js';
 import { pipAdvice, requestFor, type InstallRequest } from './request.js';
+import { corePins, gatherWheels, requirementsText, wheelFileName, type WheelStash } from './wheels.js';
 
 export const MARKER = '.mlc-build-complete';
 
@@ -50,10 +52,15 @@ export interface EnsureOptions {
   signal?: AbortSignal;
   /** Phases and pip's progress, one line each. */
   say: (line: string) => void;
+  /** Where pinned wheels are kept (the store, the remote cache), looked in before the index: opened when first needed. */
+  wheels: () => Promise<WheelStash>;
 }
 
 /** What the lock pins for this host, without installing anything (plan, status, doctor). */
-export async function lookManaged(install: ToolchainInstall, opts: Omit<EnsureOptions, 'say' | 'signal'>): Promise<Result<ManagedToolchain, string>> {
+export async function lookManaged(
+  install: ToolchainInstall,
+  opts: Omit<EnsureOptions, 'say' | 'signal' | 'wheels'>,
+): Promise<Result<ManagedToolchain, string>> {
   const base = await basics(install, opts);
   if (!base.ok) return base;
   const { python, request, platform } = base.value;
@@ -76,7 +83,8 @@ export async function ensureManaged(install: ToolchainInstall, opts: EnsureOptio
   let pins = current;
   if (!pins) {
     opts.say(`resolving ${request.packages.join(', ')} for ${platform} (Python ${python.version})`);
-    const resolved = await resolvePins(python, request, join(tmp, `resolve-${process.pid}`), opts);
+    const scratch = await scratchFor(python, join(tmp, `resolve-${process.pid}`), opts);
+    const resolved = await resolvePins(request, scratch, opts).finally(() => scratch.dispose());
     if (!resolved.ok) return resolved;
     pins = resolved.value;
   }
@@ -85,15 +93,18 @@ export async function ensureManaged(install: ToolchainInstall, opts: EnsureOptio
     const made = await installEnvironment(managed, opts);
     if (!made.ok) return made;
     managed.installed = true;
+    // The wheels' file names, learned while gathering them: a lock written before they were kept names none.
+    managed.pins = made.value;
   }
-  if (!current) {
-    const entry: ToolchainLock = { request: request.digest, python: python.minor, packages: pins };
+  const named = managed.pins.some((p, i) => p.file !== current?.[i]?.file);
+  if (!current || named) {
+    const entry: ToolchainLock = { request: request.digest, python: python.minor, packages: managed.pins };
     await updateToolchainLock(opts.projectRoot, platform, entry);
   }
   return ok(managed);
 }
 
-async function basics(
+export async function basics(
   install: ToolchainInstall,
   opts: Pick<EnsureOptions, 'projectRoot' | 'env'>,
 ): Promise<Result<{ python: PythonInfo; request: InstallRequest; platform: string }, string>> {
@@ -107,7 +118,7 @@ async function basics(
 
 /** The fingerprint of a managed toolchain, from its pins alone: what another machine computes for it. */
 export function pinnedFingerprint(platform: string, python: string, pins: readonly ToolchainPin[]): string {
-  return sha256(canonicalJson({ managed: 1, platform, python, packages: pins }));
+  return sha256(canonicalJson({ managed: 1, platform, python, packages: corePins(pins) }));
 }
 
 function describe(storeRoot: string, python: PythonInfo, platform: string, request: InstallRequest, pins: ToolchainPin[]): ManagedToolchain {
@@ -137,121 +148,93 @@ export function markerHolds(dir: string, digest: string): boolean {
   }
 }
 
-/** pip's options to resolve for another machine: its platform tags and Python, wheels only. */
-interface CrossTarget {
+/** pip's options for another machine: its platform tags and Python, wheels only. */
+export interface CrossTarget {
   tags: string[];
   /** "3.11" */
   python: string;
 }
 
-/**
- * Pins for other machines (`mlc-build toolchain lock --platform darwin_arm64-cp311`), resolved
- * here with pip's --platform and --python-version, nothing installed, and written to the lock.
- * pip evaluates dependencies' environment markers for this machine, not the other (the README
- * says so).
- */
-export async function lockPlatforms(
-  install: ToolchainInstall,
-  keys: readonly string[],
-  opts: EnsureOptions,
-): Promise<Result<{ key: string; pins: ToolchainPin[] }[], string>> {
-  const python = await findPython(install.python, opts.projectRoot, opts.env);
-  if (!python.ok) return python;
-  const done: { key: string; pins: ToolchainPin[] }[] = [];
-  for (const key of keys) {
-    const m = /^([a-z]+_[a-z0-9_]+?)-cp(\d)(\d+)(?:-([a-z0-9]+))?$/.exec(key);
-    const tags = m ? wheels().platform_tags[m[1] as string] : undefined;
-    if (!m || !Array.isArray(tags)) {
-      const known = Object.keys(wheels().platform_tags).filter((k) => !k.startsWith('$'));
-      return err(
-        `--platform ${key}: expected <platform>-cp<XY>[-<variant>] with a platform of ${known.join(', ')}, e.g. darwin_arm64-cp311 or linux_x86_64-cp311-cu122`,
-      );
-    }
-    const variant = m[4];
-    if (variant !== undefined && !install.nightly) return err(`--platform ${key}: a wheel variant (-${variant}) applies to install: nightly only`);
-    const request = await requestFor(install, opts.projectRoot, opts.env, undefined, install.nightly ? (variant ?? 'cpu') : undefined);
-    if (!request.ok) return request;
-    const minor = `${m[2]}.${m[3]}`;
-    opts.say(`resolving ${request.value.packages.join(', ')} for ${key}`);
-    const pins = await resolvePins(python.value, request.value, join(opts.storeRoot, 'toolchains', 'tmp', `resolve-${process.pid}`), opts, {
-      tags,
-      python: minor,
-    });
-    if (!pins.ok) return pins;
-    await updateToolchainLock(opts.projectRoot, key, { request: request.value.digest, python: minor, packages: pins.value });
-    done.push({ key, pins: pins.value });
-  }
-  return ok(done);
+/** pip's arguments that select wheels for another machine. */
+export function crossArgs(cross: CrossTarget): string[] {
+  return [
+    '--only-binary=:all:',
+    '--python-version',
+    cross.python,
+    '--implementation',
+    'cp',
+    '--abi',
+    `cp${cross.python.replace('.', '')}`,
+    ...cross.tags.flatMap((t) => ['--platform', t]),
+  ];
 }
 
-/** pip's resolution of the request, with every distribution's sha256, from a scratch venv. */
-async function resolvePins(
-  python: PythonInfo,
+/** A scratch folder with a venv made the first time its pip is needed; removed by `dispose`. */
+export interface Scratch {
+  dir: string;
+  venv: () => Promise<Result<string, string>>;
+  dispose: () => Promise<void>;
+}
+
+export async function scratchFor(python: PythonInfo, dir: string, opts: Pick<EnsureOptions, 'env' | 'signal' | 'projectRoot'>): Promise<Scratch> {
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
+  let made: Promise<Result<string, string>> | undefined;
+  const venv = join(dir, 'venv');
+  return {
+    dir,
+    venv: () => (made ??= makeVenv(python, venv, opts).then((r) => (r.ok ? ok(venv) : r))),
+    dispose: () => rm(dir, { recursive: true, force: true }),
+  };
+}
+
+/** pip's resolution of the request, with every distribution's sha256 and file name, from the scratch venv. */
+export async function resolvePins(
   request: InstallRequest,
-  scratch: string,
+  scratch: Scratch,
   opts: EnsureOptions,
   cross?: CrossTarget,
 ): Promise<Result<ToolchainPin[], string>> {
-  await rm(scratch, { recursive: true, force: true });
-  await mkdir(scratch, { recursive: true });
-  try {
-    const venv = await makeVenv(python, join(scratch, 'venv'), opts);
-    if (!venv.ok) return venv;
-    const report = join(scratch, 'report.json');
-    const r = await pip(
-      join(scratch, 'venv'),
-      [
-        'install',
-        '--dry-run',
-        '--ignore-installed',
-        '--report',
-        report,
-        ...(cross
-          ? [
-              '--target',
-              join(scratch, 'target'),
-              '--only-binary=:all:',
-              '--python-version',
-              cross.python,
-              '--implementation',
-              'cp',
-              '--abi',
-              `cp${cross.python.replace('.', '')}`,
-              ...cross.tags.flatMap((t) => ['--platform', t]),
-            ]
-          : []),
-        ...pipSourceArgs(request),
-        ...request.packages,
-      ],
-      {
-        ...opts,
-        log: join(scratch, 'pip.log'),
-      },
-    );
-    if (!r.ok) {
-      const advice = pipAdvice(await readFile(join(scratch, 'pip.log'), 'utf8').catch(() => ''), request);
-      return err(advice ? `${r.error}\n  ${advice}` : r.error);
-    }
-    const parsed = JSON.parse(await readFile(report, 'utf8')) as {
-      install?: { metadata?: { name?: string; version?: string }; download_info?: { url?: string; archive_info?: { hashes?: { sha256?: string } } } }[];
-    };
-    const pins: ToolchainPin[] = [];
-    for (const item of parsed.install ?? []) {
-      const name = item.metadata?.name;
-      const version = item.metadata?.version;
-      const hash = item.download_info?.archive_info?.hashes?.sha256;
-      if (!name || !version) return err(`pip's report lists a distribution without a name or version`);
-      if (!hash)
-        return err(
-          `pip found no sha256 for ${name} ${version} (${item.download_info?.url ?? 'no URL'}): it must come as a wheel or sdist file, not a folder or VCS checkout`,
-        );
-      pins.push({ name, version, sha256: hash });
-    }
-    if (pins.length === 0) return err(`pip resolved ${request.packages.join(', ')} to nothing`);
-    return ok(pins.sort((a, b) => byText(a.name, b.name)));
-  } finally {
-    await rm(scratch, { recursive: true, force: true });
+  const venv = await scratch.venv();
+  if (!venv.ok) return venv;
+  const report = join(scratch.dir, 'report.json');
+  const log = join(scratch.dir, 'pip.log');
+  const r = await pip(
+    venv.value,
+    [
+      'install',
+      '--dry-run',
+      '--ignore-installed',
+      '--report',
+      report,
+      ...(cross ? ['--target', join(scratch.dir, 'target'), ...crossArgs(cross)] : []),
+      ...pipSourceArgs(request),
+      ...request.packages,
+    ],
+    { ...opts, log },
+  );
+  if (!r.ok) {
+    const advice = pipAdvice(await readFile(log, 'utf8').catch(() => ''), request);
+    return err(advice ? `${r.error}\n  ${advice}` : r.error);
   }
+  const parsed = JSON.parse(await readFile(report, 'utf8')) as {
+    install?: { metadata?: { name?: string; version?: string }; download_info?: { url?: string; archive_info?: { hashes?: { sha256?: string } } } }[];
+  };
+  const pins: ToolchainPin[] = [];
+  for (const item of parsed.install ?? []) {
+    const name = item.metadata?.name;
+    const version = item.metadata?.version;
+    const hash = item.download_info?.archive_info?.hashes?.sha256;
+    if (!name || !version) return err(`pip's report lists a distribution without a name or version`);
+    if (!hash)
+      return err(
+        `pip found no sha256 for ${name} ${version} (${item.download_info?.url ?? 'no URL'}): it must come as a wheel or sdist file, not a folder or VCS checkout`,
+      );
+    const file = wheelFileName(item.download_info?.url);
+    pins.push({ name, version, sha256: hash, ...(file !== undefined ? { file } : {}) });
+  }
+  if (pins.length === 0) return err(`pip resolved ${request.packages.join(', ')} to nothing`);
+  return ok(pins.sort((a, b) => byText(a.name, b.name)));
 }
 
 function makeVenv(
@@ -266,16 +249,21 @@ function makeVenv(
   );
 }
 
-/** Makes the environment in place: venv, the pinned wheels by hash, a check of what got installed, the marker last. */
-async function installEnvironment(m: ManagedToolchain, opts: EnsureOptions): Promise<Result<void, string>> {
+/**
+ * Makes the environment in place: venv, the pinned wheels gathered into a folder (store, remote,
+ * index) and installed from it alone by hash, a check of what got installed, the marker last.
+ * The pins, with their wheels' file names.
+ */
+async function installEnvironment(m: ManagedToolchain, opts: EnsureOptions): Promise<Result<ToolchainPin[], string>> {
   await mkdir(join(opts.storeRoot, 'toolchains'), { recursive: true });
   const held = await acquireProjectLock(opts.storeRoot, `toolchain ${m.fingerprint.digest}`, {
     wait: true,
     onWait: (o) => opts.say(`waiting for process ${o.pid}, which is installing this toolchain`),
   });
   if (!held.ok) return err('the toolchain is being installed by another process');
+  const wheelsDir = join(opts.storeRoot, 'toolchains', 'tmp', `wheels-${m.fingerprint.digest.slice(0, 20)}-${process.pid}`);
   try {
-    if (markerHolds(m.dir, m.fingerprint.digest)) return ok(undefined); // another process made it meanwhile
+    if (markerHolds(m.dir, m.fingerprint.digest)) return ok(m.pins); // another process made it meanwhile
     const started = Date.now();
     // Whatever is here lacks its marker: a killed or failed install. Never trusted, made anew; a
     // killed install's venv or pip may still run in its process group: stopped first.
@@ -289,24 +277,39 @@ async function installEnvironment(m: ManagedToolchain, opts: EnsureOptions): Pro
     const venv = await makeVenv(m.python, m.dir, { ...opts, log, onSpawn });
     if (!venv.ok) return venv;
     const requirements = join(m.dir, 'mlc-build-requirements.txt');
-    await writeFile(requirements, m.pins.map((p) => `${p.name}==${p.version} --hash=sha256:${p.sha256}\n`).join(''));
-    const installed = await pip(m.dir, ['install', '--require-hashes', '--no-deps', ...pipSourceArgs(m.request), '-r', requirements], {
+    await writeFile(requirements, requirementsText(m.pins));
+    await rm(wheelsDir, { recursive: true, force: true });
+    const gathered = await gatherWheels({ platform: m.platform, python: m.python.minor, pins: m.pins }, wheelsDir, {
+      stash: await opts.wheels(),
+      request: m.request,
+      pipVenv: () => Promise.resolve(ok(m.dir)),
+      env: opts.env,
+      projectRoot: opts.projectRoot,
+      log,
+      work: join(wheelsDir, '..'),
+      say: opts.say,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
+    if (!gathered.ok) {
+      await rm(m.dir, { recursive: true, force: true }); // nothing installed
+      return err(`${gathered.error}\n  Nothing was installed.`);
+    }
+    // From the gathered folder alone: no index is asked, and every file is checked by its hash.
+    const installed = await pip(m.dir, ['install', '--require-hashes', '--no-deps', '--pre', '--no-index', '--find-links', wheelsDir, '-r', requirements], {
       ...opts,
       log,
       onSpawn,
     });
-    if (!installed.ok) {
-      const advice = pipAdvice(await readFile(log, 'utf8').catch(() => ''), m.request);
-      return err(advice ? `${installed.error}\n  ${advice}` : installed.error);
-    }
+    if (!installed.ok) return installed;
     const wrong = await differingPins(m.dir, m.pins, opts.env);
     if (wrong.length > 0)
       return err(`after installing, ${wrong.map((p) => `${p.name} ${p.version}`).join(', ')} ${wrong.length === 1 ? 'is' : 'are'} not in ${m.dir}`);
     await writeFile(join(m.dir, MARKER), `${m.fingerprint.digest}\n`);
     await rm(pidFile, { force: true });
     opts.say(`ready in ${((Date.now() - started) / 1000).toFixed(1)}s`);
-    return ok(undefined);
+    return gathered;
   } finally {
+    await rm(wheelsDir, { recursive: true, force: true });
     await held.lock.release();
   }
 }

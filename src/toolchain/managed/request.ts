@@ -85,12 +85,14 @@ async function driverCuda(env: NodeJS.ProcessEnv): Promise<string | undefined> {
   }
 }
 
+/** Where pip looks for the request's wheels: its find_links, then its index (PyPI unless set, none if false). */
+export function indexPlaces(request: InstallRequest): string[] {
+  return [...request.findLinks, ...(typeof request.indexUrl === 'string' ? [request.indexUrl] : request.indexUrl === false ? [] : ['https://pypi.org/simple'])];
+}
+
 /** What to tell a user whose pip run failed, given its output: no network, or no wheel that fits. */
 export function pipAdvice(output: string, request: InstallRequest): string | undefined {
-  const where = [
-    ...request.findLinks,
-    ...(typeof request.indexUrl === 'string' ? [request.indexUrl] : request.indexUrl === false ? [] : ['https://pypi.org/simple']),
-  ];
+  const where = indexPlaces(request);
   if (
     /NewConnectionError|Failed to establish a new connection|Temporary failure in name resolution|Network is unreachable|Could not fetch URL|ConnectTimeout|Max retries exceeded/.test(
       output,
