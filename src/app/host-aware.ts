@@ -2,7 +2,7 @@
 // model=/quant=/step= sets, skips the cells this host cannot build and says so once; a cell named
 // explicitly (target=, a compile node id) that it cannot build is an error. `--all-hosts` or
 // MLC_BUILD_ALL_HOSTS=1 tries every cell anyway.
-import { cellsMatching, type Selection } from '../graph/select.js';
+import { cellsMatching, selectRoots, withDependencies, type Selection } from '../graph/select.js';
 import { hostFacts, missingFor } from '../toolchain/host-checks.js';
 import type { Project } from './project.js';
 import { must } from '../must.js';
@@ -37,14 +37,27 @@ export function unbuildableCells(project: Project, view: HostView): Set<string> 
   return new Set(project.manifest.cells.filter((c) => view.missing.has(c.target)).map((c) => c.id));
 }
 
-/** Compile node id → why this host cannot build it (for plan and status). */
+/**
+ * Node id → why this host cannot build it (for plan and status): the compiles of cells it cannot
+ * build, and what only those need (a config variant only an iphone cell uses), so plan and status
+ * say of every node what a host-aware build does with it.
+ */
 export function unavailableNodes(project: Project, view: HostView): Map<string, string> {
   const out = new Map<string, string>();
-  for (const c of project.manifest.cells) {
+  const { graph, manifest } = project;
+  const lacking: string[] = [];
+  for (const c of manifest.cells) {
     const m = view.missing.get(c.target);
-    const node = project.graph.cells.get(c.id)?.compile;
-    if (m !== undefined && node) out.set(node, `unavailable here: ${c.target} needs ${m}`);
+    const node = graph.cells.get(c.id)?.compile;
+    if (m === undefined || !node) continue;
+    out.set(node, `unavailable here: ${c.target} needs ${m}`);
+    lacking.push(`${c.target} needs ${m}`);
   }
+  if (out.size === 0) return out;
+  const roots = selectRoots(graph, manifest, { dims: {}, ids: [] }, unbuildableCells(project, view));
+  const built = withDependencies(graph, roots.ok ? roots.value : []);
+  const why = `only for cells this host cannot build (${[...new Set(lacking)].join('; ')})`;
+  for (const id of graph.nodes.keys()) if (!built.has(id) && !out.has(id)) out.set(id, `unavailable here: ${why}`);
   return out;
 }
 

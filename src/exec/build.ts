@@ -137,6 +137,7 @@ class Build implements NodeRunHost {
     private readonly reported: Emit,
   ) {
     ctx.cache.onWarning((message) => this.emit({ event: 'warning', message }));
+    ctx.building = selected;
     this.nodes = new Map([...ctx.graph.nodes.values()].filter((n) => selected.has(n.id)).map((n) => [n.id, n]));
     this.durations = Durations.load(ctx.store.root);
     const cap = capacity(ctx.manifest, opts.machine, opts.jobs);
@@ -242,7 +243,13 @@ class Build implements NodeRunHost {
   private keptPlacements(): Set<string> {
     const keep = new Set<string>();
     const { ctx } = this;
-    for (const [path, p] of Object.entries(ctx.state.placed)) if (ctx.graph.nodes.has(p.node) && !this.available.has(p.node)) keep.add(path);
+    for (const [path, p] of Object.entries(ctx.state.placed)) {
+      if (!ctx.graph.nodes.has(p.node)) continue;
+      const files = this.available.get(p.node);
+      // Not redone, or the same bytes this build's run made, placed where this build does not place
+      // (a variant folder of a cell only --all-hosts builds): kept.
+      if (!files || Object.values(files).some((f) => f.digest === p.digest)) keep.add(path);
+    }
     for (const [id, files] of this.available) {
       const node = ctx.graph.nodes.get(id);
       if (node) for (const p of stepOf(node).placements(ctx, files)) keep.add(p.dest);

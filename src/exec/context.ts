@@ -37,6 +37,8 @@ export class BuildContext implements StepContext {
   readonly observedDirs = new Set<string>();
   /** See StepContext.foreign; set by the commands that look up other hosts' results. */
   foreign: ReadonlyMap<string, ForeignKey> = new Map();
+  /** See StepContext.building; set by the build and the plan to what they build. */
+  building: ReadonlySet<string> | undefined;
   /** True once this build changed the project state (so a no-op build writes nothing). */
   stateChanged = false;
   private fp: Promise<Result<Fingerprint, string>> | undefined;

@@ -44,11 +44,15 @@ export async function evaluateAll(
 /** `unavailable`: nodes this host cannot build, with why (host-aware builds skip them). */
 export async function makePlan(ctx: BuildContext, selected: ReadonlySet<string>, unavailable: ReadonlyMap<string, string> = new Map()): Promise<Plan> {
   const nodes: PlannedNode[] = [];
+  // What a build of the same selection builds here: the plan's placements are the build's.
+  ctx.building = new Set([...selected].filter((id) => !unavailable.has(id)));
   await evaluateAll(ctx, selected, async (id, ev) => {
     const node = ctx.graph.nodes.get(id);
     if (!node) return;
+    // A node this host cannot build is still fresh when its outputs are here (built with --all-hosts): one answer per question.
+    const described = await describe(ctx, node, ev);
     const here = unavailable.get(id);
-    const { state, reason } = here !== undefined ? { state: 'unavailable' as const, reason: here } : await describe(ctx, node, ev);
+    const { state, reason } = here === undefined || described.state === 'fresh' ? described : { state: 'unavailable' as const, reason: here };
     nodes.push({ id, kind: node.kind, deps: node.deps, state, reason, ...commandOf(ctx, id) });
   });
   return { root: ctx.manifest.root, nodes };

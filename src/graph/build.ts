@@ -24,6 +24,13 @@ export interface CellNodes {
   convert: string;
 }
 
+export interface WeightsFolder {
+  dir: string;
+  /** The config node whose mlc-chat-config.json completes the folder. */
+  config: string;
+  isBase: boolean;
+}
+
 export interface BuildGraph {
   /** Nodes in a topological order: downloads, converts, configs, compiles; manifest order within. */
   nodes: Map<string, StepNode>;
@@ -31,8 +38,8 @@ export interface BuildGraph {
   cells: Map<string, CellNodes>;
   /** Where each model's source files are read from (a local folder, or the materialised snapshot). */
   snapshotDirs: Map<string, string>;
-  /** Per convert node: every weights folder (base and variants) its shards go into. */
-  weightsDirs: Map<string, string[]>;
+  /** Per convert node: every weights folder (base and variants) its shards may go into, with the config node that completes it. */
+  weightsDirs: Map<string, WeightsFolder[]>;
 }
 
 export function buildGraph(manifest: Manifest): Result<BuildGraph, Diagnostic[]> {
@@ -83,10 +90,10 @@ class GraphBuilder {
     if (this.diags.length > 0) return err(this.diags);
     const nodes = new Map<string, StepNode>();
     for (const n of [...this.downloads, ...this.converts.values(), ...this.configs.values(), ...this.compiles]) nodes.set(n.id, n);
-    const weightsDirs = new Map<string, string[]>();
+    const weightsDirs = new Map<string, WeightsFolder[]>();
     for (const c of this.configs.values()) {
       const id = convertId(c.model, c.quant);
-      weightsDirs.set(id, [...(weightsDirs.get(id) ?? []), c.outDir]);
+      weightsDirs.set(id, [...(weightsDirs.get(id) ?? []), { dir: c.outDir, config: c.id, isBase: c.isBase }]);
     }
     const graph = new Graph<unknown, StepNode>({ directed: true });
     for (const n of nodes.values()) graph.setNode(n.id, n);

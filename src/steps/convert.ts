@@ -93,9 +93,14 @@ export const convert: StepKind<ConvertNode> = {
   },
 };
 
-/** Every folder of the model × quantization (base and variants): where its weights go. */
+/**
+ * Where its weights go: the base folder, and each variant folder whose config this command builds
+ * too. A folder is placed whole or not at all: never weights without their mlc-chat-config.json
+ * (a variant only a cell this host cannot build uses gets neither).
+ */
 function weightsFolders(node: ConvertNode, ctx: StepContext): string[] {
-  return ctx.graph.weightsDirs.get(node.id) ?? [];
+  const building = ctx.building;
+  return (ctx.graph.weightsDirs.get(node.id) ?? []).filter((f) => f.isBase || building === undefined || building.has(f.config)).map((f) => f.dir);
 }
 
 export function inputOf(name: string, f: Files[string]): InputFile {

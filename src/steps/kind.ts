@@ -70,6 +70,8 @@ export interface StepContext {
    * --only-missing): the host and toolchain their keys have on the machine that builds them.
    */
   readonly foreign: ReadonlyMap<string, ForeignKey>;
+  /** The nodes this command builds (or would build): a variant folder takes converted weights only with its config. Unset: every node. */
+  readonly building: ReadonlySet<string> | undefined;
   /** Values computed once per build and shared by nodes (one mlc-chat-config.json feeds many compiles). */
   memo<T>(key: string, make: () => Promise<T>): Promise<T>;
 }

@@ -1,6 +1,8 @@
 // Host-aware builds on this Linux machine: cells that need macOS are skipped (said once, grouped by
 // what is missing), a cell named explicitly is an error, plan marks them unavailable, and
 // --all-hosts tries them anyway (the mlc_llm double builds for every platform).
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { count, Project } from '../helpers/project.js';
 
@@ -90,5 +92,41 @@ describe.runIf(process.platform === 'linux')('host-aware builds (on Linux)', () 
     expect(r.stderr).toMatch(/holds cells this host cannot build/);
     expect(r.stderr).toMatch(/needs macOS \(runner macos-\d+/);
     expect(r.calls.filter((c) => c.sub === 'compile')).toEqual([]);
+  });
+
+  it('a weights folder is placed whole or not at all: a variant only a cell this host cannot build uses is not made, status and build agree; built with --all-hosts it stays whole and fresh', async () => {
+    const p = await Project.create(
+      `version: 1
+models:
+  A: { source: ./hf/a, conv_template: redpajama_chat }
+quantizations: [q4f16_1]
+targets: [vulkan-generic, iphone]
+`,
+      { a: MODELS.a },
+    );
+    const variant = p.path('dist/A-q4f16_1-ctx768-MLC');
+    const built = await p.run([], hostAware);
+    expect(built.code, built.stderr).toBe(0);
+    expect(existsSync(variant)).toBe(false);
+    expect(existsSync(p.path('dist/A-q4f16_1-MLC/mlc-chat-config.json'))).toBe(true);
+    const states = async () => {
+      const r = await p.run(['status', '--json'], hostAware);
+      return Object.fromEntries((JSON.parse(r.stdout) as { path: string; state: string }[]).map((row) => [row.path, row.state]));
+    };
+    expect(await states()).toMatchObject({
+      'dist/A-q4f16_1-MLC/': 'fresh',
+      'dist/A-q4f16_1-ctx768-MLC/': 'unavailable',
+      'dist/libs/A-q4f16_1-iphone.tar': 'unavailable',
+    });
+    expect((await p.run(['build', '-q'], hostAware)).code).toBe(0); // build agrees: nothing to do
+
+    expect((await p.run(['--all-hosts'], hostAware)).code).toBe(0);
+    const whole = ['mlc-chat-config.json', 'params_shard_0.bin', 'tensor-cache.json'];
+    for (const f of whole) expect(existsSync(join(variant, f)), f).toBe(true);
+    const again = await p.run([], hostAware);
+    expect(again.code).toBe(0);
+    expect(again.calls).toEqual([]);
+    for (const f of whole) expect(existsSync(join(variant, f)), f).toBe(true);
+    expect(Object.values(await states())).toEqual(['fresh', 'fresh', 'fresh', 'fresh']);
   });
 });

@@ -36,6 +36,7 @@ function contextOf(manifest: Manifest, graph: BuildGraph, opts: { toolchain?: st
     observe: () => {},
     memo: async (_k, make) => make(),
     foreign: new Map(),
+    building: undefined,
   };
 }
 
