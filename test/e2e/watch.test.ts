@@ -148,7 +148,8 @@ describe('watch', { timeout: 120_000 }, () => {
     const good = await readFile(p.path('mlc.build.yaml'), 'utf8');
     await p.editManifest((y) => y.replace('preset: vulkan', 'preset: vulkn'));
     await w.until('the diagnostic', () => /mlc\.build\.yaml:\d+:\d+: .*vulkn/.test(w.stderr));
-    expect(w.stderr).toContain('still watching with the last good one');
+    // The line after the diagnostic is its own write: wait for it rather than race it.
+    await w.until('the promise to go on', () => w.stderr.includes('still watching with the last good one'));
     expect(alive(w.pid)).toBe(true);
     await writeFile(p.path('mlc.build.yaml'), good.replace('targets:\n', 'targets:\n  - { name: c, preset: webgpu }\n'));
     const fixed = await w.rebuild(2);
