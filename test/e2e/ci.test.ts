@@ -275,6 +275,31 @@ describe('ci init', () => {
     expect(await readFile(noWeb.path('.github/workflows/mlc-build.yml'), 'utf8')).not.toMatch(/emsdk|prep_emcc_deps|MLC_LLM_SOURCE_DIR|needs_web_runtime/);
   });
 
+  it('warns (exit 0) of an unmanaged toolchain and of absolute paths a runner will not have, naming them', async () => {
+    const abs = await tempDir();
+    const p = await Project.create(MANIFEST, MODELS);
+    const llama = p.path('hf/llama'); // absolute, and there: the manifest loads
+    await writeFile(
+      p.path('mlc.build.yaml'),
+      MANIFEST.replace('./hf/llama', llama) + `toolchain: { mlc_llm: ${join(abs, 'bin/mlc_llm')} }\nout: ${join(abs, 'dist')}\ncache: ${join(abs, 'cache')}\n`,
+    );
+    const r = await p.run(['ci', 'init', 'gitlab']);
+    expect(r.stderr).not.toContain('error');
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('warning: the toolchain is unmanaged');
+    expect(r.stderr).toContain('set toolchain.install');
+    expect(r.stderr).toContain(`toolchain.mlc_llm: ${join(abs, 'bin/mlc_llm')}`);
+    expect(r.stderr).toContain(`models.llama.source: ${llama}`);
+    expect(r.stderr).toContain(`out: ${join(abs, 'dist')}`);
+    expect(r.stderr).toContain(`cache: ${join(abs, 'cache')}`);
+    expect(r.stderr).not.toContain('models.qwen');
+    // Managed, relative paths: nothing to warn about.
+    const clean = await Project.create(MANIFEST + 'toolchain: { install: nightly }\n', MODELS);
+    const quiet = await clean.run(['ci', 'init', 'github']);
+    expect(quiet.code).toBe(0);
+    expect(quiet.stderr).not.toContain('warning');
+  });
+
   it("the README's example workflow is the one ci init github writes for the main job", async () => {
     const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
     const section = readme.slice(readme.indexOf('## Release on CI'));
