@@ -14,6 +14,7 @@ import { byText } from '../order.js';
 import { ciRecipe } from '../recipes/index.js';
 import { err, ok, type Result } from '../result.js';
 import type { Costs } from './cost.js';
+import { needsWebRuntime } from './web-runtime.js';
 
 export type GroupBy = 'cell' | 'target' | 'model';
 /** A kind that is a CI stage of its own (steps/index.ts ciStages()). */
@@ -27,6 +28,8 @@ export interface Job {
   runs_on: Runner;
   cells: string[];
   est_seconds: number;
+  /** Some of its cells compile for webgpu: the workflow sets up emsdk and the web runtime first (web-runtime.ts). */
+  needs_web_runtime: boolean;
 }
 
 interface Group {
@@ -149,7 +152,10 @@ function toJob(manifest: Manifest, graph: BuildGraph, g: Group, stage: Stage): J
         ? cells[0]?.id
         : `${dims('target').join('+')} ${dims('model').length === 1 ? dims('model')[0] : ''}`.trim();
   const name = `${stage} ${label && label.length <= 60 ? label : `${cells.length} cells`}`;
-  return { name, build, runs_on: g.runner, cells: cells.map((c) => c.id), est_seconds: g.cost };
+  const targets = new Map(manifest.targets.map((t) => [t.name, t]));
+  // A conversion compiles nothing, whatever its cells' targets.
+  const needs_web_runtime = unit === 'cell' && cells.some((c) => needsWebRuntime(targets.get(c.target)));
+  return { name, build, runs_on: g.runner, cells: cells.map((c) => c.id), est_seconds: g.cost, needs_web_runtime };
 }
 
 /** Selectors that pick exactly these cells: model=/quant=/target= when they are a full product, else node ids. */

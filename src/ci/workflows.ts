@@ -5,12 +5,43 @@
 import { relative } from 'node:path';
 import { stringify } from 'yaml';
 import type { Manifest } from '../manifest/types.js';
+import { ciRecipe } from '../recipes/index.js';
 import { convertRunner, type Runner } from './jobs.js';
+import { emsdkScript, manifestNeedsWebRuntime, webRuntimeScript } from './web-runtime.js';
 
 export const GITHUB_WORKFLOW = '.github/workflows/mlc-build.yml';
 export const GITLAB_PIPELINE = '.gitlab-ci.yml';
 
 const flow = (r: Runner): string => (typeof r === 'string' ? r : `[${r.join(', ')}]`);
+
+const block = (lines: readonly string[]) =>
+  lines
+    .map((l) =>
+      l
+        .split('\n')
+        .map((x) => `          ${x}`)
+        .join('\n'),
+    )
+    .join('\n');
+
+/**
+ * The compile job's steps that set up emsdk and the web runtime, run only by the matrix jobs that
+ * build webgpu (matrix.needs_web_runtime); none when the manifest has no webgpu cells.
+ */
+function githubWebRuntimeSteps(manifest: Manifest): string {
+  if (!manifestNeedsWebRuntime(manifest)) return '';
+  const version = ciRecipe().web_runtime.emsdk_version;
+  // Each step is a shell of its own: what later steps need goes to GITHUB_PATH and GITHUB_ENV.
+  return `
+      - name: emsdk ${version} (webgpu)
+        if: \${{ matrix.needs_web_runtime }}
+        run: |
+${block([...emsdkScript(), 'echo "EMSDK=$EMSDK" >> "$GITHUB_ENV"', 'echo "$EMSDK" >> "$GITHUB_PATH"', 'echo "$EMSDK/upstream/emscripten" >> "$GITHUB_PATH"'])}
+      - name: mlc-llm web runtime at the toolchain's commit (webgpu)
+        if: \${{ matrix.needs_web_runtime }}
+        run: |
+${block([...webRuntimeScript(), 'echo "MLC_LLM_SOURCE_DIR=$MLC_LLM_SOURCE_DIR" >> "$GITHUB_ENV"'])}`;
+}
 
 /** Where the managed toolchain's environments live, for a CI cache keyed on mlc.build.lock. */
 function toolchainsDir(manifest: Manifest): string {
@@ -87,7 +118,7 @@ ${setup('weights')}
       fail-fast: false
       matrix: \${{ fromJSON(needs.plan.outputs.matrix) }}
     steps:
-${setup('compile')}
+${setup('compile')}${githubWebRuntimeSteps(manifest)}
       - run: npx mlc-build build \${{ matrix.build }}
 
   release:

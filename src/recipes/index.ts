@@ -190,6 +190,14 @@ export interface CiRecipe {
   convert_seconds_per_billion: number;
   convert_runner: string | string[];
   job_limits: { github: number; gitlab: number };
+  web_runtime: WebRuntimeRecipe;
+}
+
+/** What a webgpu compile job sets up: emsdk at MLC's version, and the web runtime from an mlc-llm checkout. */
+export interface WebRuntimeRecipe {
+  emsdk_version: string;
+  emsdk_repo: string;
+  mlc_llm_repo: string;
 }
 
 /** recipes/ci.json: expected step costs for sharding, the conversion runner, CI job limits. */

@@ -232,6 +232,74 @@ describe('ci init', () => {
     expect(gitlabProblems('job:\n  scrip: [x]\n')).toEqual(['job: unknown keyword scrip', 'job: needs script, run, trigger or extends']);
   });
 
+  it('webgpu: only the jobs that build webgpu set up emsdk 3.1.56 and the web runtime (MLC_LLM_SOURCE_DIR, prep_emcc_deps.sh); the workflow still validates', async () => {
+    const p = await Project.create(MANIFEST, MODELS);
+    expect((await p.run(['ci', 'init', 'github'])).code).toBe(0);
+    const file = p.path('.github/workflows/mlc-build.yml');
+    expect(await validate(file)).toEqual({ code: 0, stdout: '' });
+    const steps = (parse(await readFile(file, 'utf8')) as Workflow).jobs.compile?.steps ?? [];
+    const web = steps.filter((s) => (s as { if?: string }).if === '${{ matrix.needs_web_runtime }}');
+    const script = web.map((s) => s.run ?? '').join('\n');
+    expect(script).toContain('emsdk" install 3.1.56');
+    expect(script).toContain('emsdk" activate 3.1.56');
+    expect(script).toContain('./web/prep_emcc_deps.sh');
+    expect(script).toContain('echo "MLC_LLM_SOURCE_DIR=$MLC_LLM_SOURCE_DIR" >> "$GITHUB_ENV"');
+    expect(script).toMatch(/git -C "\$MLC_LLM_SOURCE_DIR" checkout "\$MLC_LLM_COMMIT"/);
+    // Every other step runs in every job: nothing of the web runtime there.
+    expect(
+      steps
+        .filter((s) => !web.includes(s))
+        .map((s) => s.run ?? '')
+        .join('\n'),
+    ).not.toMatch(/emsdk|prep_emcc_deps|MLC_LLM_SOURCE_DIR/);
+    // The matrix says which jobs build webgpu.
+    const m = JSON.parse((await p.run(['matrix', '--format', 'json'])).stdout) as { include: { name: string; needs_web_runtime: boolean }[] };
+    expect(Object.fromEntries(m.include.map((j) => [j.name, j.needs_web_runtime]))).toEqual({
+      'compile android': false,
+      'compile opencl': false,
+      'compile vulkan-generic': false,
+      'compile webgpu': true,
+    });
+    // GitLab: the child pipeline's webgpu job alone runs the same set-up.
+    const child = await p.run(['matrix', '--format', 'gitlab']);
+    expect(gitlabProblems(child.stdout)).toEqual([]);
+    const jobs = parse(child.stdout) as Record<string, { script: string[]; parallel: { matrix: { MLC_BUILD_ARGS: string[] }[] } }>;
+    for (const [name, job] of Object.entries(jobs)) {
+      const webgpu = job.parallel.matrix[0]?.MLC_BUILD_ARGS.some((a) => a.includes('webgpu')) ?? false;
+      expect(job.script.join('\n').includes('./web/prep_emcc_deps.sh'), name).toBe(webgpu);
+      expect(job.script.join('\n').includes('install 3.1.56'), name).toBe(webgpu);
+    }
+    // No webgpu cell: no web-runtime step at all.
+    const noWeb = await Project.create(MANIFEST.replace('webgpu, ', ''), MODELS);
+    expect((await noWeb.run(['ci', 'init', 'github'])).code).toBe(0);
+    expect(await readFile(noWeb.path('.github/workflows/mlc-build.yml'), 'utf8')).not.toMatch(/emsdk|prep_emcc_deps|MLC_LLM_SOURCE_DIR|needs_web_runtime/);
+  });
+
+  it('warns (exit 0) of an unmanaged toolchain and of absolute paths a runner will not have, naming them', async () => {
+    const abs = await tempDir();
+    const p = await Project.create(MANIFEST, MODELS);
+    const llama = p.path('hf/llama'); // absolute, and there: the manifest loads
+    await writeFile(
+      p.path('mlc.build.yaml'),
+      MANIFEST.replace('./hf/llama', llama) + `toolchain: { mlc_llm: ${join(abs, 'bin/mlc_llm')} }\nout: ${join(abs, 'dist')}\ncache: ${join(abs, 'cache')}\n`,
+    );
+    const r = await p.run(['ci', 'init', 'gitlab']);
+    expect(r.stderr).not.toContain('error');
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('warning: the toolchain is unmanaged');
+    expect(r.stderr).toContain('set toolchain.install');
+    expect(r.stderr).toContain(`toolchain.mlc_llm: ${join(abs, 'bin/mlc_llm')}`);
+    expect(r.stderr).toContain(`models.llama.source: ${llama}`);
+    expect(r.stderr).toContain(`out: ${join(abs, 'dist')}`);
+    expect(r.stderr).toContain(`cache: ${join(abs, 'cache')}`);
+    expect(r.stderr).not.toContain('models.qwen');
+    // Managed, relative paths: nothing to warn about.
+    const clean = await Project.create(MANIFEST + 'toolchain: { install: nightly }\n', MODELS);
+    const quiet = await clean.run(['ci', 'init', 'github']);
+    expect(quiet.code).toBe(0);
+    expect(quiet.stderr).not.toContain('warning');
+  });
+
   it("the README's example workflow is the one ci init github writes for the main job", async () => {
     const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
     const section = readme.slice(readme.indexOf('## Release on CI'));

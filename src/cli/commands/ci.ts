@@ -3,6 +3,7 @@
 import { existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { Command } from 'commander';
+import { ciInitWarnings } from '../../ci/warnings.js';
 import { GITHUB_WORKFLOW, GITLAB_PIPELINE, githubWorkflow, gitlabPipeline } from '../../ci/workflows.js';
 import { writeFileAtomic } from '../../store/atomic.js';
 import { EXIT, type GlobalOptions } from '../../app/index.js';
@@ -33,6 +34,7 @@ export function registerCi(program: Command, setExit: (code: number) => void): v
         setExit(EXIT.stepFailed);
         return;
       }
+      for (const warning of ciInitWarnings(manifest)) process.stderr.write(`mlc-build: ci init: warning: ${warning}\n`);
       await writeFileAtomic(file, which === 'github' ? githubWorkflow(manifest) : gitlabPipeline(manifest));
       process.stderr.write(
         `wrote ${shown}: set ${which === 'github' ? 'the repository variable' : 'the CI/CD variable'} MLC_BUILD_REMOTE_CACHE (and the secrets its comments name), then commit it\n`,

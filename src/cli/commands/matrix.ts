@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import { Costs } from '../../ci/cost.js';
 import { planJobs, stageUnit, type GroupBy, type Job } from '../../ci/jobs.js';
+import { emsdkScript, webRuntimeScript } from '../../ci/web-runtime.js';
 import { evaluate } from '../../exec/evaluate.js';
 import { makePlan } from '../../exec/plan.js';
 import { downloadId } from '../../graph/nodes.js';
@@ -215,17 +216,19 @@ function gitlabPipeline(jobs: readonly Job[]): string {
   if (jobs.length === 0) {
     return header + stringify({ 'nothing-to-build': { script: ['echo "every library is in the remote cache already"'] } });
   }
+  // One job per runner, and apart the builds that need the web runtime: only they set it up.
   const byRunner = new Map<string, Job[]>();
   for (const j of jobs) {
-    const key = JSON.stringify(j.runs_on);
+    const key = JSON.stringify([j.runs_on, j.needs_web_runtime]);
     byRunner.set(key, [...(byRunner.get(key) ?? []), j]);
   }
   const doc: Record<string, unknown> = {};
   for (const [key, list] of byRunner) {
-    const tags = ([] as string[]).concat(JSON.parse(key) as string | string[]);
-    doc[`mlc-build ${tags.join(' ')}`] = {
+    const [runner, web] = JSON.parse(key) as [string | string[], boolean];
+    const tags = ([] as string[]).concat(runner);
+    doc[`mlc-build ${tags.join(' ')}${web ? ' webgpu' : ''}`] = {
       tags,
-      script: ['npm ci', 'npx mlc-build build $MLC_BUILD_ARGS'],
+      script: ['npm ci', ...(web ? [...emsdkScript(), ...webRuntimeScript()] : []), 'npx mlc-build build $MLC_BUILD_ARGS'],
       parallel: { matrix: [{ MLC_BUILD_ARGS: list.map((j) => j.build) }] },
     };
   }
