@@ -1,47 +1,18 @@
 // The managed toolchain's pinned wheels kept as blobs, end to end: with the machine's real Python,
 // venv and pip, hand-made wheels (test/helpers/wheels.ts) and nginx as the remote cache. A wheel
 // folder removed stands for an index that deleted its old nightlies.
-import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { copyFile, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/cli.js';
 import { NGINX, Nginx } from '../helpers/nginx.js';
 import { Project } from '../helpers/project.js';
+import { exec, MANAGED, managedManifest, MODELS, sha256, VENV } from '../helpers/managed-toolchain.js';
 import { lacks } from '../helpers/tools.js';
 import { mlcWheels } from '../helpers/wheels.js';
 
-const exec = promisify(execFile);
-const sha256 = async (file: string) =>
-  createHash('sha256')
-    .update(await readFile(file))
-    .digest('hex');
-
-async function hasVenv(): Promise<boolean> {
-  try {
-    const dir = await tempDir();
-    await exec('python3', ['-m', 'venv', join(dir, 'v')]);
-    return existsSync(join(dir, 'v/bin/pip'));
-  } catch {
-    return false;
-  }
-}
-const VENV = await hasVenv();
-
-const manifest = (cache: string) => `version: 1
-cache: ${cache}
-toolchain:
-  install: { packages: [mlc-llm-nightly-cpu], find_links: [./wheels], index_url: false }
-models:
-  qwen: { source: ./hf/qwen, conv_template: qwen2 }
-quantizations: [q4f16_1]
-targets: [android]
-`;
-const MODELS = { qwen: { preset: 'qwen2_0_5b', weights: 'safetensors' } } as const;
-const MANAGED = { MLC_BUILD_MLC_LLM: '' };
+const manifest = managedManifest;
 const TVM = 'mlc_ai_nightly_cpu-0.1.dev5-py3-none-any.whl';
 const LLM = 'mlc_llm_nightly_cpu-0.1.dev7-py3-none-any.whl';
 

@@ -1,48 +1,19 @@
 // The managed toolchain end to end, offline, with the machine's real Python, venv and pip and
 // wheels made by hand (test/helpers/wheels.ts) whose mlc_llm runs the test double.
-import { execFile, spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { copyFile, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BIN, tempDir } from '../helpers/cli.js';
 import { NGINX, Nginx } from '../helpers/nginx.js';
 import { Project } from '../helpers/project.js';
+import { exec, MANAGED, managedManifest, MODELS, sha256, VENV } from '../helpers/managed-toolchain.js';
 import { lacks } from '../helpers/tools.js';
 import { SimpleIndex } from '../helpers/simple-index.js';
 import { makeWheel, mlcWheels } from '../helpers/wheels.js';
 
-const exec = promisify(execFile);
-const sha256 = async (file: string) =>
-  createHash('sha256')
-    .update(await readFile(file))
-    .digest('hex');
-
-async function hasVenv(): Promise<boolean> {
-  try {
-    const dir = await tempDir();
-    await exec('python3', ['-m', 'venv', join(dir, 'v')]);
-    return existsSync(join(dir, 'v/bin/pip'));
-  } catch {
-    return false;
-  }
-}
-const VENV = await hasVenv();
-
-const manifest = (cache: string) => `version: 1
-cache: ${cache}
-toolchain:
-  install: { packages: [mlc-llm-nightly-cpu], find_links: [./wheels], index_url: false }
-models:
-  qwen: { source: ./hf/qwen, conv_template: qwen2 }
-quantizations: [q4f16_1]
-targets: [android]
-`;
-const MODELS = { qwen: { preset: 'qwen2_0_5b', weights: 'safetensors' } } as const;
-/** The managed toolchain, not the double on MLC_BUILD_MLC_LLM. */
-const MANAGED = { MLC_BUILD_MLC_LLM: '' };
+const manifest = managedManifest;
 
 interface Lock {
   toolchain?: Record<string, { request: string; python: string; packages: { name: string; version: string; sha256: string }[] }>;

@@ -1,0 +1,44 @@
+// What the managed toolchain's end-to-end tests share: whether this machine's python3 can make a
+// venv with pip, a manifest that installs the hand-made wheels from ./wheels, and file digests.
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { tempDir } from './cli.js';
+
+export const exec = promisify(execFile);
+
+export const sha256 = async (file: string): Promise<string> =>
+  createHash('sha256')
+    .update(await readFile(file))
+    .digest('hex');
+
+async function hasVenv(): Promise<boolean> {
+  try {
+    const dir = await tempDir();
+    await exec('python3', ['-m', 'venv', join(dir, 'v')]);
+    return existsSync(join(dir, 'v/bin/pip'));
+  } catch {
+    return false;
+  }
+}
+
+/** True if python3 can make a venv with pip here. */
+export const VENV = await hasVenv();
+
+/** A project that installs mlc-llm-nightly-cpu from the wheels in ./wheels, offline, with its store at `cache`. */
+export const managedManifest = (cache: string): string => `version: 1
+cache: ${cache}
+toolchain:
+  install: { packages: [mlc-llm-nightly-cpu], find_links: [./wheels], index_url: false }
+models:
+  qwen: { source: ./hf/qwen, conv_template: qwen2 }
+quantizations: [q4f16_1]
+targets: [android]
+`;
+
+export const MODELS = { qwen: { preset: 'qwen2_0_5b', weights: 'safetensors' } } as const;
+/** The managed toolchain, not the double on MLC_BUILD_MLC_LLM. */
+export const MANAGED = { MLC_BUILD_MLC_LLM: '' };
