@@ -73,7 +73,7 @@ export function webLlmAppConfig(
       tokenizerFiles
         .filter((t) => byName.has(t))
         .sort(byText)
-        .map((t) => [t, sri((byName.get(t) as { digest: string }).digest)]),
+        .map((t) => [t, sri(must(byName, t, 'tokenizer file of the weights folder').digest)]),
     );
     const config = byName.get('mlc-chat-config.json');
     return {

@@ -15,7 +15,6 @@ export function buildLog(json: boolean, total: number): { observe: Emit; stop():
 
 /** stderr is a terminal that can redraw, and no CI log is being written. */
 export function isInteractive(): boolean {
-  // isTTY is undefined, not false, when stderr is no terminal (its type says boolean).
-  // eslint-disable-next-line @typescript-eslint/no-unnecessary-boolean-literal-compare
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-boolean-literal-compare -- isTTY is undefined, not false, when stderr is no terminal (its type says boolean)
   return process.stderr.isTTY === true && process.env.TERM !== 'dumb' && !process.env.CI;
 }

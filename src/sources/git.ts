@@ -111,9 +111,8 @@ export async function fetchGitPart(
   const files: RepoFile[] = [];
   for (const entry of tree.value.split('\0').filter(Boolean)) {
     const m = /^(\d+) (\w+) ([0-9a-f]+)\s+(-|\d+)\t(.+)$/s.exec(entry);
-    if (!m) continue;
-    const [, mode, type, oid, size, path] = m as unknown as [string, string, string, string, string, string];
-    if (type !== 'blob') continue;
+    const [, mode, type, oid, size, path] = m ?? [];
+    if (mode === undefined || oid === undefined || size === undefined || path === undefined || type !== 'blob') continue;
     if (!safeRepoPath(path)) return err(`${url}@${commit.slice(0, 12)}: the repository has a file path that leaves it: ${JSON.stringify(path)}; refused`);
     if (mode === '120000') {
       const target = await readlink(join(dir, path)).catch(() => '');
