@@ -1,7 +1,7 @@
 // Host-aware builds on this Linux machine: cells that need macOS are skipped (said once, grouped by
 // what is missing), a cell named explicitly is an error, plan marks them unavailable, and
 // --all-hosts tries them anyway (the mlc_llm double builds for every platform).
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { count, Project } from '../helpers/project.js';
@@ -17,6 +17,15 @@ matrix:
 `;
 const MODELS = { a: { preset: 'redpajama_3b_v1', weights: 'safetensors' as const }, b: { preset: 'llama2_7b', weights: 'safetensors' as const } };
 const hostAware = { MLC_BUILD_ALL_HOSTS: '' };
+// cuda is another host's only where no NVIDIA GPU is; on Linux x64 that host is this platform.
+const gpuLessLinuxX64 = process.arch === 'x64' && !readdirSync('/dev').some((n) => /^nvidia\d+$/.test(n));
+const WITH_CUDA = `version: 1
+models:
+  A: { source: ./hf/a, conv_template: redpajama_chat }
+  B: { source: ./hf/b, conv_template: llama-2 }
+quantizations: [q4f16_1]
+targets: [android, metal, cuda]
+`;
 
 describe.runIf(process.platform === 'linux')('host-aware builds (on Linux)', () => {
   it('skip what needs macOS, say so once grouped by what is missing, and exit 0; a model with nothing buildable is skipped whole', async () => {
@@ -129,4 +138,21 @@ targets: [vulkan-generic, iphone]
     for (const f of whole) expect(existsSync(join(variant, f)), f).toBe(true);
     expect(Object.values(await states())).toEqual(['fresh', 'fresh', 'fresh', 'fresh']);
   });
+
+  it.runIf(gpuLessLinuxX64)(
+    'release names what another host needs: its own platform key and the toolchain lock that supplies it; for cuda on this platform, --all-hosts or a runner with the GPU',
+    async () => {
+      const p = await Project.create(WITH_CUDA, MODELS);
+      expect((await p.run([], hostAware)).code).toBe(0);
+      const r = await p.run(['release', 'model=A'], hostAware);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(
+        '  A/q4f16_1/metal: cannot be built on this host: metal needs macOS (and its key needs the toolchain fingerprint of darwin-arm64, which only a managed toolchain pins: set toolchain.install, then mlc-build toolchain lock --platform darwin_arm64-cp311)\n',
+      );
+      expect(r.stderr).toContain(
+        '  A/q4f16_1/cuda: cannot be built on this host: cuda needs a local NVIDIA (CUDA) GPU (and it can be built here with --all-hosts, or on a runner with that GPU)\n',
+      );
+      expect(r.stderr).not.toContain('linux-x64');
+    },
+  );
 });
