@@ -2,6 +2,7 @@
 // what is missing), a cell named explicitly is an error, plan marks them unavailable, and
 // --all-hosts tries them anyway (the mlc_llm double builds for every platform).
 import { existsSync, readdirSync } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { count, Project } from '../helpers/project.js';
@@ -26,6 +27,8 @@ models:
 quantizations: [q4f16_1]
 targets: [android, metal, cuda]
 `;
+const releasedCells = async (p: Project) =>
+  (JSON.parse(await readFile(p.path('release/release.json'), 'utf8')) as { libraries: { cell: string }[] }).libraries.map((l) => l.cell).sort();
 
 describe.runIf(process.platform === 'linux')('host-aware builds (on Linux)', () => {
   it('skip what needs macOS, say so once grouped by what is missing, and exit 0; a model with nothing buildable is skipped whole', async () => {
@@ -153,6 +156,34 @@ targets: [vulkan-generic, iphone]
         '  A/q4f16_1/cuda: cannot be built on this host: cuda needs a local NVIDIA (CUDA) GPU (and it can be built here with --all-hosts, or on a runner with that GPU)\n',
       );
       expect(r.stderr).not.toContain('linux-x64');
+    },
+  );
+
+  it.runIf(gpuLessLinuxX64)(
+    'release takes the libraries built here with --all-hosts as they are (plan and status call them fresh); a target with only some of them here names --all-hosts',
+    async () => {
+      const p = await Project.create(WITH_CUDA, MODELS);
+      expect((await p.run(['--all-hosts'], hostAware)).code).toBe(0);
+      const r = await p.run(['release'], hostAware);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.calls.filter((c) => c.sub === 'compile')).toEqual([]);
+      expect(await releasedCells(p)).toEqual([
+        'A/q4f16_1/android',
+        'A/q4f16_1/cuda',
+        'A/q4f16_1/metal',
+        'B/q4f16_1/android',
+        'B/q4f16_1/cuda',
+        'B/q4f16_1/metal',
+      ]);
+
+      await rm(p.path('dist/libs/B-q4f16_1-metal.so'));
+      const some = await p.run(['release'], hostAware);
+      expect(some.code).toBe(1);
+      expect(some.stderr).toMatch(
+        /^ {2}A\/q4f16_1\/metal: cannot be built on this host: metal needs macOS \(.*\); its library here was built with --all-hosts: pass --all-hosts to release it$/m,
+      );
+      expect(some.stderr).not.toMatch(/^ {2}A\/q4f16_1\/cuda/m);
+      expect((await p.run(['--all-hosts', 'release'], hostAware)).code).toBe(0);
     },
   );
 });
