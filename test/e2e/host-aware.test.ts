@@ -186,4 +186,22 @@ targets: [vulkan-generic, iphone]
       expect((await p.run(['--all-hosts', 'release'], hostAware)).code).toBe(0);
     },
   );
+
+  it('explain of a node this host cannot build says what it lacks, not that it must run; built with --all-hosts it is fresh', async () => {
+    const p = await Project.create(MANIFEST, MODELS);
+    expect((await p.run([], hostAware)).code).toBe(0);
+    const r = await p.run(['explain', 'compile:A/q4f16_1/metal'], hostAware);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(
+      /^compile:A\/q4f16_1\/metal: unavailable here: metal needs macOS\n {2}a build on this host leaves it out: build it on such a host or on CI, or pass --all-hosts to try it here\n/,
+    );
+    expect(r.stdout).not.toContain('must run');
+    const variant = await p.run(['explain', 'config:B/q4f16_1/ctx768'], hostAware);
+    expect(variant.stdout).toContain(
+      'config:B/q4f16_1/ctx768: unavailable here: only for cells this host cannot build (metal needs macOS; iphone needs macOS)',
+    );
+    expect((await p.run(['explain', 'compile:A/q4f16_1/android'], hostAware)).stdout).toMatch(/^compile:A\/q4f16_1\/android: fresh\n/);
+    expect((await p.run(['--all-hosts'], hostAware)).code).toBe(0);
+    expect((await p.run(['explain', 'compile:A/q4f16_1/metal'], hostAware)).stdout).toMatch(/^compile:A\/q4f16_1\/metal: fresh\n/);
+  });
 });
