@@ -11,7 +11,7 @@ export { lockProject } from './build-lock.js';
 export { openContext, readOnlyPlan } from './context.js';
 export { buildExit, EXIT, type ExitCode } from './exit-codes.js';
 export { foreignKeys } from './foreign.js';
-export { allHostsRequested, hostView, skipText, type HostView } from './host-aware.js';
+export { allHostsRequested, hostView, skipText, unavailableNodes, type HostView } from './host-aware.js';
 export { jobsFor, thisMachine } from './machine.js';
 export { deleteStamp, manifestDigest } from './noop-stamp.js';
 export { loadProject, loadProjectFor, remoteFlags, type GlobalOptions, type Project } from './project.js';

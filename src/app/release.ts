@@ -1,8 +1,10 @@
 // A release of a selection of cells, as `release` and `publish` make it: which cells,
 // which of them this host builds and which come from a cache keyed as another host keys them,
 // the build of what is lacking, then the folder assembled and written whole.
+import { existsSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import type { NodeResult } from '../exec/build.js';
+import { nodeOfKind } from '../graph/nodes.js';
 import { cellNodes, cellsMatching, parseSelectors, withDependencies } from '../graph/select.js';
 import { readLock } from '../lockfile/lock-file.js';
 import type { Cell } from '../manifest/types.js';
@@ -15,7 +17,7 @@ import { err, ok, type Result } from '../result.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
 import { foreignKeys } from './foreign.js';
 import { allHostsRequested, hostView } from './host-aware.js';
-import { openContext } from './context.js';
+import { openContext, readOnlyPlan } from './context.js';
 import { manifestDigest } from './noop-stamp.js';
 import type { GlobalOptions, Project } from './project.js';
 import { buildSelected } from './run-build.js';
@@ -145,23 +147,45 @@ export async function withRelease<T>(
   }
 }
 
-/** Which cells this host builds; another host's come from a cache keyed as that host keys them, or are missing. */
+/**
+ * Which cells this host builds; another host's come from a cache keyed as that host keys them, or
+ * are missing. A target this host cannot build whose libraries in the release are all fresh here
+ * (built with --all-hosts) is released as built here: plan and status call them fresh too.
+ */
 async function splitByHost(project: Project, cells: readonly Cell[], global: GlobalOptions) {
   const host = await hostView(project, allHostsRequested(global.allHosts, process.env), process.env);
   const foreign = await foreignKeys(project, host);
+  const unbuildable = cells.filter((c) => host.missing.has(c.target));
+  const freshHere = await librariesFreshHere(project, unbuildable);
+  const allHere = new Set(unbuildable.filter((c) => unbuildable.every((o) => o.target !== c.target || freshHere.has(o.id))).map((c) => c.target));
+  for (const t of allHere) foreign.delete(t);
   const restoreOnly = new Map<string, string>();
   const missing: MissingCell[] = [];
   const buildable = cells.filter((c) => {
     const lacks = host.missing.get(c.target);
-    if (lacks === undefined) return true;
+    if (lacks === undefined || allHere.has(c.target)) return true;
     const key = foreign.get(c.target);
     const why = `cannot be built on this host: ${c.target} needs ${lacks}`;
+    // Some of the target's libraries are here and some are not: --all-hosts keys them all as this host does.
+    const builtHere = freshHere.has(c.id) ? '; its library here was built with --all-hosts: pass --all-hosts to release it' : '';
     if (!key?.ok) {
-      missing.push({ cell: c.id, reason: `${why} (and ${key?.reason ?? 'its key is unknown here'})` });
+      missing.push({ cell: c.id, reason: `${why} (and ${key?.reason ?? 'its key is unknown here'})${builtHere}` });
       return false;
     }
-    restoreOnly.set(project.graph.cells.get(c.id)?.compile ?? '', `${why}, and no cache has it from such a host`);
+    restoreOnly.set(project.graph.cells.get(c.id)?.compile ?? '', `${why}, and no cache has it from such a host${builtHere}`);
     return true;
   });
   return { buildable, missing, restoreOnly, foreign, hostFolders: host.folders };
+}
+
+/** The cells whose library is fresh in out/ as this host keys it (built here with --all-hosts). */
+async function librariesFreshHere(project: Project, cells: readonly Cell[]): Promise<Set<string>> {
+  const { graph } = project;
+  const compileOf = (c: Cell) => nodeOfKind(graph.nodes, graph.cells.get(c.id)?.compile ?? '', 'compile');
+  // Only a library in out/ can be fresh: a CI release job (an empty out/) evaluates nothing more.
+  const placed = cells.filter((c) => existsSync(compileOf(c).library));
+  if (placed.length === 0) return new Set();
+  const plan = await readOnlyPlan(project, withDependencies(graph, cellNodes(graph, placed)));
+  const fresh = new Set(plan.nodes.filter((n) => n.state === 'fresh').map((n) => n.id));
+  return new Set(placed.filter((c) => fresh.has(compileOf(c).id)).map((c) => c.id));
 }

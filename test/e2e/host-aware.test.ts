@@ -1,7 +1,8 @@
 // Host-aware builds on this Linux machine: cells that need macOS are skipped (said once, grouped by
 // what is missing), a cell named explicitly is an error, plan marks them unavailable, and
 // --all-hosts tries them anyway (the mlc_llm double builds for every platform).
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { count, Project } from '../helpers/project.js';
@@ -17,6 +18,17 @@ matrix:
 `;
 const MODELS = { a: { preset: 'redpajama_3b_v1', weights: 'safetensors' as const }, b: { preset: 'llama2_7b', weights: 'safetensors' as const } };
 const hostAware = { MLC_BUILD_ALL_HOSTS: '' };
+// cuda is another host's only where no NVIDIA GPU is; on Linux x64 that host is this platform.
+const gpuLessLinuxX64 = process.arch === 'x64' && !readdirSync('/dev').some((n) => /^nvidia\d+$/.test(n));
+const WITH_CUDA = `version: 1
+models:
+  A: { source: ./hf/a, conv_template: redpajama_chat }
+  B: { source: ./hf/b, conv_template: llama-2 }
+quantizations: [q4f16_1]
+targets: [android, metal, cuda]
+`;
+const releasedCells = async (p: Project) =>
+  (JSON.parse(await readFile(p.path('release/release.json'), 'utf8')) as { libraries: { cell: string }[] }).libraries.map((l) => l.cell).sort();
 
 describe.runIf(process.platform === 'linux')('host-aware builds (on Linux)', () => {
   it('skip what needs macOS, say so once grouped by what is missing, and exit 0; a model with nothing buildable is skipped whole', async () => {
@@ -128,5 +140,68 @@ targets: [vulkan-generic, iphone]
     expect(again.calls).toEqual([]);
     for (const f of whole) expect(existsSync(join(variant, f)), f).toBe(true);
     expect(Object.values(await states())).toEqual(['fresh', 'fresh', 'fresh', 'fresh']);
+  });
+
+  it.runIf(gpuLessLinuxX64)(
+    'release names what another host needs: its own platform key and the toolchain lock that supplies it; for cuda on this platform, --all-hosts or a runner with the GPU',
+    async () => {
+      const p = await Project.create(WITH_CUDA, MODELS);
+      expect((await p.run([], hostAware)).code).toBe(0);
+      const r = await p.run(['release', 'model=A'], hostAware);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(
+        '  A/q4f16_1/metal: cannot be built on this host: metal needs macOS (and its key needs the toolchain fingerprint of darwin-arm64, which only a managed toolchain pins: set toolchain.install, then mlc-build toolchain lock --platform darwin_arm64-cp311)\n',
+      );
+      expect(r.stderr).toContain(
+        '  A/q4f16_1/cuda: cannot be built on this host: cuda needs a local NVIDIA (CUDA) GPU (and it can be built here with --all-hosts, or on a runner with that GPU)\n',
+      );
+      expect(r.stderr).not.toContain('linux-x64');
+    },
+  );
+
+  it.runIf(gpuLessLinuxX64)(
+    'release takes the libraries built here with --all-hosts as they are (plan and status call them fresh); a target with only some of them here names --all-hosts',
+    async () => {
+      const p = await Project.create(WITH_CUDA, MODELS);
+      expect((await p.run(['--all-hosts'], hostAware)).code).toBe(0);
+      const r = await p.run(['release'], hostAware);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.calls.filter((c) => c.sub === 'compile')).toEqual([]);
+      expect(await releasedCells(p)).toEqual([
+        'A/q4f16_1/android',
+        'A/q4f16_1/cuda',
+        'A/q4f16_1/metal',
+        'B/q4f16_1/android',
+        'B/q4f16_1/cuda',
+        'B/q4f16_1/metal',
+      ]);
+
+      await rm(p.path('dist/libs/B-q4f16_1-metal.so'));
+      const some = await p.run(['release'], hostAware);
+      expect(some.code).toBe(1);
+      expect(some.stderr).toMatch(
+        /^ {2}A\/q4f16_1\/metal: cannot be built on this host: metal needs macOS \(.*\); its library here was built with --all-hosts: pass --all-hosts to release it$/m,
+      );
+      expect(some.stderr).not.toMatch(/^ {2}A\/q4f16_1\/cuda/m);
+      expect((await p.run(['--all-hosts', 'release'], hostAware)).code).toBe(0);
+    },
+  );
+
+  it('explain of a node this host cannot build says what it lacks, not that it must run; built with --all-hosts it is fresh', async () => {
+    const p = await Project.create(MANIFEST, MODELS);
+    expect((await p.run([], hostAware)).code).toBe(0);
+    const r = await p.run(['explain', 'compile:A/q4f16_1/metal'], hostAware);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(
+      /^compile:A\/q4f16_1\/metal: unavailable here: metal needs macOS\n {2}a build on this host leaves it out: build it on such a host or on CI, or pass --all-hosts to try it here\n/,
+    );
+    expect(r.stdout).not.toContain('must run');
+    const variant = await p.run(['explain', 'config:B/q4f16_1/ctx768'], hostAware);
+    expect(variant.stdout).toContain(
+      'config:B/q4f16_1/ctx768: unavailable here: only for cells this host cannot build (metal needs macOS; iphone needs macOS)',
+    );
+    expect((await p.run(['explain', 'compile:A/q4f16_1/android'], hostAware)).stdout).toMatch(/^compile:A\/q4f16_1\/android: fresh\n/);
+    expect((await p.run(['--all-hosts'], hostAware)).code).toBe(0);
+    expect((await p.run(['explain', 'compile:A/q4f16_1/metal'], hostAware)).stdout).toMatch(/^compile:A\/q4f16_1\/metal: fresh\n/);
   });
 });

@@ -3,16 +3,17 @@ import { evaluateAll } from '../../exec/plan.js';
 import type { Evaluation } from '../../exec/evaluate.js';
 import { diffFields } from '../../keys.js';
 import { didYouMean } from '../../manifest/suggest.js';
-import { EXIT, openContext, type GlobalOptions } from '../../app/index.js';
+import { allHostsRequested, EXIT, hostView, openContext, unavailableNodes, type GlobalOptions } from '../../app/index.js';
 import { load } from '../context.js';
 
 export function registerExplain(program: Command, setExit: (code: number) => void): void {
   program
     .command('explain')
-    .description('why a node would run: which key field changed since the last build')
+    .description('why a node would run: which key field changed since the last build, or what this host lacks to build it')
     .argument('<node>', 'a node id, e.g. compile:Llama-2-7b-chat-hf/q4f16_1/cuda')
     .action(async (id: string) => {
-      const project = await load(program.opts<GlobalOptions>());
+      const global = program.opts<GlobalOptions>();
+      const project = await load(global);
       if (!project) {
         setExit(EXIT.usage);
         return;
@@ -22,6 +23,9 @@ export function registerExplain(program: Command, setExit: (code: number) => voi
         setExit(EXIT.usage);
         return;
       }
+      // What a host-aware build leaves out (a metal library on Linux) is said as such, not as work to do.
+      const host = await hostView(project, allHostsRequested(global.allHosts, process.env), process.env);
+      const unavailable = unavailableNodes(project, host).get(id);
       const ctx = await openContext(project, { readOnly: true });
       let found: Evaluation | undefined;
       // Every node up to this one is evaluated: its dependencies' outputs decide its key.
@@ -31,6 +35,14 @@ export function registerExplain(program: Command, setExit: (code: number) => voi
       const ev = found as Evaluation;
       const last = ctx.state.nodes[id];
       const lines: string[] = [];
+      const fresh = ev.kind === 'step' ? ev.hit !== undefined && ev.placed : ev.kind === 'source' && ev.fresh;
+      if (unavailable !== undefined && !fresh) {
+        lines.push(`${id}: ${unavailable}`, `  a build on this host leaves it out: build it on such a host or on CI, or pass --all-hosts to try it here`);
+        if (ev.kind === 'step') lines.push(`  key here ${ev.key}`);
+        await ctx.store.close();
+        process.stdout.write(lines.join('\n') + '\n');
+        return;
+      }
       switch (ev.kind) {
         case 'waits':
           lines.push(`${id} waits for ${ev.deps.join(', ')}, which must run first; its own key is known only then.`);
