@@ -266,7 +266,8 @@ describe('release', () => {
     const r = await p.run(['release', 'quant=q4f16_1'], { MLC_DOUBLE_FAIL: 'compile .*--device android' });
     expect(r.code).toBe(1);
     // Fail-fast: the first failure stops the build; the cells it kept from building are named too.
-    expect(r.stderr).toMatch(/[23] of 6 cells have no library; nothing written/);
+    // How many had started before the failure depends on timing (under load, fewer): at least the two android cells.
+    expect(r.stderr).toMatch(/[2-6] of 6 cells have no library; nothing written/);
     expect(r.stderr).toMatch(/(llama|qwen)\/q4f16_1\/android: compile:(llama|qwen)\/q4f16_1\/android failed: exited with code 1/);
     expect(existsSync(p.path('release'))).toBe(false);
 
