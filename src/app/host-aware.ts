@@ -45,19 +45,18 @@ export function unbuildableCells(project: Project, view: HostView): Set<string> 
 export function unavailableNodes(project: Project, view: HostView): Map<string, string> {
   const out = new Map<string, string>();
   const { graph, manifest } = project;
-  const lacking: string[] = [];
   for (const c of manifest.cells) {
     const m = view.missing.get(c.target);
     const node = graph.cells.get(c.id)?.compile;
     if (m === undefined || !node) continue;
     out.set(node, `unavailable here: ${c.target} needs ${m}`);
-    lacking.push(`${c.target} needs ${m}`);
   }
   if (out.size === 0) return out;
   const roots = selectRoots(graph, manifest, { dims: {}, ids: [] }, unbuildableCells(project, view));
   const built = withDependencies(graph, roots.ok ? roots.value : []);
-  const why = `only for cells this host cannot build (${[...new Set(lacking)].join('; ')})`;
-  for (const id of graph.nodes.keys()) if (!built.has(id) && !out.has(id)) out.set(id, `unavailable here: ${why}`);
+  // One string for all of them: a plan of thousands of nodes repeats it, and the compiles say what is lacking.
+  const why = 'unavailable here: only cells this host cannot build need it';
+  for (const id of graph.nodes.keys()) if (!built.has(id) && !out.has(id)) out.set(id, why);
   return out;
 }
 

@@ -197,9 +197,7 @@ targets: [vulkan-generic, iphone]
     );
     expect(r.stdout).not.toContain('must run');
     const variant = await p.run(['explain', 'config:B/q4f16_1/ctx768'], hostAware);
-    expect(variant.stdout).toContain(
-      'config:B/q4f16_1/ctx768: unavailable here: only for cells this host cannot build (metal needs macOS; iphone needs macOS)',
-    );
+    expect(variant.stdout).toContain('config:B/q4f16_1/ctx768: unavailable here: only cells this host cannot build need it');
     expect((await p.run(['explain', 'compile:A/q4f16_1/android'], hostAware)).stdout).toMatch(/^compile:A\/q4f16_1\/android: fresh\n/);
     expect((await p.run(['--all-hosts'], hostAware)).code).toBe(0);
     expect((await p.run(['explain', 'compile:A/q4f16_1/metal'], hostAware)).stdout).toMatch(/^compile:A\/q4f16_1\/metal: fresh\n/);
