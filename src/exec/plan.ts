@@ -1,6 +1,7 @@
 // The plan: for each selected node, its state, why, the mlc_llm command it runs (paths in the out/
 // layout, as a user would type them) and its outputs. Planning reads no network and runs nothing.
 import { stepOf, type NodeKind } from '../steps/index.js';
+import type { StepNode } from '../graph/nodes.js';
 import type { Files } from '../store/store.js';
 import type { BuildContext } from './context.js';
 import { describe, evaluate, readableOutputs, type Evaluation, type NodeState } from './evaluate.js';
@@ -49,13 +50,20 @@ export async function makePlan(ctx: BuildContext, selected: ReadonlySet<string>,
   await evaluateAll(ctx, selected, async (id, ev) => {
     const node = ctx.graph.nodes.get(id);
     if (!node) return;
-    // A node this host cannot build is still fresh when its outputs are here (built with --all-hosts): one answer per question.
-    const described = await describe(ctx, node, ev);
-    const here = unavailable.get(id);
-    const { state, reason } = here === undefined || described.state === 'fresh' ? described : { state: 'unavailable' as const, reason: here };
+    const { state, reason } = await stateOf(ctx, node, ev, unavailable.get(id));
     nodes.push({ id, kind: node.kind, deps: node.deps, state, reason, ...commandOf(ctx, id) });
   });
   return { root: ctx.manifest.root, nodes };
+}
+
+/** A node's state and why; `unavailable`: why this host cannot build it. */
+async function stateOf(ctx: BuildContext, node: StepNode, ev: Evaluation, unavailable: string | undefined): Promise<{ state: NodeState; reason: string }> {
+  if (unavailable === undefined) return describe(ctx, node, ev);
+  // Still fresh when its outputs are here (built with --all-hosts): one answer per question. Only
+  // a placed output can be fresh; most nodes of a host-aware plan are not, and skip describe().
+  const placed = ev.kind === 'source' ? ev.fresh : ev.kind === 'step' && ev.placed;
+  const described = placed ? await describe(ctx, node, ev) : undefined;
+  return described?.state === 'fresh' ? described : { state: 'unavailable', reason: unavailable };
 }
 
 /** The command a node runs, written with the out/ layout's paths. */
