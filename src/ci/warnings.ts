@@ -2,6 +2,8 @@
 // runner. The workflow is still written (exit 0): the user may have runners that match.
 import { isAbsolute } from 'node:path';
 import type { Manifest } from '../manifest/types.js';
+import { ciRecipe } from '../recipes/index.js';
+import { manifestNeedsWebRuntime } from './web-runtime.js';
 
 const asRecord = (v: unknown): Record<string, unknown> => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
 
@@ -11,8 +13,12 @@ export function ciInitWarnings(manifest: Manifest): string[] {
   const toolchain = asRecord(raw.toolchain);
   const warnings: string[] = [];
   if (manifest.toolchain.install === undefined) {
+    // nightly wheels name no mlc-llm commit, which webgpu cells need (webRuntimeCommit).
+    const example = manifestNeedsWebRuntime(manifest)
+      ? `toolchain: { install: { packages: [git+${ciRecipe().web_runtime.mlc_llm_repo}@COMMIT] } }`
+      : 'toolchain: { install: nightly }';
     warnings.push(
-      `the toolchain is unmanaged (toolchain.mlc_llm${typeof toolchain.mlc_llm === 'string' ? `: ${toolchain.mlc_llm}` : ''}): every runner must have mlc_llm installed already, and the release job cannot find other platforms' libraries by their keys; set toolchain.install (e.g. toolchain: { install: nightly }) so jobs install the pinned wheels of mlc.build.lock`,
+      `the toolchain is unmanaged (toolchain.mlc_llm${typeof toolchain.mlc_llm === 'string' ? `: ${toolchain.mlc_llm}` : ''}): every runner must have mlc_llm installed already, and the release job cannot find other platforms' libraries by their keys; set toolchain.install (e.g. ${example}) so jobs install the pinned wheels of mlc.build.lock`,
     );
   }
   const absolute: string[] = [];

@@ -1,6 +1,7 @@
 // CI fan-out end to end: `matrix` through the real CLI (GITHUB_OUTPUT, --only-missing against a
 // real nginx remote cache) and `build --shard` with the mlc_llm double.
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -21,6 +22,8 @@ models:
 quantizations: [q4f16_1]
 targets: [webgpu, android, vulkan-generic, opencl]
 `;
+/** A managed toolchain whose install names the mlc-llm commit, as webgpu jobs need. */
+const PINNED = 'toolchain: { install: { packages: ["git+https://github.com/mlc-ai/mlc-llm@0123abcd"] } }\n';
 const MODELS = { qwen: { preset: 'qwen2_0_5b', weights: 'safetensors' }, llama: { preset: 'llama3_2_1b', weights: 'safetensors' } } as const;
 
 interface Matrix {
@@ -233,8 +236,10 @@ describe('ci init', () => {
   });
 
   it('webgpu: only the jobs that build webgpu set up emsdk 3.1.56 and the web runtime (MLC_LLM_SOURCE_DIR, prep_emcc_deps.sh); the workflow still validates', async () => {
-    const p = await Project.create(MANIFEST, MODELS);
-    expect((await p.run(['ci', 'init', 'github'])).code).toBe(0);
+    const p = await Project.create(MANIFEST + PINNED, MODELS);
+    const r = await p.run(['ci', 'init', 'github']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).not.toContain('warning');
     const file = p.path('.github/workflows/mlc-build.yml');
     expect(await validate(file)).toEqual({ code: 0, stdout: '' });
     const steps = (parse(await readFile(file, 'utf8')) as Workflow).jobs.compile?.steps ?? [];
@@ -269,8 +274,8 @@ describe('ci init', () => {
       expect(job.script.join('\n').includes('./web/prep_emcc_deps.sh'), name).toBe(webgpu);
       expect(job.script.join('\n').includes('install 3.1.56'), name).toBe(webgpu);
     }
-    // No webgpu cell: no web-runtime step at all.
-    const noWeb = await Project.create(MANIFEST.replace('webgpu, ', ''), MODELS);
+    // No webgpu cell: no web-runtime step at all (and nightly wheels are fine).
+    const noWeb = await Project.create(MANIFEST.replace('webgpu, ', '') + 'toolchain: { install: nightly }\n', MODELS);
     expect((await noWeb.run(['ci', 'init', 'github'])).code).toBe(0);
     expect(await readFile(noWeb.path('.github/workflows/mlc-build.yml'), 'utf8')).not.toMatch(/emsdk|prep_emcc_deps|MLC_LLM_SOURCE_DIR|needs_web_runtime/);
   });
@@ -293,18 +298,57 @@ describe('ci init', () => {
     expect(r.stderr).toContain(`out: ${join(abs, 'dist')}`);
     expect(r.stderr).toContain(`cache: ${join(abs, 'cache')}`);
     expect(r.stderr).not.toContain('models.qwen');
+    // webgpu cells with an unmanaged toolchain: what every runner that builds them needs.
+    expect(r.stderr).toContain(
+      "warning: the webgpu cells (target webgpu: qwen/q4f16_1/webgpu, llama/q4f16_1/webgpu) build the web runtime at the mlc-llm commit of the runner's mlc_llm",
+    );
+    expect(r.stderr).toContain('needs an mlc_llm built from source that records it (pip install git+https://github.com/mlc-ai/mlc-llm@COMMIT');
     // Managed, relative paths: nothing to warn about.
-    const clean = await Project.create(MANIFEST + 'toolchain: { install: nightly }\n', MODELS);
+    const clean = await Project.create(MANIFEST.replace('webgpu, ', '') + 'toolchain: { install: nightly }\n', MODELS);
     const quiet = await clean.run(['ci', 'init', 'github']);
     expect(quiet.code).toBe(0);
     expect(quiet.stderr).not.toContain('warning');
+  });
+
+  it('refuses (exit 2, nothing written) webgpu cells whose toolchain.install names no mlc-llm commit: nightly, a branch; its fix, as printed, is accepted', async () => {
+    const p = await Project.create(MANIFEST + 'toolchain: { install: nightly }\n', MODELS);
+    for (const ci of ['github', 'gitlab']) {
+      const r = await p.run(['ci', 'init', ci]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain('mlc.build.yaml:7:');
+      expect(r.stderr).toContain('the webgpu cells (target webgpu: qwen/q4f16_1/webgpu, llama/q4f16_1/webgpu)');
+      expect(r.stderr).toContain("need the web runtime built at the mlc-llm commit of the toolchain's mlc_llm");
+      expect(r.stderr).toContain('toolchain.install: nightly does not name one');
+      expect(r.stderr).toContain('or remove webgpu from targets');
+      expect(r.stderr).not.toContain('wrote');
+    }
+    expect(existsSync(p.path('.github'))).toBe(false);
+    expect(existsSync(p.path('.gitlab-ci.yml'))).toBe(false);
+    // A branch is not a commit: the runtime would be of whatever main is when the job runs.
+    await writeFile(p.path('mlc.build.yaml'), MANIFEST + 'toolchain: { install: { packages: ["git+https://github.com/mlc-ai/mlc-llm@main"] } }\n');
+    const branch = await p.run(['ci', 'init', 'github']);
+    expect(branch.code).toBe(2);
+    expect(branch.stderr).toContain('git+https://github.com/mlc-ai/mlc-llm@main names main, a branch or tag, not a commit');
+    expect(existsSync(p.path('.github'))).toBe(false);
+    // The fix as printed, with a commit for COMMIT, is accepted.
+    const fix = /Fix: pin mlc_llm at a commit, (toolchain: \{.*\}), or remove/.exec(branch.stderr)?.[1];
+    expect(fix).toContain('COMMIT');
+    await writeFile(p.path('mlc.build.yaml'), `${MANIFEST}${(fix ?? '').replace('COMMIT', '89abcdef')}\n`);
+    const fixed = await p.run(['ci', 'init', 'github']);
+    expect(fixed.stderr).not.toContain('warning');
+    expect(fixed.code).toBe(0);
+    expect(await readFile(p.path('.github/workflows/mlc-build.yml'), 'utf8')).toContain('./web/prep_emcc_deps.sh');
   });
 
   it("the README's example workflow is the one ci init github writes for the main job", async () => {
     const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
     const section = readme.slice(readme.indexOf('## Release on CI'));
     const example = /```yaml\n([\s\S]*?)```/.exec(section)?.[1];
-    const dir = await tempProject({ 'mlc.build.yaml': await readFile(new URL('../../mlc.build.yaml', import.meta.url), 'utf8') });
+    // As the README says: with the toolchain at an mlc-llm commit, which its webgpu cells need.
+    const manifest = await readFile(new URL('../../mlc.build.yaml', import.meta.url), 'utf8');
+    expect(manifest).toContain('  install: nightly\n');
+    const pinned = manifest.replace('  install: nightly\n', '  install: { packages: ["git+https://github.com/mlc-ai/mlc-llm@0123abcd"] }\n');
+    const dir = await tempProject({ 'mlc.build.yaml': pinned });
     const r = await run(['ci', 'init', 'github'], { cwd: dir });
     expect(r.code).toBe(0);
     expect(example).toBe(await readFile(join(dir, '.github/workflows/mlc-build.yml'), 'utf8'));

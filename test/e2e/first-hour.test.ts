@@ -1,8 +1,9 @@
 // What a new user meets first: init, --version, -C, mistyped commands, -n, -B, an unwritable out/,
 // a failed step's command, edited outputs, suggestions.
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FIXTURES, run, tempProject } from '../helpers/cli.js';
 import { HubServer } from '../helpers/hub-server.js';
@@ -14,6 +15,8 @@ models:
 quantizations: [q4f16_1]
 targets: [cuda, android]
 `;
+/** This package's folder, as node_modules/mlc-build would hold it. */
+const PACKAGE = fileURLToPath(new URL('../../', import.meta.url));
 const MODELS = { a: { preset: 'redpajama_3b_v1', weights: 'safetensors' as const } };
 
 describe('the command line', () => {
@@ -173,5 +176,42 @@ describe('mlc-build init', () => {
     expect(bad.code).toBe(2);
     await rm(dir, { recursive: true, force: true });
     await rm(empty, { recursive: true, force: true });
+  });
+
+  it("$schema resolves from the project folder: through node_modules/mlc-build when installed (relative: it survives a clone), else the running package's, absolute", async () => {
+    const env = { MLC_BUILD_ALL_HOSTS: '' };
+    const schemaOf = async (dir: string) => {
+      const text = await readFile(join(dir, 'mlc.build.yaml'), 'utf8');
+      return /^# yaml-language-server: \$schema=(\S+)$/m.exec(text)?.[1] ?? '(none)';
+    };
+    /** What an editor does: resolve the reference from the manifest's folder and read the JSON Schema. */
+    const resolvesToSchema = async (dir: string, reference: string) => {
+      const schema = JSON.parse(await readFile(resolve(dir, reference), 'utf8')) as { $schema?: string; properties?: Record<string, unknown> };
+      return schema.$schema === 'https://json-schema.org/draft/2020-12/schema' && schema.properties?.targets !== undefined;
+    };
+    const installedIn = async (dir: string) => {
+      await mkdir(join(dir, 'node_modules'));
+      await symlink(PACKAGE, join(dir, 'node_modules/mlc-build'), 'dir');
+    };
+    // Outside any project that holds the package: the running package's schema, absolute.
+    const outside = await tempProject({});
+    expect((await run(['init'], { cwd: outside, env })).code).toBe(0);
+    const absolute = await schemaOf(outside);
+    expect(isAbsolute(absolute)).toBe(true);
+    expect(await resolvesToSchema(outside, absolute)).toBe(true);
+    // `npm i -D mlc-build` (here a symlink, as npm link and workspaces make): relative, through node_modules.
+    const project = await tempProject({});
+    await installedIn(project);
+    expect((await run(['init'], { cwd: project, env })).code).toBe(0);
+    const reference = await schemaOf(project);
+    expect(reference).toBe('./node_modules/mlc-build/schema/mlc.build.schema.json');
+    expect(await resolvesToSchema(project, reference)).toBe(true);
+    expect((await run(['plan'], { cwd: project, env })).code).toBe(0);
+    // A clone elsewhere, with its own install: the same reference resolves there.
+    const clone = await tempProject({ 'mlc.build.yaml': await readFile(join(project, 'mlc.build.yaml'), 'utf8') });
+    await installedIn(clone);
+    expect(await resolvesToSchema(clone, await schemaOf(clone))).toBe(true);
+    // A reference that misses the file is told apart.
+    await expect(resolvesToSchema(project, './node_modules/mlc-build/mlc.build.schema.json')).rejects.toThrow(/ENOENT/);
   });
 });

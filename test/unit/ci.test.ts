@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { Costs } from '../../src/ci/cost.js';
 import { planJobs } from '../../src/ci/jobs.js';
 import { parseShard, shardCells } from '../../src/ci/shard.js';
-import { graphOf } from '../helpers/manifest.js';
+import { webRuntimeCommit } from '../../src/ci/web-runtime.js';
+import type { ToolchainPin } from '../../src/lockfile/lock-file.js';
+import { graphOf, manifestOf } from '../helpers/manifest.js';
 
 const TARGETS = ['cuda', 'metal', 'metal-x86_64', 'vulkan', 'vulkan-windows', 'webgpu', 'iphone', 'android'];
 const manifestWith = (models: number, extra = '') =>
@@ -75,5 +77,74 @@ describe('shards', () => {
     expect(parseShard('0/5')).toMatch(/1-based/);
     expect(parseShard('6/5')).toMatch(/between 1 and n/);
     expect(parseShard('2')).toMatch(/must be i\/n/);
+  });
+});
+
+describe('webgpu: the mlc-llm commit of the web runtime, known before ci init writes a job', () => {
+  const WEB = `version: 1
+models:
+  a: { source: ./hf/a, conv_template: llama-2 }
+  b: { source: ./hf/b, conv_template: llama-2 }
+quantizations: [q4f16_1]
+targets: [webgpu, android]
+`;
+  const MLC = 'https://github.com/mlc-ai/mlc-llm';
+  const withInstall = (install: string, yaml = WEB) => manifestOf(`${yaml}toolchain:\n  install: ${install}\n`);
+  const decide = (install: string, pins: ToolchainPin[] = []) => webRuntimeCommit(withInstall(install), pins);
+  const commitOf = (install: string, pins: ToolchainPin[] = []) => {
+    const d = decide(install, pins);
+    return d.ok && d.value.kind === 'pinned' ? d.value.commit : d.ok ? d.value.kind : d.error.message;
+  };
+
+  it('names the commit from a git+ URL of mlc-llm at a hex commit, a wheel or requirement whose version carries +g<hex>, or a lock pin', () => {
+    expect(commitOf(`{ packages: ["git+${MLC}@0123abc"] }`)).toBe('0123abc');
+    expect(commitOf(`{ packages: ["mlc-llm @ git+${MLC}.git@${'a1'.repeat(20)}#subdirectory=python", numpy] }`)).toBe('a1'.repeat(20));
+    expect(commitOf('{ packages: [./wheels/mlc_llm-0.1.dev0+g1a2b3c4-cp311-cp311-linux_x86_64.whl] }')).toBe('1a2b3c4');
+    expect(commitOf('{ packages: ["https://example.com/w/mlc_llm_cuda-0.20.dev3%2Bg89abcde.d20240101-cp311-cp311-linux_x86_64.whl#sha256=00"] }')).toBe(
+      '89abcde',
+    );
+    expect(commitOf('{ packages: ["mlc-llm==0.1.dev0+gfedcba9"] }')).toBe('fedcba9');
+    const pin = { name: 'mlc_llm', version: '0.1.dev7+g7654321', sha256: '0'.repeat(64) };
+    expect(commitOf('nightly', [pin])).toBe('7654321');
+    const d = decide('nightly', [pin]);
+    expect(d.ok && d.value.kind === 'pinned' && d.value.by).toBe('mlc_llm 0.1.dev7+g7654321 (mlc.build.lock)');
+  });
+
+  it('refuses a managed toolchain that names no commit: nightly, a branch, the default branch, another repository, a short hex', () => {
+    const nightly = decide('nightly', [{ name: 'mlc-llm-nightly-cpu', version: '0.1.dev1234', sha256: '0'.repeat(64) }]);
+    expect(nightly.ok).toBe(false);
+    if (nightly.ok) return;
+    const { message, location } = nightly.error;
+    expect(message).toContain('the webgpu cells (target webgpu: a/q4f16_1/webgpu, b/q4f16_1/webgpu)');
+    expect(message).toContain("the web runtime built at the mlc-llm commit of the toolchain's mlc_llm");
+    expect(message).toContain("toolchain.install: nightly does not name one (MLC's nightly wheels record no commit)");
+    expect(message).toContain(`Fix: pin mlc_llm at a commit, toolchain: { install: { packages: [git+${MLC}@COMMIT] } }, or remove webgpu from targets`);
+    expect(message).toContain('nothing written');
+    expect(message).not.toContain('android');
+    expect(location?.sourceLine).toBe('  install: nightly');
+    const refused = (install: string) => {
+      const r = decide(install);
+      return r.ok ? `accepted: ${r.value.kind}` : r.error.message;
+    };
+    expect(refused(`{ packages: ["git+${MLC}@main"] }`)).toContain(`git+${MLC}@main names main, a branch or tag, not a commit`);
+    expect(refused(`{ packages: ["git+${MLC}"] }`)).toContain('names no commit (the default branch)');
+    expect(refused('{ packages: ["git+https://github.com/someone/mlc-llm@0123abc"] }')).toContain('name none');
+    expect(refused(`{ packages: ["git+${MLC}@0123ab"] }`)).toContain('a branch or tag, not a commit');
+    expect(refused('{ packages: [mlc-llm-nightly-cpu==0.1.dev1234] }')).toContain("toolchain.install's packages (mlc-llm-nightly-cpu==0.1.dev1234) name none");
+    // A branch stays refused even when the lock holds a build of it: the checkout would follow the branch.
+    const branchPinned = webRuntimeCommit(withInstall(`{ packages: ["git+${MLC}@main"] }`), [
+      { name: 'mlc-llm', version: '0.1.dev0+g0123abc', sha256: '0'.repeat(64) },
+    ]);
+    expect(branchPinned.ok).toBe(false);
+  });
+
+  it('needs nothing without webgpu cells; unmanaged, it notes what every runner that builds them needs', () => {
+    expect(webRuntimeCommit(withInstall('nightly', WEB.replace('webgpu, ', '')), []).ok).toBe(true);
+    const excluded = manifestOf(`${WEB}matrix: { exclude: [ { target: webgpu } ] }\ntoolchain: { install: nightly }\n`);
+    expect(webRuntimeCommit(excluded, [])).toEqual({ ok: true, value: { kind: 'not-needed' } });
+    const unmanaged = webRuntimeCommit(manifestOf(`${WEB}toolchain: { mlc_llm: mlc_llm }\n`), []);
+    expect(unmanaged.ok && unmanaged.value.kind === 'unmanaged' && unmanaged.value.note).toContain(
+      `the webgpu cells (target webgpu: a/q4f16_1/webgpu, b/q4f16_1/webgpu) build the web runtime at the mlc-llm commit of the runner's mlc_llm`,
+    );
   });
 });

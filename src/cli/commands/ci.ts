@@ -1,9 +1,13 @@
 // `mlc-build ci init github|gitlab`: writes the release workflow (src/ci/workflows.ts) into the
-// project, refusing to replace one without --force.
+// project, refusing to replace one without --force, and refusing webgpu cells whose jobs could
+// not know the mlc-llm commit of their web runtime (src/ci/web-runtime.ts).
 import { existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { Command } from 'commander';
 import { ciInitWarnings } from '../../ci/warnings.js';
+import { webRuntimeCommit } from '../../ci/web-runtime.js';
+import { readLock } from '../../lockfile/lock-file.js';
+import { printDiagnostics } from '../../report/diagnostics.js';
 import { GITHUB_WORKFLOW, GITLAB_PIPELINE, githubWorkflow, gitlabPipeline } from '../../ci/workflows.js';
 import { writeFileAtomic } from '../../store/atomic.js';
 import { EXIT, type GlobalOptions } from '../../app/index.js';
@@ -27,6 +31,16 @@ export function registerCi(program: Command, setExit: (code: number) => void): v
         return;
       }
       const { manifest } = project;
+      const lock = await readLock(manifest.root);
+      const web = webRuntimeCommit(
+        manifest,
+        Object.values(lock.toolchain ?? {}).flatMap((t) => t.packages),
+      );
+      if (!web.ok) {
+        printDiagnostics([web.error]);
+        setExit(EXIT.usage);
+        return;
+      }
       const file = join(manifest.root, which === 'github' ? GITHUB_WORKFLOW : GITLAB_PIPELINE);
       const shown = relative(process.cwd(), file) || file;
       if (existsSync(file) && !flags.force) {
@@ -34,7 +48,8 @@ export function registerCi(program: Command, setExit: (code: number) => void): v
         setExit(EXIT.stepFailed);
         return;
       }
-      for (const warning of ciInitWarnings(manifest)) process.stderr.write(`mlc-build: ci init: warning: ${warning}\n`);
+      const warnings = [...ciInitWarnings(manifest), ...(web.value.kind === 'unmanaged' ? [web.value.note] : [])];
+      for (const warning of warnings) process.stderr.write(`mlc-build: ci init: warning: ${warning}\n`);
       await writeFileAtomic(file, which === 'github' ? githubWorkflow(manifest) : gitlabPipeline(manifest));
       process.stderr.write(
         `wrote ${shown}: set ${which === 'github' ? 'the repository variable' : 'the CI/CD variable'} MLC_BUILD_REMOTE_CACHE (and the secrets its comments name), then commit it\n`,

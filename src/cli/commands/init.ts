@@ -3,7 +3,7 @@
 // rules), the conv template of each model's family, and the targets this host can build.
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
-import { dirname, join, relative, resolve } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { resolveManifest } from '../../manifest/load.js';
@@ -54,7 +54,7 @@ export function registerInit(program: Command, setExit: (code: number) => void):
         models.push({ id, source, conv: chooseConvTemplate(config.value as { model_type?: unknown; vocab_size?: unknown }, `${id} ${text}`) });
       }
       const targets = await starterTargets(cwd);
-      const text = starterManifest(models, targets, schemaPath(cwd));
+      const text = starterManifest(models, targets, schemaReference(cwd, runningSchema()));
       // What it writes must load: check it as `plan` would, before it lands on disk.
       const src = ManifestSource.parse(file, text);
       const loaded = src.ok ? resolveManifest(src.value) : src;
@@ -113,9 +113,25 @@ async function starterTargets(cwd: string): Promise<StarterTarget[]> {
   return m.value.manifest.targets.map((t) => ({ name: t.name, missing: missingFor(t, host) }));
 }
 
-/** The JSON Schema this package ships, as a path from the project folder. */
-function schemaPath(cwd: string): string {
-  const schema = resolve(dirname(fileURLToPath(import.meta.url)), '../../schema/mlc.build.schema.json');
-  const rel = relative(cwd, schema);
-  return rel.startsWith('..') || rel === '' ? schema : `./${rel}`;
+const SCHEMA_FILE = 'mlc.build.schema.json';
+
+/**
+ * The JSON Schema for the manifest's `$schema` comment, which editors resolve from the manifest's
+ * folder. Relative when the project holds mlc-build (node_modules/mlc-build, the usual
+ * `npm i -D mlc-build`, or the running package itself), so the reference survives a clone; else
+ * the running package's own schema, absolute. Through node_modules, not the package's real path:
+ * an npm link or workspace symlink points outside the project.
+ */
+function schemaReference(projectDir: string, runningSchema: string): string {
+  const relativeInside = (path: string) => {
+    const rel = relative(projectDir, path);
+    return rel === '' || rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel) ? undefined : `./${rel.split(sep).join('/')}`;
+  };
+  const installed = `node_modules/mlc-build/schema/${SCHEMA_FILE}`;
+  return relativeInside(runningSchema) ?? (existsSync(join(projectDir, installed)) ? `./${installed}` : runningSchema);
+}
+
+/** The schema of the running package (lib/cli/main.bundle.mjs → schema/). */
+function runningSchema(): string {
+  return resolve(dirname(fileURLToPath(import.meta.url)), '../../schema', SCHEMA_FILE);
 }
