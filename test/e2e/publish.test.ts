@@ -1,20 +1,16 @@
 // `mlc-build publish` end to end: the real CLI and the real @huggingface/hub client against a local
 // hub server (test/helpers/hub-server.ts), the mlc_llm double as toolchain. Assertions are on the
 // server's state (commits, files, objects) and its request log.
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { promisify } from 'node:util';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BIN, tempDir } from '../helpers/cli.js';
+import { BIN } from '../helpers/cli.js';
 import { HubServer } from '../helpers/hub-server.js';
 import { Project } from '../helpers/project.js';
-
-const exec = promisify(execFile);
-const require = createRequire(import.meta.url);
+import { typecheckAppConfig } from '../helpers/web-llm.js';
 
 const TOKEN = 'hf_publish-secret-4711';
 const MANIFEST = `version: 1
@@ -352,28 +348,7 @@ describe('publish', () => {
     expect(pkg.model_list.map((m) => m.model).sort()).toEqual(['HF://org/llama-q4f16_1-ctx768-MLC', 'HF://org/qwen-q4f16_1-ctx768-MLC']);
     for (const path of Object.values(pkg.model_lib_path_for_prepare_libs)) expect(Object.keys(hub.filesAt(LIBS) ?? {})).toContain(path.replace('../../', ''));
 
-    const dir = await tempDir();
-    const webLlm = dirname(require.resolve('@mlc-ai/web-llm/package.json'));
-    await writeFile(join(dir, 'check.ts'), `import type { AppConfig } from '@mlc-ai/web-llm';\nexport const appConfig: AppConfig = ${text};\n`);
-    await writeFile(
-      join(dir, 'tsconfig.json'),
-      JSON.stringify({
-        compilerOptions: {
-          strict: true,
-          noEmit: true,
-          module: 'esnext',
-          moduleResolution: 'bundler',
-          skipLibCheck: true,
-          types: [],
-          paths: { '@mlc-ai/web-llm': [join(webLlm, 'lib/index.d.ts')] },
-        },
-        files: ['check.ts'],
-      }),
-    );
-    const checked = await exec(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', dir]).then(
-      () => ({ code: 0, stdout: '' }),
-      (e: unknown) => e as { code: number; stdout: string },
-    );
+    const checked = await typecheckAppConfig(text);
     expect(checked).toEqual({ code: 0, stdout: '' });
   }, 60_000);
 

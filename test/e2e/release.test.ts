@@ -4,15 +4,13 @@ import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { tempDir } from '../helpers/cli.js';
 import { Project } from '../helpers/project.js';
+import { typecheckAppConfig } from '../helpers/web-llm.js';
 
 const exec = promisify(execFile);
-const require = createRequire(import.meta.url);
 
 const MANIFEST = `version: 1
 models:
@@ -160,30 +158,7 @@ describe('release', () => {
     }
 
     // tsc against the real AppConfig type; the literal gets excess-property checks too.
-    const dir = await tempDir();
-    const webLlm = dirname(require.resolve('@mlc-ai/web-llm/package.json'));
-    const typecheck = async (body: string) => {
-      await writeFile(join(dir, 'check.ts'), `import type { AppConfig } from '@mlc-ai/web-llm';\nexport const appConfig: AppConfig = ${body};\n`);
-      await writeFile(
-        join(dir, 'tsconfig.json'),
-        JSON.stringify({
-          compilerOptions: {
-            strict: true,
-            noEmit: true,
-            module: 'esnext',
-            moduleResolution: 'bundler',
-            skipLibCheck: true,
-            types: [],
-            paths: { '@mlc-ai/web-llm': [join(webLlm, 'lib/index.d.ts')] },
-          },
-          files: ['check.ts'],
-        }),
-      );
-      return exec(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', dir]).then(
-        () => ({ code: 0, stdout: '' }),
-        (e: unknown) => e as { code: number; stdout: string },
-      );
-    };
+    const typecheck = typecheckAppConfig;
     expect(await typecheck(text)).toEqual({ code: 0, stdout: '' });
     // The check can fail: a field of the wrong type, and one web-llm does not know.
     expect((await typecheck(text.replace(/"vram_required_MB": [\d.]+/, '"vram_required_MB": "big"'))).stdout).toContain(
