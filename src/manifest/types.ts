@@ -1,6 +1,7 @@
 // The validated manifest: what every later layer consumes.
 import type { BuildsOn, PoolName } from '../recipes/index.js';
 import type { NodeKind } from '../steps/names.js';
+import type { ManifestRemote } from '../store/remote/settings.js';
 import type { ManifestSource, Path } from './source.js';
 import type { SourceSpec } from './source-spec.js';
 
@@ -130,15 +131,7 @@ export interface Manifest {
   resources: Resources;
   watch: WatchSettings;
   /** `remote_cache:`; flags and env may override it (src/store/remote/settings.ts). */
-  remoteCache?: {
-    url: string;
-    readOnly: boolean;
-    timeoutMs?: number;
-    connectTimeoutMs?: number;
-    firstByteTimeoutMs?: number;
-    idleTimeoutMs?: number;
-    recheckAfterMs?: number;
-  };
+  remoteCache?: ManifestRemote;
   toolchain: { mlcLlm?: string; fingerprint?: string; install?: ToolchainInstall };
   /** `ci:`: the runner of the conversion stage (targets carry their own). */
   ci: { convertRunner?: string | string[] };
