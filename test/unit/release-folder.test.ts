@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { openContext } from '../../src/app/context.js';
 import { loadProject, type Project as LoadedProject } from '../../src/app/project.js';
 import { runBuild } from '../../src/exec/build.js';
@@ -112,6 +112,9 @@ beforeAll(async () => {
   } finally {
     await ctx.store.close();
   }
+});
+afterAll(() => {
+  vi.unstubAllEnvs();
 });
 
 interface Release {
