@@ -2,7 +2,7 @@
 // wheels made by hand (test/helpers/wheels.ts) whose mlc_llm runs the test double.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { copyFile, readdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BIN, tempDir } from '../helpers/cli.js';
@@ -30,6 +30,21 @@ async function project(cache: string, wheels = { mlcLlm: '0.1.dev7', tvm: '0.1.d
   return p;
 }
 
+/**
+ * An environment whose pip would install something else, or nothing: a constraint against the
+ * wanted version (PIP_CONSTRAINT), a pip.conf refusing wheels (PIP_CONFIG_FILE), and a module named
+ * pip ahead of the real one (PYTHONPATH). A managed toolchain's pip must see none of them.
+ */
+async function pipConfiguredAgainst(p: Project): Promise<Record<string, string>> {
+  const dir = p.path('hostile-pip');
+  await mkdir(join(dir, 'pythonpath', 'pip'), { recursive: true });
+  await writeFile(join(dir, 'constraints.txt'), 'mlc-llm-nightly-cpu==0.0.1\n');
+  await writeFile(join(dir, 'pip.conf'), '[global]\nno-binary = :all:\n');
+  await writeFile(join(dir, 'pythonpath', 'pip', '__init__.py'), '');
+  await writeFile(join(dir, 'pythonpath', 'pip', '__main__.py'), 'raise SystemExit("not the real pip")\n');
+  return { PIP_CONSTRAINT: join(dir, 'constraints.txt'), PIP_CONFIG_FILE: join(dir, 'pip.conf'), PYTHONPATH: join(dir, 'pythonpath') };
+}
+
 describe.skipIf(lacks('python3 with venv and pip', VENV))('managed toolchain (toolchain.install)', () => {
   let store: string;
   let a: Project;
@@ -38,10 +53,10 @@ describe.skipIf(lacks('python3 with venv and pip', VENV))('managed toolchain (to
   beforeAll(async () => {
     store = join(await tempDir(), 'store');
     a = await project(store);
-    first = await a.run(['build'], MANAGED);
+    first = await a.run(['build'], { ...MANAGED, ...(await pipConfiguredAgainst(a)) });
   }, 120_000);
 
-  it('installs on the first build, once, and pins every distribution by version and sha256', async () => {
+  it("installs on the first build, once, and pins every distribution by version and sha256, whatever this machine's pip configuration", async () => {
     expect(first.stderr).toContain('installing mlc-ai-nightly-cpu 0.1.dev5, mlc-llm-nightly-cpu 0.1.dev7');
     expect(first.stderr).toContain('pip: Successfully installed mlc-ai-nightly-cpu-0.1.dev5 mlc-llm-nightly-cpu-0.1.dev7'); // progress as it goes
     expect(first.code).toBe(0);
@@ -146,6 +161,16 @@ describe.skipIf(lacks('python3 with venv and pip', VENV))('managed toolchain (to
       .map((l) => JSON.parse(l) as { event: string; kind?: string; status?: string })
       .filter((x) => x.event === 'finish' && x.kind === 'download');
     expect(finishes.map((f) => f.status)).toEqual(['fresh', 'fresh']);
+
+    // The manifest asks for another toolchain: the lock's pins are resolved again, without --update.
+    await e.editManifest((y) => y.replace('packages: [mlc-llm-nightly-cpu]', 'packages: ["mlc-llm-nightly-cpu==0.1.dev7"]'));
+    const asked = await e.run(['build'], MANAGED);
+    expect(asked.code).toBe(0);
+    expect(asked.stderr).toContain('resolving mlc-llm-nightly-cpu==0.1.dev7');
+    expect((await lockOf(e)).toolchain?.[Object.keys((await lockOf(e)).toolchain ?? {})[0] ?? '']?.packages.map((p) => p.version)).toEqual([
+      '0.1.dev5',
+      '0.1.dev7',
+    ]);
   }, 120_000);
 
   it('installs from a package index (PEP 503 simple), with the hashes it lists', async () => {

@@ -248,21 +248,29 @@ describe('watch', { timeout: 120_000 }, () => {
     const second = await w.rebuild(2);
     expect(finished(second, 'ran')).toEqual([`config:${MODEL}/q4f16_1/base`]);
   });
-  it('reverted while a finishing run goes on: the library in out/ is fresh at once, and the late run never overwrites it', async () => {
+  it('reverted while a finishing run goes on: the library in out/ is fresh at once, the late run never overwrites it, and the project stays locked until it ends', async () => {
     const { p, w } = await setup('watch: { supersede: { compile: finish } }\n');
     const lib = p.path(`dist/libs/${MODEL}-q4f16_1-a.so`);
     const original = await readFile(lib);
-    await slow(p, { 'compile.*--device cuda': 3000 });
+    // Long enough that the rebuild and one more command fit in it, even on a loaded machine.
+    await slow(p, { 'compile.*--device cuda': 8000 });
     await p.editManifest(() => manifest(', opt: O3', '', 'watch: { supersede: { compile: finish } }\n'));
     const late = await w.started('the slow compile', (s) => s.sub === 'compile' && s.args.includes('O3'));
     await slow(p, {});
     await p.editManifest(() => manifest('', '', 'watch: { supersede: { compile: finish } }\n'));
     const reverted = await w.rebuild(2);
     expect(finished(reverted, 'fresh')).toContain(COMPILE_A); // the last good library never left out/
+    // The rebuild is over, the late run is not: it still writes the store, so no other build may start.
+    const during = await p.run(['build', '--no-wait']);
+    expect(alive(late.pid), 'the late run was still running when the other build tried').toBe(true);
+    expect(during.code).not.toBe(0);
+    expect(during.stderr).toContain('another build of this project is running');
     await w.until('the late run to end', () => !alive(late.pid));
     await w.until('its result to be recorded', async () => (await p.calls()).some((c) => c.pid === late.pid));
     await new Promise((r) => setTimeout(r, 500)); // what the late run would place, it would place now
     expect((await readFile(lib)).equals(original)).toBe(true);
+    // Once it has ended, the lock is let go.
+    await w.until('the project lock to be let go', async () => (await p.run(['build', '--no-wait'])).code === 0);
     await w.stop();
     const status = await p.run(['status', '--json']);
     expect(status.stdout).not.toMatch(/"stale"|"missing"/);

@@ -1,5 +1,5 @@
 // An in-process Bazel HTTP cache (cas/ and ac/ with HEAD, GET, PUT and Range) whose faults a test
-// turns on: corrupted blobs, refused or failing PUTs, a connection cut mid-GET, a slow server.
+// turns on: corrupted blobs, refused or failing PUTs and GETs, a connection cut mid-GET, a slow server.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -8,6 +8,8 @@ export interface CacheFaults {
   corrupt?: boolean;
   /** Status for every PUT (e.g. 500, 413). */
   putStatus?: number;
+  /** Status for every GET and HEAD (e.g. 500): a server that fails reads. */
+  getStatus?: number;
   /** The first GET of each blob over this size is cut after half of it. */
   cutOnce?: boolean;
   /** Every response waits this long before its first byte. */
@@ -50,6 +52,11 @@ export class CacheServer {
           if (status < 300) this.entries.set(path, Buffer.concat(chunks));
           log(status);
           res.writeHead(status).end();
+          return;
+        }
+        if (this.faults.getStatus !== undefined) {
+          log(this.faults.getStatus);
+          res.writeHead(this.faults.getStatus).end();
           return;
         }
         const body = this.entries.get(path);

@@ -52,10 +52,15 @@ describe('matrix jobs', () => {
     if (!converts.ok) throw new Error(converts.error);
     expect(converts.value.map((j) => j.build)).toContain('--all-hosts step=convert model=m00 quant=q4f16_1');
     expect(new Set(converts.value.map((j) => JSON.stringify(j.runs_on)))).toEqual(new Set([JSON.stringify(['self-hosted', 'a100'])]));
-    // --group-by model splits a model's cells by runner.
+    // --group-by model splits a model's cells by runner: one model per job, and every cell of a job on its runner.
     const models = planJobs(manifest, graph, manifest.cells, costs, { groupBy: 'model', maxJobs: 256, stage: 'compile' });
     if (!models.ok) throw new Error(models.error);
-    for (const j of models.value) expect(new Set(j.cells.map((c) => c.split('/')[0])).size).toBe(1);
+    const runnerOf = new Map(manifest.targets.map((t) => [t.name, JSON.stringify(t.runner)]));
+    for (const j of models.value) {
+      expect(new Set(j.cells.map((c) => c.split('/')[0])).size).toBe(1);
+      expect(new Set(j.cells.map((c) => runnerOf.get(c.split('/')[2] ?? '')))).toEqual(new Set([JSON.stringify(j.runs_on)]));
+    }
+    expect(models.value.filter((j) => j.cells.some((c) => c.startsWith('m00/'))).length).toBeGreaterThan(1);
   });
 });
 
@@ -72,6 +77,10 @@ describe('shards', () => {
       const mean = loads.reduce((a, b) => a + b, 0) / n;
       const longest = Math.max(...manifest.cells.map((c) => costs.compile(c)));
       expect(Math.max(...loads)).toBeLessThanOrEqual(Math.max(mean * 1.2, longest));
+      // Longest first, so the cells placed last are the cheap ones: the slowest and the quickest
+      // shard differ by at most one of the cheapest cells (filled cheapest first, by a whole long one).
+      const cheapest = Math.min(...manifest.cells.map((c) => costs.compile(c)));
+      expect(Math.max(...loads) - Math.min(...loads)).toBeLessThanOrEqual(cheapest);
     }
     expect(parseShard('2/5')).toEqual({ index: 2, count: 5 });
     expect(parseShard('0/5')).toMatch(/1-based/);

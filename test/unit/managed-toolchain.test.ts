@@ -67,6 +67,15 @@ describe('the pinned wheels', () => {
     expect(wheelSetKey({ ...set, platform: 'darwin_arm64-cp311' })).not.toBe(wheelSetKey(set));
   });
 
+  it('a wheel rebuilt under the same name and version is another toolchain: another environment, other step keys, another wheel set', () => {
+    const set = { platform: 'linux_x86_64-cp311', python: '3.11', pins };
+    const rebuilt = pins.map((p, i) => (i === 0 ? { ...p, sha256: 'c'.repeat(64) } : p));
+    expect(pinnedFingerprint(set.platform, set.python, rebuilt)).not.toBe(pinnedFingerprint(set.platform, set.python, pins));
+    expect(wheelSetKey({ ...set, pins: rebuilt })).not.toBe(wheelSetKey(set));
+    const upgraded = pins.map((p, i) => (i === 1 ? { ...p, version: '0.1.dev8' } : p));
+    expect(pinnedFingerprint(set.platform, set.python, upgraded)).not.toBe(pinnedFingerprint(set.platform, set.python, pins));
+  });
+
   it("take their file name from pip's report URL", () => {
     expect(wheelFileName('https://x.org/wheels/mlc_llm-0.1%2Bcu122-py3-none-any.whl#sha256=ab')).toBe('mlc_llm-0.1+cu122-py3-none-any.whl');
     expect(wheelFileName('file:///w/a-1-py3-none-any.whl')).toBe('a-1-py3-none-any.whl');

@@ -1,12 +1,14 @@
 // The remote cache against a small in-process server with faults: what is refused, what counts
 // as a miss, what is resumed, and that the cache never fails (only warns).
+import { createHash } from 'node:crypto';
 import { readdir, writeFile } from 'node:fs/promises';
 import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LayeredCache } from '../../src/store/cache.js';
 import { decodeActionResult } from '../../src/store/remote/bazel.js';
-import { RemoteCache } from '../../src/store/remote/remote-cache.js';
+import { MAX_FAILURES } from '../../src/store/remote/circuit.js';
+import { RECORD_PATH, RemoteCache } from '../../src/store/remote/remote-cache.js';
 import { parseTimeouts, remoteSettings, type ManifestRemote } from '../../src/store/remote/settings.js';
 import { Store, type ActionRecord } from '../../src/store/store.js';
 import { CacheServer } from '../helpers/cache-server.js';
@@ -203,6 +205,59 @@ describe('remote cache protocol and faults', () => {
     expect(warnings[0]).toMatch(/GET \/ac\/b+… failed \(connection ECONNREFUSED\)/);
   });
 
+  it('a failing server is switched off: after a few failed uploads, later results are not sent (one warning)', async () => {
+    server.faults.putStatus = 500;
+    const { store, records } = await storeOf(10);
+    const { cache, warnings } = remote(store);
+    for (const record of records) await cache.upload(record, {}, store);
+    expect(server.requests.filter((q) => q.method === 'PUT')).toHaveLength(MAX_FAILURES);
+    expect(cache.providerStats().uploadFailures).toBe(10); // not sent: the next build tries again
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain(`after ${MAX_FAILURES} failures it is not asked again in this build`);
+  });
+
+  it('a server failing every read is switched off for lookups after a few failures', async () => {
+    server.faults.getStatus = 500;
+    const local = await Store.open(await tempDir('mlc-build-remote-b-'));
+    const { cache, warnings } = remote(local);
+    for (let i = 0; i < 10; i++) expect((await cache.getRecord(i.toString(16).padStart(64, 'f'))).kind).toBe('failed');
+    expect(server.requests).toHaveLength(MAX_FAILURES);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/GET \/ac\/f+… failed \(HTTP 500\)/);
+  });
+
+  it('a record blob whose bytes do not match its digest is refused, even when it reads as a valid record', async () => {
+    await uploaded();
+    const ac = decodeActionResult(server.entries.get(`/ac/${KEY}`) as Buffer);
+    if (!ac.ok) throw new Error(ac.error);
+    const recordPath = `/cas/${ac.value.outputFiles.find((f) => f.path === RECORD_PATH)?.digest.hash ?? ''}`;
+    // Rewritten in place: the record now names another library, one the server holds.
+    const forgedLib = Buffer.from('not the library that was built');
+    const forgedHash = createHash('sha256').update(forgedLib).digest('hex');
+    server.entries.set(`/cas/${forgedHash}`, forgedLib);
+    const blob = JSON.parse((server.entries.get(recordPath) as Buffer).toString()) as { record: ActionRecord };
+    blob.record.outputs = { 'lib.so': { digest: forgedHash, size: forgedLib.length } };
+    server.entries.set(recordPath, Buffer.from(JSON.stringify(blob)));
+    const { hit, local, warnings } = await fetchInto();
+    expect(hit).toBeUndefined();
+    expect(warnings.join()).toMatch(/blob [0-9a-f]{12}… arrived with another digest; refused/);
+    expect(await local.hasBlob(forgedHash)).toBe(false);
+    expect(await local.getRecord(KEY)).toBeUndefined();
+  });
+
+  it('a read-only remote is sent nothing: neither fresh results nor those found in the local store', async () => {
+    const { store, records } = await storeOf(2);
+    const [found, fresh] = records as [ActionRecord, ActionRecord];
+    const { cache, warnings } = remote(store, {}, undefined, { readOnly: true });
+    const layered = new LayeredCache(store, [cache]);
+    layered.offer(found); // a result the build found in the local store
+    await layered.record({ ...fresh, key: OTHER }, {}); // a result the build made
+    const [report] = await layered.flush();
+    expect(server.requests).toEqual([]); // not even asked whether it holds them: it would not be sent them
+    expect(report).toMatchObject({ uploads: 0, uploadFailures: 0 });
+    expect(warnings).toEqual([]);
+  });
+
   it('signed results: the right key reads them; unsigned, tampered and replayed results are refused', async () => {
     const key = { MLC_BUILD_REMOTE_SIGNING_KEY: 'k3y-for-signing' };
     await uploaded(key);
@@ -215,7 +270,6 @@ describe('remote cache protocol and faults', () => {
     const recPath = `/cas/${ac.value.outputFiles[1]?.digest.hash}`;
     const blob = JSON.parse((server.entries.get(recPath) as Buffer).toString()) as { record: ActionRecord };
     blob.record.node = 'compile:Evil/q/cuda';
-    const { createHash } = await import('node:crypto');
     const forged = Buffer.from(JSON.stringify(blob));
     const forgedHash = createHash('sha256').update(forged).digest('hex');
     server.entries.set(`/cas/${forgedHash}`, forged);

@@ -8,7 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { GitSource, gitCheckoutDir } from '../../src/sources/git.js';
 import { hfHome, HubSource, hubCacheDir, hubToken, repoFolder } from '../../src/sources/hf.js';
 import { LocalSource } from '../../src/sources/local.js';
-import type { Lock } from '../../src/lockfile/lock-file.js';
+import { readLock, type Lock } from '../../src/lockfile/lock-file.js';
+import { updateLock } from '../../src/sources/source-pins.js';
 import type { SourceDeps } from '../../src/sources/source.js';
 import { freeBytes } from '../../src/store/free-space.js';
 import { StatCache } from '../../src/store/stat-cache.js';
@@ -124,6 +125,50 @@ describe('git+ sources', () => {
     expect(source.folder()).toBe(gitCheckoutDir(deps.storeRoot, 'https://example.invalid/m', COMMIT));
     const updating = new GitSource(text, 'https://example.invalid/m', 'main', await depsOf(dir, pinned(text, 'git'), true), serially);
     expect((await updating.locate('meta')).kind).toBe('fetch');
+  });
+});
+
+describe('mlc.build.lock', () => {
+  const text = 'hf://org/m';
+  const meta = (config: string) => ({ part: 'meta' as const, files: { 'config.json': sha(config), 'tokenizer.json': sha('{}') }, revision: 'main' });
+  const lockOf = async (root: string) => (await readLock(root)).sources[text];
+
+  it("keeps a part's pins while its commit stands, and drops them once the commit moved (never stale pins)", async () => {
+    const root = await tempDir('mlc-build-lock-');
+    const kinds = new Map([[text, 'hf' as const]]);
+    const weights = { part: 'weights' as const, files: { 'model.safetensors': sha('weights') }, commit: COMMIT };
+    await updateLock(root, kinds, new Map([[text, [{ ...meta('{"a":1}'), commit: COMMIT }, weights]]]));
+    expect(Object.keys((await lockOf(root))?.files ?? {}).sort()).toEqual(['config.json', 'model.safetensors', 'tokenizer.json']);
+    // A compile-only build reads the meta files alone: at the same commit, the weights' pins stay.
+    await updateLock(root, kinds, new Map([[text, [{ ...meta('{"a":1}'), commit: COMMIT }]]]));
+    expect((await lockOf(root))?.files['model.safetensors']).toBe(`sha256:${sha('weights')}`);
+    // The revision moved (build --update, compile only): the weights' pins were the old commit's.
+    const moved = 'd'.repeat(40);
+    await updateLock(root, kinds, new Map([[text, [{ ...meta('{"a":2}'), commit: moved }]]]));
+    expect(await lockOf(root)).toEqual({
+      kind: 'hf',
+      revision: 'main',
+      commit: moved,
+      files: { 'config.json': `sha256:${sha('{"a":2}')}`, 'tokenizer.json': `sha256:${sha('{}')}` },
+    });
+  });
+
+  it('drops the sources the manifest no longer names, and keeps those this build did not resolve', async () => {
+    const root = await tempDir('mlc-build-lock-');
+    await updateLock(
+      root,
+      new Map([
+        [text, 'hf' as const],
+        ['hf://org/gone', 'hf' as const],
+      ]),
+      new Map([
+        [text, [{ ...meta('{}'), commit: COMMIT }]],
+        ['hf://org/gone', [{ ...meta('{}'), commit: COMMIT }]],
+      ]),
+    );
+    expect(await updateLock(root, new Map([[text, 'hf' as const]]), new Map())).toBe(true);
+    expect(Object.keys((await readLock(root)).sources)).toEqual([text]);
+    expect(await updateLock(root, new Map([[text, 'hf' as const]]), new Map())).toBe(false); // unchanged: not written
   });
 });
 
