@@ -128,11 +128,19 @@ export function convertedBytes(sourceWeightBytes: number, sourceDtype: string | 
   return Math.round((sourceWeightBytes / bytesPerParam) * (bitsPerWeight / 8));
 }
 
-/** Facts about this machine; the commands the checks ask about are looked up on PATH first. */
-export async function hostFacts(cwd: string, env: NodeJS.ProcessEnv, searched: string[] = []): Promise<HostFacts> {
+/**
+ * Facts about this machine; the commands the checks ask about are looked up on PATH first.
+ * `looked` collects every path the facts and the checks look at (each PATH candidate, the files
+ * `exists` is asked about), so a no-op stamp can tell when an answer may have changed.
+ */
+export async function hostFacts(cwd: string, env: NodeJS.ProcessEnv, looked: string[] = []): Promise<HostFacts> {
   const found = new Set<string>();
-  for (const cmd of HOST_COMMANDS) if (await which(cmd, cwd, env, searched)) found.add(cmd);
-  return { platform: process.platform, gpus: detectGpus(), env, onPath: (cmd) => found.has(cmd), exists: existsSync };
+  for (const cmd of HOST_COMMANDS) if (await which(cmd, cwd, env, [], looked)) found.add(cmd);
+  const exists = (path: string) => {
+    looked.push(path);
+    return existsSync(path);
+  };
+  return { platform: process.platform, gpus: detectGpus(), env, onPath: (cmd) => found.has(cmd), exists };
 }
 
 /** What this host lacks to build the target's libraries ("macOS", "emscripten + …"), or undefined if nothing. */
