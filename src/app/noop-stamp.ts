@@ -197,25 +197,36 @@ export function writeStamp(
     dirs[d] = [folder, k];
   }
   const host = inputs.host && { paths: Object.fromEntries(inputs.host.paths.map((p) => [p, probeKey(p)])), gpus: gpusKey(inputs.host.gpus) };
-  save(stampPath(stamp.root, stamp.request, env), { version: VERSION, ...stamp, files, dirs, ...(host ? { host } : {}) });
+  const path = stampPath(stamp.root, stamp.request, env);
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+    const tmp = `${path}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify({ version: VERSION, ...stamp, files, dirs, ...(host ? { host } : {}) } satisfies Stamp));
+    renameSync(tmp, path);
+  } catch (e) {
+    // A stamp only saves time: a cache folder that cannot be written never fails the build.
+    return { written: false, why: `cannot write ${path} (${(e as NodeJS.ErrnoException).code ?? String(e)})` };
+  }
   return { written: true };
-}
-
-function save(path: string, stamp: Stamp): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify(stamp));
-  renameSync(tmp, path);
 }
 
 /** Deletes every stamp of the project (a build that takes the full path, clean). */
 export function deleteStamps(root: string, env: NodeJS.ProcessEnv): void {
-  rmSync(stampFolder(root, env), { recursive: true, force: true });
+  try {
+    rmSync(stampFolder(root, env), { recursive: true, force: true });
+  } catch {
+    // A cache folder that cannot be written: its stamps stay, and answer only while every stat
+    // they recorded holds, as any stamp does.
+  }
 }
 
 /** Deletes the stamp of one request (a status that takes the full path). */
 export function deleteStamp(root: string, request: NoopRequest, env: NodeJS.ProcessEnv): void {
-  rmSync(stampPath(root, request, env), { force: true });
+  try {
+    rmSync(stampPath(root, request, env), { force: true });
+  } catch {
+    // as deleteStamps
+  }
 }
 
 /** What the stamp prints if it still holds, else why not (for MLC_BUILD_NOOP_TRACE). */

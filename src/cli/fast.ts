@@ -21,7 +21,13 @@ export function tryNoop(argv: readonly string[], cwd: string, env: NodeJS.Proces
     trace?.(`no ${MANIFEST_FILE} in ${read.cwd}`);
     return undefined;
   }
-  const checked = checkStamp(read.cwd, manifest, read.request, env);
+  let checked: ReturnType<typeof checkStamp>;
+  try {
+    checked = checkStamp(read.cwd, manifest, read.request, env);
+  } catch (e) {
+    // A stamp of another shape (hand-edited, half-written by a crashed writer): the full path decides.
+    checked = { void: `unreadable stamp (${e instanceof Error ? e.message : String(e)})` };
+  }
   if ('void' in checked) {
     trace?.(`void: ${checked.void}`);
     return undefined;

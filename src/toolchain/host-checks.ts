@@ -2,6 +2,7 @@
 // facts about this host. Pure: the host is passed in, so every platform's rules are testable here.
 import type { Target } from '../manifest/types.js';
 import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { which } from './fingerprint.js';
 import { detectGpus, type HostGpus } from './host.js';
 
@@ -135,9 +136,12 @@ export function convertedBytes(sourceWeightBytes: number, sourceDtype: string | 
  */
 export async function hostFacts(cwd: string, env: NodeJS.ProcessEnv, looked: string[] = []): Promise<HostFacts> {
   const found = new Set<string>();
-  for (const cmd of HOST_COMMANDS) if (await which(cmd, cwd, env, [], looked)) found.add(cmd);
+  const tried: string[] = [];
+  for (const cmd of HOST_COMMANDS) if (await which(cmd, cwd, env, [], tried)) found.add(cmd);
+  // Absolute: a relative PATH entry or variable means this folder, not the one a later check runs in.
+  looked.push(...tried.map((p) => resolve(p)));
   const exists = (path: string) => {
-    looked.push(path);
+    looked.push(resolve(path));
     return existsSync(path);
   };
   return { platform: process.platform, gpus: detectGpus(), env, onPath: (cmd) => found.has(cmd), exists };

@@ -1,7 +1,7 @@
 // The no-op stamp, however the command is called: a second identical run is answered from stats
 // alone (MLC_BUILD_NOOP_TRACE says so on stderr) and prints what the full run printed; every input
 // that can change a key or the selection makes the next run take the full path again.
-import { appendFile, chmod, copyFile, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, copyFile, mkdir, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { run, tempDir } from '../helpers/cli.js';
@@ -100,6 +100,24 @@ describe.runIf(process.platform === 'linux')('the no-op stamp answers every form
 
 describe.runIf(process.platform === 'linux')('the no-op stamp never hides a change', () => {
   const subs = (r: { calls: { sub: string }[] }) => r.calls.map((c) => c.sub).sort();
+
+  it("a relative PATH entry is the project folder's, also when -C names it from elsewhere", async () => {
+    const p = await Project.create(MANIFEST, MODELS);
+    const elsewhere = await tempDir();
+    const env = { ...p.env, ...TRACE, ...hostAware, PATH: `tools:${process.env.PATH ?? ''}` };
+    const go = async () => {
+      const r = await run(['-C', p.dir], { cwd: elsewhere, env });
+      return { ...r, answered: ANSWERED.test(r.stderr) };
+    };
+    expect((await go()).code).toBe(0);
+    expect((await go()).answered).toBe(true);
+    await mkdir(p.path('tools'));
+    await writeFile(p.path('tools/emcc'), '#!/bin/sh\nexit 0\n');
+    await chmod(p.path('tools/emcc'), 0o755);
+    const found = await go();
+    expect(found.answered).toBe(false);
+    expect(found.stderr).toContain('skipping 4 libraries this host cannot build: metal needs macOS');
+  });
 
   it('a tool the host checks look for appearing on PATH (or becoming runnable) voids a host-aware stamp', async () => {
     const p = await Project.create(MANIFEST, MODELS);
@@ -253,6 +271,29 @@ describe.runIf(process.platform === 'linux')('the no-op stamp never hides a chan
     expect(cached.stdout).toMatch(/^cached +dist\/libs\/.*android/m);
     expect(cached.stderr).toContain('no-op stamp not written: not every artifact is fresh');
     expect((await traced(p, ['status'], hostAware)).answered).toBe(false);
+  });
+
+  it('a stamp of another shape, or a cache folder that cannot be written, costs a full check and nothing else', async () => {
+    const p = await Project.create(MANIFEST, MODELS);
+    expect((await traced(p, ['--all-hosts'])).written).toBe(true);
+    const stamps = p.path('.xdg-cache/mlc-build/noop');
+    for (const folder of await readdir(stamps))
+      for (const f of await readdir(join(stamps, folder))) {
+        const stamp = JSON.parse(await readFile(join(stamps, folder, f), 'utf8')) as Record<string, unknown>;
+        await writeFile(join(stamps, folder, f), JSON.stringify({ ...stamp, files: null }));
+      }
+    const odd = await traced(p, ['--all-hosts']);
+    expect(odd.code).toBe(0);
+    expect(odd.stderr).toContain('mlc-build: no-op stamp: void: unreadable stamp');
+    expect(odd.stderr).toMatch(/nothing to do \(\d+ fresh\)/);
+    expect(odd.written).toBe(true);
+    expect((await traced(p, ['--all-hosts'])).answered).toBe(true);
+
+    const notAFolder = p.path('cache-file');
+    await writeFile(notAFolder, '');
+    const unwritable = await traced(p, ['--all-hosts'], { XDG_CACHE_HOME: notAFolder });
+    expect(unwritable.code).toBe(0);
+    expect(unwritable.stderr).toContain('mlc-build: no-op stamp not written: cannot write');
   });
 
   it('a build deletes every stamp of its project before it starts; clean too', async () => {
