@@ -1,40 +1,41 @@
 #!/usr/bin/env node
-// Two bundled, minified modules (made by `npm run build`): start-up is most of a no-op build.
-// fast.bundle.mjs answers a plain build whose no-op stamp still holds from stats alone;
-// everything else loads the CLI.
-import { tryNoop } from '../lib/cli/fast.bundle.mjs';
-
-// A closed stdout or stderr (`mlc-build --json | head -1`) is no reason to stop: the build goes on
-// without printing, completes and records its results; nothing prints a stack trace for it.
-for (const stream of [process.stdout, process.stderr]) {
-  stream.on('error', (e) => {
-    if (e.code === 'EPIPE' || e.code === 'ERR_STREAM_DESTROYED') return;
-    throw e;
-  });
-}
+// Start-up is most of a no-op build, so this entry is CommonJS (bin/package.json), which Node
+// starts faster than an ES module, and loads two bundled, minified modules made by `npm run build`:
+// fast.bundle.cjs answers a build or status whose no-op stamp still holds from stats alone;
+// everything else loads the CLI (main.bundle.mjs).
+'use strict';
+const v8 = require('v8');
+// The fast path is over in milliseconds: optimising its code (on a second thread) costs more CPU
+// than it saves. The full path turns optimisation back on.
+v8.setFlagsFromString('--no-turbofan');
+const { tryNoop, quietOnClosedPipe } = require('../lib/cli/fast.bundle.cjs');
 
 const argv = process.argv.slice(2);
 const done = tryNoop(argv, process.cwd(), process.env);
 if (done !== undefined) {
   process.exitCode = done;
 } else {
-  const { main } = await import('../lib/cli/main.bundle.mjs');
+  v8.setFlagsFromString('--turbofan');
+  quietOnClosedPipe(process.stdout);
+  quietOnClosedPipe(process.stderr);
   // Until main settles: if the event loop ever empties first (a bug), that must not read as success.
   let settled = false;
   process.exitCode = 70;
   process.on('exit', () => {
     if (!settled) process.stderr.write('mlc-build: internal error: stopped with work unfinished\n');
   });
-  main(argv).then(
-    (code) => {
-      settled = true;
-      process.exitCode = code;
-    },
-    (e) => {
-      settled = true;
-      // A bug, not a user error: say so plainly, with the stack for the report.
-      process.stderr.write(`mlc-build: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-      process.exitCode = 70;
-    },
+  const internalError = (e) => {
+    settled = true;
+    // A bug, not a user error: say so plainly, with the stack for the report.
+    process.stderr.write(`mlc-build: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exitCode = 70;
+  };
+  import('../lib/cli/main.bundle.mjs').then(
+    ({ main }) =>
+      main(argv).then((code) => {
+        settled = true;
+        process.exitCode = code;
+      }, internalError),
+    internalError,
   );
 }

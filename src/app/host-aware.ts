@@ -4,32 +4,31 @@
 // MLC_BUILD_ALL_HOSTS=1 tries every cell anyway.
 import { cellsMatching, selectRoots, withDependencies, type Selection } from '../graph/select.js';
 import { hostFacts, missingFor } from '../toolchain/host-checks.js';
+import type { HostReads } from './noop-stamp.js';
 import type { Project } from './project.js';
 import { must } from '../must.js';
+
+export { allHostsRequested } from './all-hosts.js';
 
 export interface HostView {
   /** Target name → what this host lacks to build its libraries. Empty with --all-hosts. */
   missing: Map<string, string>;
-  /** Folders whose listing decided it (PATH folders searched, device folders), for the no-op stamp. */
-  folders: string[];
-}
-
-export function allHostsRequested(flag: boolean | undefined, env: NodeJS.ProcessEnv): boolean {
-  return flag === true || ['1', 'true', 'yes'].includes((env.MLC_BUILD_ALL_HOSTS ?? '').toLowerCase());
+  /** What the host checks read (undefined with --all-hosts: nothing was checked), for the no-op stamp. */
+  reads: HostReads | undefined;
 }
 
 export async function hostView(project: Project, allHosts: boolean, env: NodeJS.ProcessEnv): Promise<HostView> {
   const missing = new Map<string, string>();
-  if (allHosts) return { missing, folders: [] };
-  const folders: string[] = [];
-  const host = await hostFacts(project.manifest.root, env, folders);
+  if (allHosts) return { missing, reads: undefined };
+  const paths: string[] = [];
+  const host = await hostFacts(project.manifest.root, env, paths);
   const used = new Set(project.manifest.cells.map((c) => c.target));
   for (const t of project.manifest.targets) {
     if (!used.has(t.name)) continue;
     const m = missingFor(t, host);
     if (m !== undefined) missing.set(t.name, m);
   }
-  return { missing, folders: [...folders, '/dev', '/dev/dri'] };
+  return { missing, reads: { paths, gpus: host.gpus } };
 }
 
 /** The cells this host cannot build. */

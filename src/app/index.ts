@@ -13,9 +13,10 @@ export { buildExit, EXIT, type ExitCode } from './exit-codes.js';
 export { foreignKeys } from './foreign.js';
 export { allHostsRequested, hostView, skipText, unavailableNodes, type HostView } from './host-aware.js';
 export { jobsFor, thisMachine } from './machine.js';
-export { deleteStamp, manifestDigest } from './noop-stamp.js';
+export { deleteStamp, deleteStamps, type NoopRequest } from './noop-stamp.js';
+export { recordNoop, type NoopRun } from './noop-record.js';
 export { loadProject, loadProjectFor, remoteFlags, type GlobalOptions, type Project } from './project.js';
-export { buildSelected, type BuildFlags } from './run-build.js';
+export { buildSelected, traceStamp, type BuildFlags } from './run-build.js';
 export {
   makeRelease,
   releaseCells,

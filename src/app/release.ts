@@ -14,11 +14,11 @@ import { toolchainFacts } from '../release/inventory.js';
 import type { Urls } from '../release/web-llm.js';
 import { replaceProblem, writeRelease } from '../release/write.js';
 import { err, ok, type Result } from '../result.js';
+import { sha256 } from '../store/hash.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
 import { foreignKeys } from './foreign.js';
 import { allHostsRequested, hostView } from './host-aware.js';
 import { openContext, readOnlyPlan } from './context.js';
-import { manifestDigest } from './noop-stamp.js';
 import type { GlobalOptions, Project } from './project.js';
 import { buildSelected } from './run-build.js';
 
@@ -113,7 +113,6 @@ export async function withRelease<T>(
   if (selected.size > 0) {
     const built = await buildSelected(project, selected, { keepGoing: req.keepGoing || req.allowPartial, verify: req.verify, update: req.update }, req.global, {
       jobs: req.jobs,
-      hostFolders: split.hostFolders,
       force: undefined,
       foreign: { keys: split.foreign, restoreOnly: split.restoreOnly },
     });
@@ -132,7 +131,7 @@ export async function withRelease<T>(
       lowResourceMB: req.assembly.lowResourceMB,
       generator: req.assembly.generator,
       manifestFile: ctx.display(manifest.file),
-      manifestDigest: manifestDigest(manifest.source.text),
+      manifestDigest: sha256(manifest.source.text),
       toolchain: fp.ok ? toolchainFacts(fp.value) : { fingerprint: '', packages: {} },
       lock: await readLock(manifest.root),
       env: process.env,
@@ -175,7 +174,7 @@ async function splitByHost(project: Project, cells: readonly Cell[], global: Glo
     restoreOnly.set(project.graph.cells.get(c.id)?.compile ?? '', `${why}, and no cache has it from such a host${builtHere}`);
     return true;
   });
-  return { buildable, missing, restoreOnly, foreign, hostFolders: host.folders };
+  return { buildable, missing, restoreOnly, foreign };
 }
 
 /** The cells whose library is fresh in out/ as this host keys it (built here with --all-hosts). */

@@ -1,24 +1,20 @@
 // Running a build of selected nodes, shared by `build`, `release` and `matrix`: the context, the
 // observers of its events, interrupts, the summary, the no-op stamp and the exit code.
-import { readdirSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
 import { runBuild, summaryEvent, type BuildOutcome } from '../exec/build.js';
 import type { Emit } from '../exec/events.js';
-import { LOCK_FILE } from '../lockfile/lock-file.js';
 import { formatBytes } from '../manifest/units.js';
 import { blockedText } from '../report/build-log.js';
 import { buildLog } from '../report/build-output.js';
 import { Profile } from '../report/profile.js';
 import { storeSize } from '../store/gc.js';
-import { projectStatePath } from '../store/project-state.js';
-import { STAT_CACHE_FILE } from '../store/store.js';
 import type { ForeignKey } from '../toolchain/managed/foreign.js';
 import { openContext } from './context.js';
 import { buildExit, type ExitCode } from './exit-codes.js';
 import { listenForInterrupts } from './interrupts.js';
 import { jobsFor, thisMachine } from './machine.js';
-import { deleteStamp, envDigest, isStampedArgv, manifestDigest, writeStamp } from './noop-stamp.js';
+import { noopBuildOutput, recordNoop, type NoopRun } from './noop-record.js';
+import { deleteStamps } from './noop-stamp.js';
 import type { GlobalOptions, Project } from './project.js';
 
 export interface BuildFlags {
@@ -35,11 +31,10 @@ function recheckDue(outcome: BuildOutcome): { until?: number } {
   return due.length > 0 ? { until: Math.min(...due) } : {};
 }
 
-/** mlc-build's own code and data: a no-op stamp is void once they change. Paths are the bundle's (lib/cli/). */
-function codeFiles(): string[] {
-  const here = fileURLToPath(import.meta.url);
-  const recipes = fileURLToPath(new URL('../../recipes/', import.meta.url));
-  return [here, join(dirname(here), 'fast.bundle.mjs'), ...readdirSync(recipes).map((f) => join(recipes, f))];
+/** Under MLC_BUILD_NOOP_TRACE, says whether the build left a no-op stamp. */
+export function traceStamp(result: { written: true } | { written: false; why: string }): void {
+  if (!process.env.MLC_BUILD_NOOP_TRACE) return;
+  process.stderr.write(result.written ? 'mlc-build: no-op stamp written\n' : `mlc-build: no-op stamp not written: ${result.why}\n`);
 }
 
 export async function buildSelected(
@@ -49,9 +44,9 @@ export async function buildSelected(
   global: GlobalOptions,
   run: {
     jobs: number | undefined;
-    hostFolders: readonly string[];
     force: ReadonlySet<string> | undefined;
-    argv?: readonly string[];
+    /** A command line a no-op stamp can answer: a complete build writes its stamp. */
+    noop?: NoopRun;
     /** Other machines' targets: looked up with their keys, never run here (release, matrix). */
     foreign?: { keys: ReadonlyMap<string, ForeignKey>; restoreOnly: ReadonlyMap<string, string> };
   },
@@ -59,7 +54,7 @@ export async function buildSelected(
   const { manifest } = project;
   // The summary's time is the build's wall time: setting up the toolchain (a 30 s install that finds no network) counts.
   const started = Date.now();
-  deleteStamp(manifest.root, process.env); // this build decides anew; only its success may stamp
+  deleteStamps(manifest.root, process.env); // this build decides anew; only its success may stamp
   // The first signal stops the steps, a second kills them (interrupts.ts); the build then ends as usual.
   const interrupts = listenForInterrupts();
   try {
@@ -75,7 +70,8 @@ export async function buildSelected(
     if (blocked.size > 0) process.stderr.write(blockedText(blocked));
 
     // Observers of one event stream: the log (NDJSON, the live view or plain lines) and the profile.
-    const observers: Emit[] = [buildLog(flags.json === true, selected.size).observe];
+    let warnings = 0;
+    const observers: Emit[] = [buildLog(flags.json === true, selected.size).observe, (e) => (warnings += e.event === 'warning' ? 1 : 0)];
     const profile = flags.profile === undefined ? undefined : new Profile();
     if (profile) observers.push(profile.observe);
     const emit: Emit = (e) => {
@@ -120,29 +116,13 @@ export async function buildSelected(
       outcome.problems.length === 0 &&
       !interrupts.stop.aborted &&
       outcome.remote.every((r) => r.uploadFailures === 0);
-    const argv = run.argv;
-    if (complete && argv && isStampedArgv(argv)) {
-      writeStamp(
-        {
-          argv: [...argv],
-          root: manifest.root,
-          manifest: manifestDigest(manifest.source.text),
-          env: envDigest(process.env),
-          fresh: counts.ran + counts.cached + counts.fresh,
-          ...recheckDue(outcome),
-        },
-        [
-          ...ctx.store.stats.observed,
-          projectStatePath(manifest.cache, manifest.root),
-          join(manifest.cache, STAT_CACHE_FILE),
-          // The pins (sources, a managed toolchain) and the managed environment's mlc_llm.
-          join(manifest.root, LOCK_FILE),
-          ...(project.toolchain.from === 'managed' ? [project.toolchain.argv[0] as string] : []),
-          ...codeFiles(),
-        ],
-        new Set([...ctx.observedDirs, ...run.hostFolders]),
-        process.env,
-      );
+    // A no-op prints what the stamp holds: a build that warned or found steps blocked would print more.
+    const stampable = complete && warnings === 0 && blocked.size === 0;
+    if (run.noop) {
+      const stamped = stampable
+        ? recordNoop(project, ctx, run.noop, { printed: noopBuildOutput(project, outcome, flags.json === true), ...recheckDue(outcome) })
+        : undefined;
+      traceStamp(stamped ?? { written: false, why: 'the build was not complete, warned or had blocked steps' });
     }
     return {
       outcome,

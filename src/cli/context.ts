@@ -4,27 +4,9 @@ import { EXIT, loadProjectFor, selectIn, type GlobalOptions, type Project, type 
 import { printDiagnostics } from '../report/diagnostics.js';
 import { NODE_KINDS } from '../steps/index.js';
 
-/**
- * The CLI's command names, in the order main registers them, to tell a misplaced command from a
- * selector. A constant, not filled at start-up: main checks that it registers exactly these.
- */
-export const COMMANDS: readonly string[] = [
-  'build',
-  'plan',
-  'graph',
-  'status',
-  'watch',
-  'matrix',
-  'ci',
-  'release',
-  'publish',
-  'explain',
-  'clean',
-  'gc',
-  'doctor',
-  'init',
-  'toolchain',
-];
+import { COMMANDS } from './command-names.js';
+
+export { COMMANDS };
 
 /** The project, or undefined after printing why it cannot be loaded (its warnings are printed too). */
 export async function load(opts: GlobalOptions): Promise<Project | undefined> {

@@ -17,7 +17,8 @@ import { registerRelease } from './commands/release.js';
 import { registerStatus } from './commands/status.js';
 import { registerToolchain } from './commands/toolchain.js';
 import { registerWatch } from './commands/watch.js';
-import { COMMANDS } from './context.js';
+import { COMMANDS } from './command-names.js';
+import { readNoopRequest } from './noop-request.js';
 import { EXIT } from '../app/index.js';
 import { packageVersion } from './version.js';
 
@@ -41,9 +42,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) })
     .showHelpAfterError('(run mlc-build --help for usage)');
-  registerBuild(program, setExit, argv);
+  // Read before commander runs (and before -C changes the folder), as the fast path read it.
+  const read = readNoopRequest(argv, process.cwd(), process.env);
+  registerBuild(program, setExit, read);
   registerPlan(program, setExit);
-  registerStatus(program, setExit);
+  registerStatus(program, setExit, read);
   registerWatch(program, setExit);
   registerMatrix(program, setExit);
   registerCi(program, setExit);
@@ -68,7 +71,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   });
   const registered = program.commands.map((c) => c.name());
   if (registered.join(' ') !== COMMANDS.join(' ')) {
-    throw new Error(`COMMANDS in cli/context.ts (${COMMANDS.join(' ')}) must name the registered commands (${registered.join(' ')})`);
+    throw new Error(`COMMANDS in cli/command-names.ts (${COMMANDS.join(' ')}) must name the registered commands (${registered.join(' ')})`);
   }
 
   try {

@@ -23,7 +23,7 @@ import { saveProjectState } from '../store/project-state.js';
 import type { ActionRecord, Files, Tree } from '../store/store.js';
 import type { BuildContext } from './context.js';
 import { evaluate, type Evaluation } from './evaluate.js';
-import type { BuildEvent, Emit, FinishStatus, KindTotals, OutputFile } from './events.js';
+import type { Emit, FinishStatus, KindTotals, OutputFile, SummaryEvent } from './events.js';
 import { NodeRun, type Adoptable, type NodeRunHost, type SharedRun, type Timed } from './node-run.js';
 import { commandOf } from './plan.js';
 import { capacity, schedulerTasks, type Machine } from './resources.js';
@@ -79,7 +79,7 @@ export interface BuildHandle {
 }
 
 /** The summary event of a build. */
-export function summaryEvent(outcome: BuildOutcome): BuildEvent {
+export function summaryEvent(outcome: BuildOutcome): SummaryEvent {
   const r = outcome.remote[0];
   return {
     event: 'summary',

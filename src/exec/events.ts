@@ -48,6 +48,8 @@ export type BuildEvent =
   | { event: 'cancelled'; node: string; reason: string }
   | { event: 'summary'; counts: Record<FinishStatus, number>; kinds: Partial<Record<NodeKind, KindTotals>>; ms: number; remote?: RemoteTotals };
 
+export type SummaryEvent = Extract<BuildEvent, { event: 'summary' }>;
+
 /** What the remote cache did in a build: results restored from it, bytes moved, uploads that failed. */
 export interface RemoteTotals {
   server: string;

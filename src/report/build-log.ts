@@ -3,10 +3,11 @@
 //
 // Plain build output for people and CI logs (stderr): what ran or was restored, failures in full,
 // then a summary. Fresh steps are counted, not listed.
-import type { BuildEvent, FinishStatus, KindTotals, RemoteTotals, StepFailure } from '../exec/events.js';
+import type { BuildEvent, FinishStatus, KindTotals, RemoteTotals, StepFailure, SummaryEvent } from '../exec/events.js';
 import { formatBytes } from '../manifest/units.js';
 import { NODE_KINDS, type NodeKind } from '../steps/names.js';
 import { shellLine } from '../toolchain/argv.js';
+import { tookText } from './took.js';
 
 export function plainLogger(write: (s: string) => void): (e: BuildEvent) => void {
   // Steps skipped because of a failure are listed only while few; the summary counts them all.
@@ -58,7 +59,8 @@ export function plainLogger(write: (s: string) => void): (e: BuildEvent) => void
         return;
       }
       case 'summary': {
-        write(`mlc-build: ${summaryText(e.counts)} in ${seconds(e.ms)}\n${kindsText(e.kinds)}${e.remote ? remoteText(e.remote) : ''}`);
+        const [head, tail] = summaryParts(e);
+        write(`${head}${seconds(e.ms)}${tail}`);
         return;
       }
     }
@@ -133,6 +135,11 @@ export function kindsText(kinds: Partial<Record<NodeKind, KindTotals>>): string 
   return lines.join('');
 }
 
+/** The summary as plain logs write it: head, the build's time, tail (the no-op stamp prints it the same way). */
+export function summaryParts(e: SummaryEvent): [string, string] {
+  return [`mlc-build: ${summaryText(e.counts)} in `, `\n${kindsText(e.kinds)}${e.remote ? remoteText(e.remote) : ''}`];
+}
+
 export function summaryText(counts: Record<FinishStatus, number>): string {
   const order: FinishStatus[] = ['ran', 'cached', 'fresh', 'failed', 'skipped', 'interrupted'];
   const parts = order.filter((s) => counts[s] > 0).map((s) => `${counts[s]} ${s}`);
@@ -140,9 +147,7 @@ export function summaryText(counts: Record<FinishStatus, number>): string {
   return parts.join(', ');
 }
 
-function seconds(ms: number): string {
-  return ms < 1000 ? `${ms}ms` : `${(ms / 1000).toFixed(1)}s`;
-}
+const seconds = tookText;
 
 /** NDJSON on stdout: one event per line (DESIGN §4). */
 export function jsonLogger(write: (s: string) => void): (e: BuildEvent) => void {

@@ -2,8 +2,12 @@
 import { byPosition, renderDiagnostic, type Diagnostic } from '../manifest/diagnostic.js';
 
 export function printDiagnostics(diags: readonly Diagnostic[]): void {
+  process.stderr.write(diagnosticsText(diags));
+}
+
+/** What printDiagnostics prints. */
+export function diagnosticsText(diags: readonly Diagnostic[]): string {
   const sorted = [...diags].sort(byPosition);
-  for (const d of sorted) process.stderr.write(renderDiagnostic(d) + '\n');
   const errors = sorted.filter((d) => d.severity === 'error').length;
-  if (errors > 1) process.stderr.write(`${errors} errors\n`);
+  return sorted.map((d) => renderDiagnostic(d) + '\n').join('') + (errors > 1 ? `${errors} errors\n` : '');
 }

@@ -99,8 +99,8 @@ export async function fingerprintToolchain(
   });
 }
 
-/** Resolves a command like the shell; `searched` collects the folders looked in. */
-export async function which(name: string, cwd: string, env: NodeJS.ProcessEnv, searched: string[] = []): Promise<string | undefined> {
+/** Resolves a command like the shell; `searched` collects the folders looked in, `tried` each path tried (up to the one found). */
+export async function which(name: string, cwd: string, env: NodeJS.ProcessEnv, searched: string[] = [], tried: string[] = []): Promise<string | undefined> {
   const candidates = name.includes('/')
     ? [isAbsolute(name) ? name : resolve(cwd, name)]
     : (env.PATH ?? '')
@@ -109,6 +109,7 @@ export async function which(name: string, cwd: string, env: NodeJS.ProcessEnv, s
         .map((d) => join(d, name));
   for (const c of candidates) {
     if (!name.includes('/')) searched.push(dirname(c));
+    tried.push(c);
     try {
       await access(c, constants.X_OK);
       return c;

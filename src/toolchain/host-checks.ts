@@ -2,6 +2,7 @@
 // facts about this host. Pure: the host is passed in, so every platform's rules are testable here.
 import type { Target } from '../manifest/types.js';
 import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { which } from './fingerprint.js';
 import { detectGpus, type HostGpus } from './host.js';
 
@@ -128,11 +129,22 @@ export function convertedBytes(sourceWeightBytes: number, sourceDtype: string | 
   return Math.round((sourceWeightBytes / bytesPerParam) * (bitsPerWeight / 8));
 }
 
-/** Facts about this machine; the commands the checks ask about are looked up on PATH first. */
-export async function hostFacts(cwd: string, env: NodeJS.ProcessEnv, searched: string[] = []): Promise<HostFacts> {
+/**
+ * Facts about this machine; the commands the checks ask about are looked up on PATH first.
+ * `looked` collects every path the facts and the checks look at (each PATH candidate, the files
+ * `exists` is asked about), so a no-op stamp can tell when an answer may have changed.
+ */
+export async function hostFacts(cwd: string, env: NodeJS.ProcessEnv, looked: string[] = []): Promise<HostFacts> {
   const found = new Set<string>();
-  for (const cmd of HOST_COMMANDS) if (await which(cmd, cwd, env, searched)) found.add(cmd);
-  return { platform: process.platform, gpus: detectGpus(), env, onPath: (cmd) => found.has(cmd), exists: existsSync };
+  const tried: string[] = [];
+  for (const cmd of HOST_COMMANDS) if (await which(cmd, cwd, env, [], tried)) found.add(cmd);
+  // Absolute: a relative PATH entry or variable means this folder, not the one a later check runs in.
+  looked.push(...tried.map((p) => resolve(p)));
+  const exists = (path: string) => {
+    looked.push(resolve(path));
+    return existsSync(path);
+  };
+  return { platform: process.platform, gpus: detectGpus(), env, onPath: (cmd) => found.has(cmd), exists };
 }
 
 /** What this host lacks to build the target's libraries ("macOS", "emscripten + …"), or undefined if nothing. */

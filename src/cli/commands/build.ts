@@ -5,6 +5,7 @@ import { downloadId } from '../../graph/nodes.js';
 import { withDependencies } from '../../graph/select.js';
 import { kindFacts } from '../../steps/index.js';
 import {
+  allHostsRequested,
   buildSelected,
   EXIT,
   lockProject,
@@ -21,6 +22,9 @@ import type { Command } from 'commander';
 import { displayPath } from '../../display-path.js';
 import { loadSelected, SELECTOR_HELP } from '../context.js';
 import { planTable } from '../../report/plan-text.js';
+import { diagnosticsText } from '../../report/diagnostics.js';
+import type { NoopRequest } from '../../app/noop-stamp.js';
+import { stampable, type ReadRequest } from '../noop-request.js';
 
 interface BuildCommandFlags extends BuildFlags {
   wait: boolean;
@@ -31,7 +35,7 @@ interface BuildCommandFlags extends BuildFlags {
   question?: boolean;
 }
 
-export function registerBuild(program: Command, setExit: (code: number) => void, argv: readonly string[]): void {
+export function registerBuild(program: Command, setExit: (code: number) => void, read: ReadRequest | undefined): void {
   program
     .command('build', { isDefault: true })
     .description('build what changed (the default command)')
@@ -112,11 +116,7 @@ export function registerBuild(program: Command, setExit: (code: number) => void,
           // size) is fetched first where it is not here yet.
           const metas = neededMeta(project, selected);
           if (metas.size > 0) {
-            const meta = await buildSelected(project, metas, { ...flags, profile: undefined }, program.opts<GlobalOptions>(), {
-              jobs,
-              hostFolders: [],
-              force: undefined,
-            });
+            const meta = await buildSelected(project, metas, { ...flags, profile: undefined }, program.opts<GlobalOptions>(), { jobs, force: undefined });
             if (meta.exit !== EXIT.ok) {
               setExit(meta.exit);
               return;
@@ -132,11 +132,14 @@ export function registerBuild(program: Command, setExit: (code: number) => void,
           }
           process.stderr.write(`mlc-build: shard ${shard.index}/${shard.count}: ${librariesIn(project, selected)} libraries\n`);
         }
-        const built = await buildSelected(project, selected, flags, program.opts<GlobalOptions>(), {
+        const global = program.opts<GlobalOptions>();
+        const asked: NoopRequest = { command: 'build', selectors, allHosts: allHostsRequested(global.allHosts, process.env), json: flags.json === true };
+        const built = await buildSelected(project, selected, flags, global, {
           jobs,
-          hostFolders: loaded.host.folders,
           force: flags.force ? new Set(loaded.roots) : undefined,
-          argv,
+          ...(shard === undefined && stampable(read, asked, manifest)
+            ? { noop: { request: asked, before: diagnosticsText(project.warnings) + (skipped ?? ''), host: loaded.host.reads } }
+            : {}),
         });
         setExit(built.exit);
       } finally {

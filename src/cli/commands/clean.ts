@@ -3,7 +3,7 @@ import { dirname, relative } from 'node:path';
 import type { Command } from 'commander';
 import { displayPath } from '../../display-path.js';
 import { loadProjectState, projectStatePath } from '../../store/project-state.js';
-import { deleteStamp, EXIT, lockProject, removeDeadProbes, type GlobalOptions } from '../../app/index.js';
+import { deleteStamps, EXIT, lockProject, removeDeadProbes, type GlobalOptions } from '../../app/index.js';
 import { hashFile } from '../../store/hash.js';
 import type { Manifest } from '../../manifest/types.js';
 import { load } from '../context.js';
@@ -58,7 +58,7 @@ async function clean(manifest: Manifest, cache: boolean, dryRun: boolean): Promi
   removeDeadProbes(manifest.out);
   removeDeadProbes(manifest.cache);
   await rm(projectStatePath(manifest.cache, manifest.root), { force: true });
-  deleteStamp(manifest.root, process.env);
+  deleteStamps(manifest.root, process.env);
   if (cache) await rm(manifest.cache, { recursive: true, force: true });
   process.stderr.write(
     `mlc-build: removed ${removable.length} files from ${from}${kept ? `, kept ${kept} changed since they were placed` : ''}${cache ? `, and the store ${manifest.cache}` : ''}\n`,

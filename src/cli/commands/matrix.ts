@@ -138,7 +138,7 @@ async function missingCells(project: Project, global: GlobalOptions, cells: read
     const locked = await lockProject(manifest, true);
     if (!locked.ok) return locked.error;
     try {
-      const built = await buildSelected(project, configs, {}, global, { jobs: undefined, hostFolders: host.folders, force: undefined });
+      const built = await buildSelected(project, configs, {}, global, { jobs: undefined, force: undefined });
       if (built.exit !== EXIT.ok) return built.exit;
     } finally {
       await locked.value.release();
@@ -169,7 +169,7 @@ async function missingConversions(project: Project, global: GlobalOptions, cells
   const locked = await lockProject(manifest, true);
   if (!locked.ok) return locked.error;
   try {
-    const built = await buildSelected(project, metas, {}, global, { jobs: undefined, hostFolders: [], force: undefined });
+    const built = await buildSelected(project, metas, {}, global, { jobs: undefined, force: undefined });
     if (built.exit !== EXIT.ok) return built.exit;
   } finally {
     await locked.value.release();

@@ -3,12 +3,14 @@ import { relative } from 'node:path';
 import type { NodeState, PlannedNode } from '../../exec/plan.js';
 import { makePlan } from '../../exec/plan.js';
 import { stepOf } from '../../steps/index.js';
-import { openContext, remoteLacks, type GlobalOptions } from '../../app/index.js';
+import { allHostsRequested, deleteStamp, openContext, recordNoop, remoteLacks, traceStamp, type GlobalOptions, type NoopRequest } from '../../app/index.js';
+import { diagnosticsText } from '../../report/diagnostics.js';
+import { stampable, type ReadRequest } from '../noop-request.js';
 import { loadSelected, SELECTOR_HELP } from '../context.js';
 
 const RANK: Record<NodeState, number> = { fresh: 0, cached: 1, stale: 2, missing: 3, unavailable: 4 };
 
-export function registerStatus(program: Command, setExit: (code: number) => void): void {
+export function registerStatus(program: Command, setExit: (code: number) => void, read: ReadRequest | undefined): void {
   program
     .command('status')
     .description('fresh, cached, stale, missing or unavailable (on this host), for every artifact under out/')
@@ -48,18 +50,28 @@ export function registerStatus(program: Command, setExit: (code: number) => void
           ...(opts.json && project.remote ? { remote_lacks: lacks ? nodes.filter((n) => lacks.has(n.id)).map((n) => n.id) : null } : {}),
         };
       });
-      if (opts.json) {
-        process.stdout.write(JSON.stringify(rows) + '\n');
-        return;
+      const text = opts.json ? JSON.stringify(rows) + '\n' : statusTable(rows);
+      process.stdout.write(text);
+      // Everything fresh (or not buildable here, which needs no store lookup to say): the same
+      // status again is known from stats alone while nothing it read changes.
+      const global = program.opts<GlobalOptions>();
+      const asked: NoopRequest = { command: 'status', selectors, allHosts: allHostsRequested(global.allHosts, process.env), json: opts.json === true };
+      if (stampable(read, asked, project.manifest)) {
+        const settled = rows.every((r) => r.state === 'fresh' || r.state === 'unavailable') && !(opts.json && project.remote);
+        deleteStamp(project.manifest.root, asked, process.env);
+        const run = { request: asked, before: diagnosticsText(project.warnings), host: loaded.host.reads };
+        traceStamp(settled ? recordNoop(project, ctx, run, { printed: [{ to: 'stdout', text }] }) : { written: false, why: 'not every artifact is fresh' });
       }
-      const width = Math.max(...rows.map((r) => r.path.length));
-      const stateWidth = Math.max(...rows.map((r) => r.state.length));
-      for (const r of rows) process.stdout.write(`${r.state.padEnd(stateWidth)} ${r.path.padEnd(width)}  ${r.reason}\n`.replace(/\s+\n$/, '\n'));
-      const counts = rows.reduce<Record<string, number>>((c, r) => ({ ...c, [r.state]: (c[r.state] ?? 0) + 1 }), {});
-      process.stdout.write(
-        `${rows.length} artifacts: ${Object.entries(counts)
-          .map(([s, n]) => `${n} ${s}`)
-          .join(', ')}\n`,
-      );
     });
+}
+
+function statusTable(rows: readonly { path: string; state: NodeState; reason: string }[]): string {
+  const width = Math.max(...rows.map((r) => r.path.length));
+  const stateWidth = Math.max(...rows.map((r) => r.state.length));
+  const lines = rows.map((r) => `${r.state.padEnd(stateWidth)} ${r.path.padEnd(width)}  ${r.reason}\n`.replace(/\s+\n$/, '\n'));
+  const counts = rows.reduce<Record<string, number>>((c, r) => ({ ...c, [r.state]: (c[r.state] ?? 0) + 1 }), {});
+  const total = `${rows.length} artifacts: ${Object.entries(counts)
+    .map(([s, n]) => `${n} ${s}`)
+    .join(', ')}\n`;
+  return lines.join('') + total;
 }
