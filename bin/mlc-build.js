@@ -4,10 +4,6 @@
 // fast.bundle.cjs answers a build or status whose no-op stamp still holds from stats alone;
 // everything else loads the CLI (main.bundle.mjs).
 'use strict';
-const v8 = require('v8');
-// The fast path is over in milliseconds: optimising its code (on a second thread) costs more CPU
-// than it saves. The full path turns optimisation back on.
-v8.setFlagsFromString('--no-turbofan');
 const { tryNoop, quietOnClosedPipe } = require('../lib/cli/fast.bundle.cjs');
 
 const argv = process.argv.slice(2);
@@ -15,7 +11,6 @@ const done = tryNoop(argv, process.cwd(), process.env);
 if (done !== undefined) {
   process.exitCode = done;
 } else {
-  v8.setFlagsFromString('--turbofan');
   quietOnClosedPipe(process.stdout);
   quietOnClosedPipe(process.stderr);
   // Until main settles: if the event loop ever empties first (a bug), that must not read as success.
