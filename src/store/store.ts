@@ -96,7 +96,7 @@ export class Store {
     await mkdir(join(blob, '..'), { recursive: true });
     await chmod(file, 0o444);
     await rename(file, blob); // replaces a corrupt blob, if there was one
-    await this.stats.remember(blob, digest);
+    this.stats.remember(blob, digest);
   }
 
   /** Copies a file into the CAS (the file stays); its digest. */
