@@ -243,12 +243,17 @@ class Build implements NodeRunHost {
   private keptPlacements(): Set<string> {
     const keep = new Set<string>();
     const { ctx } = this;
+    const digestsOf = new Map<string, Set<string> | undefined>();
     for (const [path, p] of Object.entries(ctx.state.placed)) {
       if (!ctx.graph.nodes.has(p.node)) continue;
-      const files = this.available.get(p.node);
+      if (!digestsOf.has(p.node)) {
+        const files = this.available.get(p.node);
+        digestsOf.set(p.node, files && new Set(Object.values(files).map((f) => f.digest)));
+      }
+      const digests = digestsOf.get(p.node);
       // Not redone, or the same bytes this build's run made, placed where this build does not place
       // (a variant folder of a cell only --all-hosts builds): kept.
-      if (!files || Object.values(files).some((f) => f.digest === p.digest)) keep.add(path);
+      if (!digests || digests.has(p.digest)) keep.add(path);
     }
     for (const [id, files] of this.available) {
       const node = ctx.graph.nodes.get(id);

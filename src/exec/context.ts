@@ -13,7 +13,7 @@ import { stepOf, type StepContext } from '../steps/index.js';
 import { LayeredCache, type ActionCache } from '../store/cache.js';
 import { REMOTE_ENV } from '../store/remote/settings.js';
 import type { FileDigest } from '../store/hash.js';
-import { isPlaced, placeAll, type Placement } from '../store/outputs.js';
+import { isPlaced, notPlaced, placeAll, type Placement } from '../store/outputs.js';
 import type { ProjectState } from '../store/project-state.js';
 import type { Store, Tree } from '../store/store.js';
 import type { ToolchainCommand } from '../toolchain/command.js';
@@ -165,6 +165,11 @@ export class BuildContext implements StepContext {
 
   isPlaced(placements: readonly Placement[]): Promise<boolean> {
     return isPlaced(this.store.stats, placements, this.opts.verify);
+  }
+
+  /** The placements whose file is not in out/ with its digest. */
+  notPlaced(placements: readonly Placement[]): Promise<Placement[]> {
+    return notPlaced(this.store.stats, placements, this.opts.verify);
   }
 
   /** Notes placements already checked to be in place (a fresh node), for the sweep and `clean`. */

@@ -43,11 +43,9 @@ export async function evaluate(ctx: BuildContext, node: StepNode, available: Rea
         const record = { key, node: node.id, outputs: last.outputs, durationMs: 0, createdAt: '' };
         const files = ctx.store.filesOf(record);
         const placements = nodeStep.placements(ctx, files);
-        if (await ctx.isPlaced(placements))
-          return { ...step, hit: { record, from: 'local', local: files, restore: () => Promise.resolve(ok(files)) }, placed: true };
         // Same key, but not all in place: which files differ (removed, edited, replaced) is worth saying.
-        const differs: string[] = [];
-        for (const p of placements) if (!(await ctx.isPlaced([p]))) differs.push(p.dest);
+        const differs = (await ctx.notPlaced(placements)).map((p) => p.dest);
+        if (differs.length === 0) return { ...step, hit: { record, from: 'local', local: files, restore: () => Promise.resolve(ok(files)) }, placed: true };
         const hit = await ctx.cache.lookup(key, { verify: ctx.opts.verify });
         return { ...step, hit, placed: false, differs };
       }

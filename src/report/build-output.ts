@@ -5,12 +5,32 @@ import { LiveView } from './live-view.js';
 
 /** The build log: NDJSON on stdout, the live view on a terminal, else plain lines on stderr. */
 export function buildLog(json: boolean, total: number): { observe: Emit; stop(): void } {
-  if (json) return { observe: jsonLogger((s) => process.stdout.write(s)), stop: () => {} };
+  if (json) return { observe: jsonLogger(batched(process.stdout)), stop: () => {} };
   if (isInteractive()) {
     const view = new LiveView(process.stderr, total);
     return { observe: view.observe, stop: () => view.stop() };
   }
-  return { observe: plainLogger((s) => process.stderr.write(s)), stop: () => {} };
+  return { observe: plainLogger(batched(process.stderr)), stop: () => {} };
+}
+
+/**
+ * Writes to the stream, gathering what is written in one turn of the event loop into one write: a
+ * restore of a thousand steps is a thousand lines, and each write to a pipe is a system call. The
+ * stream keeps the order of everything written to it, through this or not.
+ */
+function batched(stream: NodeJS.WriteStream): (s: string) => void {
+  let corked = false;
+  return (s) => {
+    if (!corked) {
+      corked = true;
+      stream.cork();
+      setImmediate(() => {
+        corked = false;
+        stream.uncork();
+      });
+    }
+    stream.write(s);
+  };
 }
 
 /** stderr is a terminal that can redraw, and no CI log is being written. */

@@ -142,14 +142,17 @@ export async function fetchGitPart(
     const pulled = await git(['lfs', 'pull', 'origin', `--include=${lfsWanted.join(',')}`, '--exclude='], dir, env);
     if (!pulled.ok) return err(`pulling LFS objects from ${url}: ${pulled.error}`);
   }
-  const out: Record<string, GitFile> = {};
   for (const f of selected.value) {
-    const path = join(dir, f.path);
-    const head = (await readFile(path).catch(() => Buffer.alloc(0))).subarray(0, LFS_POINTER.length).toString();
+    const head = (await readFile(join(dir, f.path)).catch(() => Buffer.alloc(0))).subarray(0, LFS_POINTER.length).toString();
     if (head === LFS_POINTER) return err(`${url}@${commit.slice(0, 12)}: ${f.path} is still a git-lfs pointer after pulling (is the LFS server reachable?)`);
-    const d = await digest(path);
+  }
+  // Hashed in parallel: shards one per core.
+  const hashed = await Promise.all(selected.value.map((f) => digest(join(dir, f.path))));
+  const out: Record<string, GitFile> = {};
+  for (const [i, f] of selected.value.entries()) {
+    const d = hashed[i] as { digest: string; size: number };
     if (f.lfs && d.digest !== f.oid) return err(`${url}@${commit.slice(0, 12)}: ${f.path} does not match its LFS oid ${f.oid}; refused`);
-    out[f.path] = { path, ...d };
+    out[f.path] = { path: join(dir, f.path), ...d };
   }
   return ok(out);
 }
@@ -183,12 +186,18 @@ export class GitSource implements Source {
     const dir = gitCheckoutDir(this.deps.storeRoot, this.url, entry.commit);
     const wanted = Object.entries(entry.files).filter(([name]) => partOf(name) === part);
     if (wanted.length === 0) return missing;
+    // The files in parallel: shards the stat cache does not know hash one per core.
+    const here = await Promise.all(
+      wanted.map(async ([name, pin]) => {
+        const path = join(dir, name);
+        const d = await this.deps.digest(path).catch(() => undefined);
+        return d && `sha256:${d.digest}` === pin ? ([name, { ...d, path }] as const) : undefined;
+      }),
+    );
     const files: Files = {};
-    for (const [name, pin] of wanted) {
-      const path = join(dir, name);
-      const d = await this.deps.digest(path).catch(() => undefined);
-      if (!d || `sha256:${d.digest}` !== pin) return missing;
-      files[name] = { ...d, path };
+    for (const f of here) {
+      if (!f) return missing;
+      files[f[0]] = f[1];
     }
     return { kind: 'here', found: this.found(part, entry.commit, files) };
   }

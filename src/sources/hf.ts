@@ -161,10 +161,12 @@ export async function fetchFiles(
       total,
     );
   const present = new Map<string, string>();
-  for (const file of files) {
-    const have = await verifiedBlob(join(folder, 'blobs', file.oid), file, digest);
+  // Blobs already here are checked in parallel: shards hash one per core.
+  const verified = await Promise.all(files.map((file) => verifiedBlob(join(folder, 'blobs', file.oid), file, digest)));
+  files.forEach((file, i) => {
+    const have = verified[i];
     if (have) present.set(file.path, have);
-  }
+  });
   // The sizes are known before anything is fetched: say so now rather than fail half-way.
   const needed = files.filter((f) => !present.has(f.path)).reduce((n, f) => n + f.size, 0);
   const space = needed > 0 ? await freeBytes(folder) : undefined;
@@ -338,13 +340,20 @@ export class HubSource implements Source {
     const missing: Located = { kind: 'fetch', reason: `commit ${entry.commit.slice(0, 12)}, not yet downloaded` };
     const wanted = Object.entries(entry.files).filter(([name]) => partOf(name) === part);
     if (wanted.length === 0) return missing;
+    // The files in parallel: shards the stat cache does not know hash one per core.
+    const snapshot = this.snapshot(entry.commit);
+    const here = await Promise.all(
+      wanted.map(async ([name, pin]) => {
+        // Through the snapshot's symlink to the blob itself: outputs are linked from real files.
+        const path = await realpath(join(snapshot, name)).catch(() => undefined);
+        const d = path && (await this.deps.digest(path).catch(() => undefined));
+        return path && d && `sha256:${d.digest}` === pin ? ([name, { ...d, path }] as const) : undefined;
+      }),
+    );
     const files: Files = {};
-    for (const [name, pin] of wanted) {
-      // Through the snapshot's symlink to the blob itself: outputs are linked from real files.
-      const path = await realpath(join(this.snapshot(entry.commit), name)).catch(() => undefined);
-      const d = path && (await this.deps.digest(path).catch(() => undefined));
-      if (!path || !d || `sha256:${d.digest}` !== pin) return missing;
-      files[name] = { ...d, path };
+    for (const f of here) {
+      if (!f) return missing;
+      files[f[0]] = f[1];
     }
     return { kind: 'here', found: this.found(part, entry.commit, files) };
   }

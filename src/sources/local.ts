@@ -52,12 +52,15 @@ export async function hashLocalPart(
   const wanted = applyRules(names, part, names.filter(part === 'meta' ? isMetaFile : isWeightFile), rules);
   if (part === 'meta' && !wanted.includes('config.json')) return err(`source folder ${folder} has no config.json`);
   if (part === 'weights' && wanted.length === 0) return err(`source folder ${folder} has no weight files (*.safetensors or *.bin)`);
-  const files: Record<string, LocalFile> = {};
-  for (const name of wanted) {
-    const path = join(folder, name);
-    files[name] = { path, ...(await digest(path)) };
-  }
-  return ok(files);
+  // All at once: the stat cache answers what it knows, and the shards it does not know hash in
+  // parallel (one per core).
+  const hashed = await Promise.all(
+    wanted.map(async (name) => {
+      const path = join(folder, name);
+      return [name, { path, ...(await digest(path)) }] as const;
+    }),
+  );
+  return ok(Object.fromEntries(hashed));
 }
 
 /** A folder on this machine: hashed in place (through the stat cache), never copied or fetched. */

@@ -46,6 +46,9 @@ export function kindFacts(kind: NodeKind): KindFacts {
   return KINDS[kind];
 }
 
+/** The last placements computed for a node's outputs (the objects a build passes around unchanged). */
+const placementsMemo = new WeakMap<Files, { node: StepNode; ctx: StepContext; placements: readonly Placement[] }>();
+
 /** A node with its kind's functions bound to it. */
 export function stepOf(node: StepNode): Step {
   return bindKind(node.kind, node);
@@ -128,8 +131,14 @@ class BoundStep<N extends StepNode> implements Step {
   check(outDir: string): Promise<string | undefined> {
     return this.of.check(this.node, outDir);
   }
-  placements(ctx: StepContext, files: Files): Placement[] {
-    return this.of.placements(this.node, ctx, files);
+  placements(ctx: StepContext, files: Files): readonly Placement[] {
+    // Asked several times per node in a build (deciding, placing, reporting, sweeping) with the same
+    // outputs; a restore of thousands of files would build every path four times.
+    const known = placementsMemo.get(files);
+    if (known?.node === this.node && known.ctx === ctx) return known.placements;
+    const placements = this.of.placements(this.node, ctx, files);
+    placementsMemo.set(files, { node: this.node, ctx, placements });
+    return placements;
   }
   artifacts(ctx: StepContext): string[] {
     return this.of.artifacts(this.node, ctx);

@@ -129,7 +129,7 @@ export interface StepKind<N extends StepNode = StepNode> extends KindFacts<N['ki
   /** Why the outputs in `outDir` are incomplete, if they are. */
   check(node: N, outDir: string): Promise<string | undefined>;
   /** Where a node's outputs go in out/. */
-  placements(node: N, ctx: StepContext, files: Files): Placement[];
+  placements(node: N, ctx: StepContext, files: Files): readonly Placement[];
   /** The artifacts under out/ the node contributes to (folders end with "/"), for `status`. */
   artifacts(node: N, ctx: StepContext): string[];
   /** Figures worth keeping from a successful run's log (kept in its record). */

@@ -2,10 +2,10 @@
 // sweeping what this tool placed that the manifest no longer names. Files the tool did not place,
 // and files someone changed since it placed them, are never touched.
 import { readdir, rm, rmdir } from 'node:fs/promises';
-import { dirname, join, relative } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import { environmentFailure, type StepFailure } from '../failure.js';
 import { err, ok, type Result } from '../result.js';
-import { place } from './materialize.js';
+import { place, placeFolder, TEMP_SUFFIX, type PlaceMethod } from './materialize.js';
 import { leftByDeadProcess } from './process-alive.js';
 import type { ProjectState } from './project-state.js';
 import type { StatCache } from './stat-cache.js';
@@ -19,35 +19,76 @@ export interface Placement {
 
 /** True if every placement's file is in out/ with its digest. */
 export async function isPlaced(stats: StatCache, placements: readonly Placement[], verify: boolean): Promise<boolean> {
-  for (const p of placements) {
-    try {
-      if ((await stats.digest(p.dest, { verify })).digest !== p.digest) return false;
-    } catch {
-      return false;
-    }
-  }
+  for (const p of placements) if (!(await placedHere(stats, p, verify))) return false;
   return true;
 }
 
+/** The placements whose file is not in out/ with its digest. */
+export async function notPlaced(stats: StatCache, placements: readonly Placement[], verify: boolean): Promise<Placement[]> {
+  const missing: Placement[] = [];
+  for (const p of placements) if (!(await placedHere(stats, p, verify))) missing.push(p);
+  return missing;
+}
+
+async function placedHere(stats: StatCache, p: Placement, verify: boolean): Promise<boolean> {
+  try {
+    return (await stats.digestIfPresent(p.dest, { verify }))?.digest === p.digest;
+  } catch {
+    return false;
+  }
+}
+
 /**
- * Puts each file in place unless it is there already. Each file is written under a temp name and
- * renamed, so a disk that fills up leaves the files placed before intact and no half-written one;
- * that failure is returned, naming the file.
+ * Puts each file in place unless it is there already. A folder that does not exist yet is placed
+ * whole (made under a temp name, then renamed); into one that does, each file is written under a
+ * temp name and renamed. So a disk that fills up leaves the files placed before intact, no
+ * half-written file and no half-filled new folder; that failure is returned, naming the path.
  */
 export async function placeAll(stats: StatCache, placements: readonly Placement[]): Promise<Result<void, StepFailure>> {
-  for (const p of placements) {
-    const current = await stats.digest(p.dest).catch(() => undefined);
-    if (current?.digest === p.digest) continue;
-    try {
-      place(p.src, p.dest);
-    } catch (e) {
-      const failure = environmentFailure(e, 'placing its outputs in out/', p.dest);
-      if (failure) return err(failure);
-      throw e;
-    }
-    await stats.remember(p.dest, p.digest);
+  const folders = new Map<string, Placement[]>();
+  for (const p of await notPlaced(stats, placements, false)) {
+    const dir = dirname(p.dest);
+    const group = folders.get(dir);
+    if (group) group.push(p);
+    else folders.set(dir, [p]);
+  }
+  for (const [dir, group] of folders) {
+    const placed = placeGroup(stats, dir, group);
+    if (!placed.ok) return placed;
   }
   return ok(undefined);
+}
+
+function placeGroup(stats: StatCache, dir: string, group: readonly Placement[]): Result<void, StepFailure> {
+  let at = dir;
+  try {
+    const methods =
+      group.length > 1
+        ? placeFolder(
+            dir,
+            group.map((p) => ({ src: p.src, name: basename(p.dest) })),
+          )
+        : undefined;
+    if (methods) {
+      group.forEach((p, i) => noteMethod(stats, p, methods[i]));
+      return ok(undefined);
+    }
+    for (const p of group) {
+      at = p.dest;
+      noteMethod(stats, p, place(p.src, p.dest));
+    }
+    return ok(undefined);
+  } catch (e) {
+    const failure = environmentFailure(e, 'placing its outputs in out/', at);
+    if (failure) return err(failure);
+    throw e;
+  }
+}
+
+/** The stat cache learns the placed file's digest; a hardlink to a blob seen in this build needs no stat. */
+function noteMethod(stats: StatCache, p: Placement, method: PlaceMethod | undefined): void {
+  if (method === 'hardlink') stats.rememberLink(p.dest, p.src, p.digest);
+  else stats.remember(p.dest, p.digest);
 }
 
 /**
@@ -61,7 +102,7 @@ export async function sweep(stats: StatCache, state: ProjectState, keep: Readonl
     if (keep.has(path)) continue;
     Reflect.deleteProperty(state.placed, path);
     changed = true;
-    const current = await stats.digest(path).catch(() => undefined);
+    const current = await stats.digestIfPresent(path).catch(() => undefined);
     if (current?.digest !== p.digest) continue;
     await rm(path, { force: true });
     stats.forget(path);
@@ -70,11 +111,14 @@ export async function sweep(stats: StatCache, state: ProjectState, keep: Readonl
   return changed;
 }
 
-/** Temp files of placements (`<dest>.mlc-build-<pid>.tmp`) left by a build that was killed. */
+/**
+ * Temp files and folders of placements (`<dest>.mlc-build-<pid>.tmp`) left by a build that was
+ * killed: in the folders of placed files, and in their parents (a folder placed whole).
+ */
 async function removeDeadTemps(dirs: ReadonlySet<string>): Promise<void> {
-  for (const dir of dirs) {
+  for (const dir of new Set([...dirs].flatMap((d) => [d, dirname(d)]))) {
     for (const name of await readdir(dir).catch(() => [] as string[])) {
-      if (leftByDeadProcess(name, /\.mlc-build-(\d+)\.tmp$/)) await rm(join(dir, name), { force: true });
+      if (leftByDeadProcess(name, TEMP_SUFFIX)) await rm(join(dir, name), { recursive: true, force: true });
     }
   }
 }

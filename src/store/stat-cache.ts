@@ -1,6 +1,6 @@
 // Persisted stat cache: (dev, ino, size, mtime) → sha256, so a no-op build reads no file contents.
 // ctime is left out on purpose: our own hardlinks change it.
-import { statSync } from 'node:fs';
+import { statSync, type BigIntStats } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { writeFileAtomic } from './atomic.js';
 import { hashFile, type FileDigest } from './hash.js';
@@ -45,6 +45,24 @@ export class StatCache {
       this.seen.set(path, undefined);
       throw e;
     }
+    return this.digestOf(path, st, opts);
+  }
+
+  /**
+   * As `digest`, but undefined when nothing is at the path. Asking about a file that is not there
+   * is the common case when out/ is being filled: it costs no exception.
+   */
+  async digestIfPresent(path: string, opts: { verify?: boolean } = {}): Promise<FileDigest | undefined> {
+    this.observed.add(path);
+    const st = statSync(path, { bigint: true, throwIfNoEntry: false });
+    if (st === undefined) {
+      this.seen.set(path, undefined);
+      return undefined;
+    }
+    return this.digestOf(path, st, opts);
+  }
+
+  private async digestOf(path: string, st: BigIntStats, opts: { verify?: boolean }): Promise<FileDigest> {
     const e = this.entries.get(path);
     if (!opts.verify && e && e.dev === String(st.dev) && e.ino === String(st.ino) && e.size === Number(st.size) && e.mtime === String(st.mtimeNs)) {
       this.seen.set(path, e.digest);
@@ -59,10 +77,27 @@ export class StatCache {
   }
 
   /** Records a digest the caller computed for the file as it is now. */
-  async remember(path: string, digest: string): Promise<void> {
+  remember(path: string, digest: string): void {
     this.observed.add(path);
     this.seen.set(path, digest);
-    this.set(path, await stat(path, { bigint: true }), digest);
+    this.set(path, statSync(path, { bigint: true }), digest);
+  }
+
+  /**
+   * Records a hardlink just made to `target`, a file this process has seen with this digest: the
+   * link is the same inode (same device, inode, size and mtime), so it needs no stat of its own.
+   */
+  rememberLink(path: string, target: string, digest: string): void {
+    const e = this.entries.get(target);
+    if (this.seen.get(target) !== digest || e?.digest !== digest) {
+      this.remember(path, digest);
+      return;
+    }
+    this.observed.add(path);
+    this.seen.set(path, digest);
+    this.entries.set(path, { ...e });
+    this.added.add(path);
+    this.dirty = true;
   }
 
   forget(path: string): void {

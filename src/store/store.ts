@@ -11,7 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import { join, relative, sep } from 'node:path';
 import { err, ok, type Result } from '../result.js';
 import { writeFileAtomic } from './atomic.js';
-import { hashFile } from './hash.js';
+import { hashFile, type FileDigest } from './hash.js';
 import { leftByDeadProcess } from './process-alive.js';
 import { StatCache } from './stat-cache.js';
 
@@ -75,8 +75,11 @@ export class Store {
   /** Moves every file under `dir` into the CAS and returns their tree. `dir` is left empty. */
   async ingestDir(dir: string): Promise<Tree> {
     const tree: Tree = {};
-    for (const file of await listFiles(dir)) {
-      const { digest, size } = await hashFile(file);
+    const files = await listFiles(dir);
+    // Hashed in parallel (a convert's shards, one per core), then moved in one after another.
+    const digests = await Promise.all(files.map((file) => hashFile(file)));
+    for (const [i, file] of files.entries()) {
+      const { digest, size } = digests[i] as FileDigest;
       await this.ingestFile(file, digest);
       tree[relative(dir, file).split(sep).join('/')] = { digest, size };
     }
@@ -93,7 +96,7 @@ export class Store {
     await mkdir(join(blob, '..'), { recursive: true });
     await chmod(file, 0o444);
     await rename(file, blob); // replaces a corrupt blob, if there was one
-    await this.stats.remember(blob, digest);
+    this.stats.remember(blob, digest);
   }
 
   /** Copies a file into the CAS (the file stays); its digest. */
