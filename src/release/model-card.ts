@@ -14,6 +14,7 @@ export function baseModel(source: SourceSpec): string | undefined {
       const m = /^https?:\/\/(?:www\.)?huggingface\.co\/([A-Za-z0-9][\w.-]*\/[A-Za-z0-9][\w.-]*?)(?:\.git)?\/?$/.exec(source.url);
       return m ? m[1] : undefined;
     }
+    // Stryker disable next-line ConditionalExpression: a local folder has no hub model; the end of the switch returns the same
     case 'local':
       return undefined;
   }

@@ -56,7 +56,9 @@ export function packageConfigs(
     const owner = new Map<string, LibraryEntry>();
     const models: PackageModel[] = [];
     for (const lib of list) {
+      // Stryker disable next-line StringLiteral: the text of an internal error, which only a bug shows
       const f = must(figures, lib, 'figures of the library');
+      // Stryker disable next-line StringLiteral: a phone library always has a prefix (figures.ts)
       const prefix = f.systemLibPrefix ?? '';
       if (!prefix.endsWith('_') || prefix.length < 2) {
         problems.push(
@@ -74,11 +76,13 @@ export function packageConfigs(
       }
       owner.set(modelLib, lib);
       libPaths[modelLib] = `${UP}${lib.file.path}`;
+      // Stryker disable next-line StringLiteral: the text of an internal error, which only a bug shows
       const w = must(weights, lib.weights, 'weights folder');
       const overrides: Record<string, number> = {};
       for (const [k, v] of Object.entries(f.window) as [string, number | undefined][]) if (v !== undefined && v > 0) overrides[k] = v;
       models.push({
         model: hub ? `HF://${hub(w.folder)}` : `${UP}${w.folder}`,
+        // Stryker disable next-line StringLiteral: the text of an internal error, which only a bug shows
         model_id: must(ids, lib, 'model id of the library'),
         model_lib: modelLib,
         estimated_vram_bytes: bytesOfMB(f.memory.vram_required_mb),

@@ -59,7 +59,9 @@ export function webLlmAppConfig(
   const ids = modelIds(web);
   const join = (base: string | undefined, rel: string, fallback: string) => (base === undefined ? fallback : `${base.replace(/\/+$/, '')}/${rel}`);
   const list = web.map((lib): WebLlmModelRecord => {
+    // Stryker disable next-line StringLiteral: the text of an internal error, which only a bug shows
     const w = must(weights, lib.weights, 'weights folder');
+    // Stryker disable next-line StringLiteral: the text of an internal error, which only a bug shows
     const f = must(figures, lib, 'figures of the library');
     const libName = basename(lib.file.path);
     const overrides: NonNullable<WebLlmModelRecord['overrides']> = {};
@@ -68,16 +70,19 @@ export function webLlmAppConfig(
       if (v !== undefined && v > 0) overrides[k] = v;
     }
     const byName = new Map(w.files.map((file) => [file.path.slice(w.folder.length + 1), file]));
+    // Stryker disable next-line MethodExpression,ConditionalExpression,ArrayDeclaration: only the names of files in the folder pass the filter below
     const tokenizerFiles = Array.isArray(w.chat.tokenizer_files) ? w.chat.tokenizer_files.filter((t): t is string => typeof t === 'string') : [];
     const tokenizer = Object.fromEntries(
       tokenizerFiles
         .filter((t) => byName.has(t))
         .sort(byText)
+        // Stryker disable next-line StringLiteral: the text of an internal error, which only a bug shows
         .map((t) => [t, sri(must(byName, t, 'tokenizer file of the weights folder').digest)]),
     );
     const config = byName.get('mlc-chat-config.json');
     return {
       model: urls.weightsUrl?.(w.folder) ?? join(urls.baseUrl, w.folder, w.folder),
+      // Stryker disable next-line StringLiteral: the text of an internal error, which only a bug shows
       model_id: must(ids, lib, 'model id of the library'),
       model_lib: urls.libraryUrl?.(lib) ?? join(urls.libUrl, libName, lib.file.path),
       ...(Object.keys(overrides).length > 0 ? { overrides } : {}),
@@ -86,6 +91,7 @@ export function webLlmAppConfig(
       buffer_size_required_bytes: f.largestBufferBytes,
       ...(f.requiredFeatures.length > 0 ? { required_features: f.requiredFeatures } : {}),
       integrity: {
+        // Stryker disable next-line StringLiteral: a weights folder always holds its mlc-chat-config.json (collect.ts)
         config: sri(config?.digest ?? ''),
         model_lib: sri(lib.file.digest),
         ...(Object.keys(tokenizer).length > 0 ? { tokenizer } : {}),

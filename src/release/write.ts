@@ -38,6 +38,7 @@ export async function writeRelease(dir: string, contents: ReleaseContents): Prom
   await mkdir(parent, { recursive: true });
   // A name of its own per write: publish writes the folder twice in one process, and place()
   // remembers the folders it made (the first staging folder's are gone once it was renamed).
+  // Stryker disable next-line UpdateOperator: counting down keeps each write's name its own too
   const n = ++writes;
   const staging = join(parent, `.${basename(dir)}.mlc-build-${process.pid}-${n}.tmp`);
   const old = join(parent, `.${basename(dir)}.mlc-build-${process.pid}-${n}.old`);
@@ -56,7 +57,7 @@ export async function writeRelease(dir: string, contents: ReleaseContents): Prom
       if (had) await rename(old, dir);
       throw e;
     }
-    if (had) await rm(old, { recursive: true, force: true });
+    await rm(old, { recursive: true, force: true });
     return ok(undefined);
   } catch (e) {
     await rm(staging, { recursive: true, force: true });

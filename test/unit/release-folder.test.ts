@@ -5,21 +5,27 @@
 // runs the same through the CLI; these run in the test process, where mutation testing sees them.)
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { chmod, mkdir, open, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { openContext } from '../../src/app/context.js';
 import { loadProject, type Project as LoadedProject } from '../../src/app/project.js';
 import { runBuild } from '../../src/exec/build.js';
+import type { BuildContext } from '../../src/exec/context.js';
 import type { NodeResult } from '../../src/exec/tally.js';
 import { cellNodes, withDependencies } from '../../src/graph/select.js';
 import { readLock } from '../../src/lockfile/lock-file.js';
 import { assemble, type Assembled, type ReleaseSettings } from '../../src/release/assemble.js';
-import { collect, type Collected } from '../../src/release/collect.js';
+import { collect, type Collected, type LibraryEntry, type WeightsEntry } from '../../src/release/collect.js';
 import { libraryFigures } from '../../src/release/figures.js';
+import { modelCard } from '../../src/release/model-card.js';
 import { packageConfigs } from '../../src/release/package-config.js';
+import { webLlmAppConfig } from '../../src/release/web-llm.js';
 import { replaceProblem, writeRelease } from '../../src/release/write.js';
+import { parseSource } from '../../src/manifest/source-spec.js';
 import type { Result } from '../../src/result.js';
+import { Store } from '../../src/store/store.js';
 import { tempDir } from '../helpers/cli.js';
 import { Project } from '../helpers/project.js';
 
@@ -27,7 +33,7 @@ const MANIFEST = `version: 1
 models:
   qwen: { source: ./hf/qwen, conv_template: qwen2 }
 quantizations: [q4f16_1]
-targets: [webgpu, iphone, android]
+targets: [iphone, android, webgpu]
 `;
 const TOOLCHAIN = { fingerprint: 'f0'.repeat(32), python: '3.11', packages: { 'mlc-ai-nightly-cpu': '0.1.dev5', 'mlc-llm-nightly-cpu': '0.1.dev7' } };
 const BASE = 'qwen-q4f16_1-MLC';
@@ -102,17 +108,23 @@ beforeAll(async () => {
   const loaded = await loadProject({ cwd: disk.dir, env: process.env });
   if (!loaded.ok) throw new Error(loaded.error.map((d) => d.message).join('\n'));
   project = loaded.value;
+  built = await build();
+});
+
+/** A build of every cell, as `mlc-build build` runs it: what it made of each node. */
+async function build(): Promise<Map<string, NodeResult>> {
   const ctx = await openContext(project, { readOnly: false });
   try {
     const selected = withDependencies(project.graph, cellNodes(project.graph, project.manifest.cells));
     const signal = new AbortController().signal;
     const outcome = await runBuild(ctx, selected, { jobs: 4, keepGoing: false, signal, machine: { cpus: 2, gpus: 0 } }, () => undefined);
-    if (outcome.counts.failed > 0) throw new Error('the build failed');
-    built = outcome.results;
+    const failed = [...outcome.results.values()].filter((r) => r.status === 'failed');
+    if (failed.length > 0) throw new Error(`the build failed: ${failed.map((r) => `${r.node}: ${r.failure?.message ?? ''}`).join('; ')}`);
+    return outcome.results;
   } finally {
     await ctx.store.close();
   }
-});
+}
 afterAll(() => {
   vi.unstubAllEnvs();
 });
@@ -124,9 +136,16 @@ interface Release {
   dir: string;
 }
 
-/** Collects what the build left, assembles the release with these settings and writes it (into `dir`, else a new folder). */
-async function release(settings: Partial<ReleaseSettings> = {}, results: ReadonlyMap<string, NodeResult> = built, dir?: string): Promise<Release> {
-  const ctx = await openContext(project, { readOnly: true });
+/**
+ * Collects what the build left (`results`, else the build's), assembles the release with these
+ * settings and writes it (into `dir`, else a new folder); `verify` as `release --verify` does.
+ */
+async function release(
+  settings: Partial<ReleaseSettings> = {},
+  opts: { results?: ReadonlyMap<string, NodeResult>; dir?: string; verify?: boolean } = {},
+): Promise<Release> {
+  const { results = built, dir, verify = false } = opts;
+  const ctx = await openContext(project, { readOnly: true, verify });
   try {
     const collected = await collect(ctx, project.manifest.cells, results);
     const assembled = assemble(ctx, collected, {
@@ -248,8 +267,10 @@ describe('a release folder', () => {
       expect(await readFile(join(b.dir, f), 'utf8')).toBe(await readFile(join(a.dir, f), 'utf8'));
     const dated = await release({ env: { SOURCE_DATE_EPOCH: '1700000000' } });
     expect((await json<Inventory>(join(dated.dir, 'release.json'))).date).toBe('2023-11-14T22:13:20.000Z');
-    const undated = await release({ env: { SOURCE_DATE_EPOCH: 'yesterday' } });
-    expect((await json<Inventory>(join(undated.dir, 'release.json'))).date).toBeUndefined();
+    for (const epoch of ['yesterday', '1700000000x', 'x1700000000']) {
+      const undated = await release({ env: { SOURCE_DATE_EPOCH: epoch } });
+      expect((await json<Inventory>(join(undated.dir, 'release.json'))).date).toBeUndefined();
+    }
 
     const commit = 'c'.repeat(40);
     const text = project.manifest.models[0]?.source.text ?? '';
@@ -496,36 +517,38 @@ describe('cells without a complete result', () => {
   it('are reported missing with why, and the release holds the rest', async () => {
     const failure = { reason: 'step-failed' as const, message: 'exited with code 1' };
     const results = withResult('compile:qwen/q4f16_1/android', { status: 'failed', failure });
-    const r = await release({}, results);
+    const r = await release({}, { results });
     const inv = await json<Inventory>(join(r.dir, 'release.json'));
     expect(inv.missing).toEqual([{ cell: 'qwen/q4f16_1/android', reason: 'compile:qwen/q4f16_1/android failed: exited with code 1' }]);
     expect(inv.libraries.map((l) => l.cell)).toEqual(['qwen/q4f16_1/iphone', 'qwen/q4f16_1/webgpu']);
     expect(existsSync(join(r.dir, 'mlc-package/android'))).toBe(false);
     expect(existsSync(join(r.dir, 'libs/qwen-q4f16_1-android.tar'))).toBe(false);
 
-    const skipped = await release({}, withResult('config:qwen/q4f16_1/ctx768', { status: 'skipped', reason: 'a dependency failed' }));
+    const skipped = await release({}, { results: withResult('config:qwen/q4f16_1/ctx768', { status: 'skipped', reason: 'a dependency failed' }) });
     expect(skipped.collected.missing).toEqual([
       { cell: 'qwen/q4f16_1/iphone', reason: 'config:qwen/q4f16_1/ctx768 skipped: a dependency failed' },
       { cell: 'qwen/q4f16_1/android', reason: 'config:qwen/q4f16_1/ctx768 skipped: a dependency failed' },
     ]);
-    // Without the phones, their weights folder is not released either.
-    expect((await json<Inventory>(join(skipped.dir, 'release.json'))).weights.map((w) => w.path)).toEqual([BASE]);
-    const interrupted = await release({}, withResult('convert:qwen/q4f16_1', { status: 'interrupted' }));
+    // Without the phones, their weights folder is not released either; release.json lists the missing cells sorted.
+    const skippedInventory = await json<Inventory>(join(skipped.dir, 'release.json'));
+    expect(skippedInventory.weights.map((w) => w.path)).toEqual([BASE]);
+    expect(skippedInventory.missing.map((m) => m.cell)).toEqual(['qwen/q4f16_1/android', 'qwen/q4f16_1/iphone']);
+    const interrupted = await release({}, { results: withResult('convert:qwen/q4f16_1', { status: 'interrupted' }) });
     expect(interrupted.collected.missing.map((m) => m.reason)).toEqual(Array(3).fill('convert:qwen/q4f16_1 interrupted'));
   });
 
   it('a node the build did not reach, one without a key, and one whose result is nowhere are each named', async () => {
     const notBuilt = new Map(built);
     notBuilt.delete('compile:qwen/q4f16_1/webgpu');
-    expect((await release({}, notBuilt)).collected.missing).toEqual([{ cell: 'qwen/q4f16_1/webgpu', reason: 'not built' }]);
-    const keyless = await release({}, withResult('compile:qwen/q4f16_1/webgpu', { key: undefined }));
+    expect((await release({}, { results: notBuilt })).collected.missing).toEqual([{ cell: 'qwen/q4f16_1/webgpu', reason: 'not built' }]);
+    const keyless = await release({}, { results: withResult('compile:qwen/q4f16_1/webgpu', { key: undefined }) });
     expect(keyless.collected.missing).toEqual([{ cell: 'qwen/q4f16_1/webgpu', reason: 'compile:qwen/q4f16_1/webgpu has no key' }]);
-    const nowhere = await release({}, withResult('compile:qwen/q4f16_1/webgpu', { key: '0'.repeat(64) }));
+    const nowhere = await release({}, { results: withResult('compile:qwen/q4f16_1/webgpu', { key: '0'.repeat(64) }) });
     expect(nowhere.collected.missing).toEqual([
       { cell: 'qwen/q4f16_1/webgpu', reason: 'compile:qwen/q4f16_1/webgpu: its result is neither in the store nor recorded in out/' },
     ]);
     // With no cell complete: nothing to release but the list of what is missing.
-    const none = await release({}, new Map());
+    const none = await release({}, { results: new Map() });
     const inv = await json<Inventory>(join(none.dir, 'release.json'));
     expect([inv.libraries, inv.weights, inv.configs, inv.missing.map((m) => m.reason)]).toEqual([[], [], [], ['not built', 'not built', 'not built']]);
     expect(await filesUnder(none.dir)).toEqual(['SHA256SUMS', 'release.json']);
@@ -566,10 +589,10 @@ describe('cells without a complete result', () => {
 describe('writing the folder', () => {
   it('replaces an earlier release whole, leaving nothing beside it; keeps it when the new one cannot be written', async () => {
     const dir = join(await tempDir('mlc-build-release-'), 'release');
-    await release({}, built, dir);
+    await release({}, { dir });
     const onlyWeb = new Map(built);
     for (const cell of ['iphone', 'android']) onlyWeb.delete(`compile:qwen/q4f16_1/${cell}`);
-    await release({}, onlyWeb, dir);
+    await release({}, { results: onlyWeb, dir });
     expect(await filesUnder(dir)).not.toContain('libs/qwen-q4f16_1-iphone.tar');
     expect(existsSync(join(dir, CTX768))).toBe(false);
     expect(await readdir(dirname(dir))).toEqual(['release']); // no staging or old folder left
@@ -579,6 +602,9 @@ describe('writing the folder', () => {
     expect(failed.ok ? '' : failed.error).toContain(`could not write ${dir}: `);
     expect(await readFile(join(dir, 'release.json'), 'utf8')).toBe(before);
     expect(await readdir(dirname(dir))).toEqual(['release']);
+    // A write that fails before anything was staged is reported the same way.
+    const nothing = await writeRelease(join(dirname(dir), 'nothing'), { placed: [], written: [] });
+    expect(nothing.ok ? '' : nothing.error).toContain('could not write');
   });
 
   it('refuses a folder that is not a release, and a file; takes an empty folder', async () => {
@@ -605,13 +631,310 @@ describe('writing the folder', () => {
 
   it("lays the libraries out as publish asks, and lists the published commits; every file's list follows", async () => {
     const published = { endpoint: 'https://huggingface.co', repos: { 'org/libs': 'a'.repeat(40) } };
-    const r = await release({ libraryPath: (l) => `${l.target.name}/${l.file.path.split('/').pop() ?? ''}`, published });
+    // Here the iphone library comes before the android one: the configs are listed by platform all the same.
+    const folderOf = (target: string) => (target === 'android' ? 'phones-b' : target === 'iphone' ? 'phones-a' : target);
+    const r = await release({ libraryPath: (l) => `${folderOf(l.target.name)}/${l.file.path.split('/').pop() ?? ''}`, published });
     const inv = await json<Inventory>(join(r.dir, 'release.json'));
-    expect(inv.libraries.map((l) => l.path)).toEqual(['android/qwen-q4f16_1-android.tar', 'iphone/qwen-q4f16_1-iphone.tar', 'webgpu/qwen-q4f16_1-webgpu.wasm']);
+    expect(inv.libraries.map((l) => l.path)).toEqual([
+      'phones-a/qwen-q4f16_1-iphone.tar',
+      'phones-b/qwen-q4f16_1-android.tar',
+      'webgpu/qwen-q4f16_1-webgpu.wasm',
+    ]);
+    expect(inv.configs.map((c) => c.path)).toEqual([
+      'web-llm/app-config.json',
+      'mlc-package/android/mlc-package-config.json',
+      'mlc-package/iphone/mlc-package-config.json',
+    ]);
     for (const l of inv.libraries) expect(sha256(await readFile(join(r.dir, l.path)))).toBe(l.sha256);
     expect(inv.published).toEqual(published);
     expect(await readFile(join(r.dir, 'SHA256SUMS'), 'utf8')).toContain('  webgpu/qwen-q4f16_1-webgpu.wasm\n');
     const cfg = await json<PackageConfig>(join(r.dir, 'mlc-package/iphone/mlc-package-config.json'));
-    expect(cfg.model_lib_path_for_prepare_libs).toEqual({ qwen2_q4f16_1: '../../iphone/qwen-q4f16_1-iphone.tar' });
+    expect(cfg.model_lib_path_for_prepare_libs).toEqual({ qwen2_q4f16_1: '../../phones-a/qwen-q4f16_1-iphone.tar' });
+  });
+});
+
+describe('what the build left, however the release finds it', () => {
+  it('steps a no-op build finds fresh, or restores from the store, release the same folder as steps that ran', async () => {
+    const expected = await readFile(join((await release()).dir, 'release.json'), 'utf8');
+    const statuses = (results: Map<string, NodeResult>) =>
+      Object.fromEntries([...results.values()].filter((r) => r.kind !== 'download').map((r) => [r.node, r.status]));
+    // The webgpu library removed from out/: restored from the store; everything else is in place.
+    await rm(join(project.manifest.out, 'libs/qwen-q4f16_1-webgpu.wasm'));
+    const again = await build();
+    expect(statuses(again)).toEqual({
+      'convert:qwen/q4f16_1': 'fresh',
+      'config:qwen/q4f16_1/base': 'fresh',
+      'config:qwen/q4f16_1/ctx768': 'fresh',
+      'compile:qwen/q4f16_1/iphone': 'fresh',
+      'compile:qwen/q4f16_1/android': 'fresh',
+      'compile:qwen/q4f16_1/webgpu': 'cached',
+    });
+    expect(await readFile(join((await release({}, { results: again })).dir, 'release.json'), 'utf8')).toBe(expected);
+  });
+
+  it('a result gc dropped from the store is released from its files in out/ while they still match', async () => {
+    const key = built.get('compile:qwen/q4f16_1/webgpu')?.key ?? '';
+    // Where the store keeps a result (gc removes this file).
+    const record = join(project.manifest.cache, 'ac', key.slice(0, 2), `${key}.json`);
+    await rename(record, `${record}.dropped`);
+    try {
+      const r = await release();
+      expect(r.collected.missing).toEqual([]);
+      const lib = (await json<Inventory>(join(r.dir, 'release.json'))).libraries.find((l) => l.cell === 'qwen/q4f16_1/webgpu');
+      expect(lib?.sha256).toBe(sha256(await readFile(join(project.manifest.out, 'libs/qwen-q4f16_1-webgpu.wasm'))));
+    } finally {
+      await rename(`${record}.dropped`, record);
+    }
+  });
+
+  it('release --verify: a library changed in the store or in out/ (its size and time kept) is not released', async () => {
+    const lib = join(project.manifest.out, 'libs/qwen-q4f16_1-webgpu.wasm');
+    const original = await readFile(lib);
+    const store = await Store.open(project.manifest.cache, { readOnly: true });
+    const blob = store.blobPath(sha256(original));
+    await store.close();
+    /** Changes a byte in place, keeping the size and the time to the nanosecond: only hashing it again tells. */
+    const change = async (file: string) => {
+      const before = await stat(file, { bigint: true });
+      await chmod(file, 0o644);
+      const fh = await open(file, 'r+');
+      await fh.write(Buffer.from([(original[0] ?? 0) ^ 0xff]), 0, 1, 0);
+      await fh.close();
+      const ns = before.mtimeNs;
+      execFileSync('touch', ['-m', '-d', `@${ns / 1_000_000_000n}.${String(ns % 1_000_000_000n).padStart(9, '0')}`, file]);
+      expect((await stat(file, { bigint: true })).mtimeNs).toBe(ns);
+    };
+    /** Puts the bytes back with a new time, so that what was hashed from the changed file is not trusted later. */
+    const restore = async (file: string) => {
+      await chmod(file, 0o644);
+      await writeFile(file, original);
+      const later = new Date(Date.now() + 60_000);
+      await utimes(file, later, later);
+      await chmod(file, 0o444); // as the store keeps its blobs
+    };
+    const reason = /qwen-q4f16_1-webgpu\.wasm does not match its recorded digest [0-9a-f]{12} and the store lacks it/;
+    try {
+      // In the store (out/ holds a link to the same bytes, or a copy).
+      await change(blob);
+      const inStore = await release({}, { verify: true });
+      expect(inStore.collected.missing.map((m) => m.cell)).toEqual(['qwen/q4f16_1/webgpu']);
+      expect(inStore.collected.missing[0]?.reason).toMatch(reason);
+      await restore(blob);
+      // In out/, with the store's blob gone.
+      await rename(blob, `${blob}.kept`);
+      await change(lib);
+      const inOut = await release({}, { verify: true });
+      expect(inOut.collected.missing.map((m) => m.cell)).toEqual(['qwen/q4f16_1/webgpu']);
+      expect(inOut.collected.missing[0]?.reason).toMatch(reason);
+    } finally {
+      if (existsSync(`${blob}.kept`)) await rename(`${blob}.kept`, blob);
+      await restore(blob);
+      await restore(lib);
+    }
+  });
+
+  it('a result recorded without the file a release needs leaves its cell missing, naming the file', async () => {
+    const store = await Store.open(project.manifest.cache);
+    try {
+      const compile = await store.getRecord(built.get('compile:qwen/q4f16_1/webgpu')?.key ?? '');
+      const config = await store.getRecord(built.get('config:qwen/q4f16_1/base')?.key ?? '');
+      if (!compile || !config) throw new Error('the build recorded no result');
+      await store.putRecord({ ...compile, key: '1'.repeat(64), outputs: {} }, {});
+      const withoutChat = Object.fromEntries(Object.entries(config.outputs).filter(([name]) => name !== 'mlc-chat-config.json'));
+      await store.putRecord({ ...config, key: '2'.repeat(64), outputs: withoutChat }, {});
+    } finally {
+      await store.close();
+    }
+    const noLibrary = await release({}, { results: withResult('compile:qwen/q4f16_1/webgpu', { key: '1'.repeat(64) }) });
+    expect(noLibrary.collected.missing).toEqual([{ cell: 'qwen/q4f16_1/webgpu', reason: 'no recorded output qwen-q4f16_1-webgpu.wasm' }]);
+    const noChat = await release({}, { results: withResult('config:qwen/q4f16_1/base', { key: '2'.repeat(64) }) });
+    expect(noChat.collected.missing).toEqual([{ cell: 'qwen/q4f16_1/webgpu', reason: 'config:qwen/q4f16_1/base recorded no mlc-chat-config.json' }]);
+  });
+});
+
+const MB = 2 ** 20;
+const round2 = (x: number) => Math.round(x * 100) / 100;
+
+/** What the build left, as the release's modules take it: the libraries and weights folders, and a context. */
+async function collected(
+  use: (found: { ctx: BuildContext; lib: (target: string) => LibraryEntry; folder: (name: string) => WeightsEntry }) => void | Promise<void>,
+): Promise<void> {
+  const ctx = await openContext(project, { readOnly: true });
+  try {
+    const { libraries, weights } = await collect(ctx, project.manifest.cells, built);
+    await use({
+      ctx,
+      lib: (target) => libraries.find((l) => l.target.name === target) as LibraryEntry,
+      folder: (name) => weights.find((w) => w.folder === name) as WeightsEntry,
+    });
+  } finally {
+    await ctx.store.close();
+  }
+}
+
+describe("a library's figures", () => {
+  it('estimates what the compile log did not print from the converted weights and the model config, and says so', async () => {
+    await collected(async ({ ctx, lib, folder }) => {
+      const silent = { ...lib('iphone'), facts: undefined }; // a compile log without memory lines
+      const f = libraryFigures(silent, folder(CTX768), ctx, 3072);
+      const chat = await json<{ prefill_chunk_size: number; model_config: Record<string, number> }>(join(project.manifest.out, CTX768, 'mlc-chat-config.json'));
+      const m = chat.model_config;
+      const { metadata } = await json<{ metadata: { ParamBytes: number } }>(join(project.manifest.out, CTX768, 'tensor-cache.json'));
+      const params = metadata.ParamBytes / MB;
+      const temp = (chat.prefill_chunk_size * ((m.hidden_size ?? 0) * 4 + (m.vocab_size ?? 0)) * 4) / MB;
+      const kv = (2 * (m.num_hidden_layers ?? 0) * (m.num_key_value_heads ?? 0) * ((m.hidden_size ?? 0) / (m.num_attention_heads ?? 1)) * 2) / MB;
+      expect(kv).toBeGreaterThan(0);
+      expect(f.memory).toEqual({
+        params_mb: round2(params),
+        temp_buffer_mb: round2(temp),
+        kv_cache_mb_per_token: kv,
+        kv_tokens: 768,
+        vram_required_mb: round2(params + temp + kv * 768),
+        estimated: ['params', 'temp_buffer', 'kv_cache'],
+      });
+    });
+  });
+
+  it("counts the parameters from tensor-cache.json's ParamBytes, else the shards' size; the largest buffer from its records", async () => {
+    await collected(async ({ ctx, lib, folder }) => {
+      const silent = { ...lib('iphone'), facts: undefined };
+      const base = folder(CTX768);
+      const dir = await tempDir('mlc-build-figures-');
+      const file = (name: string, size: number, from = join(dir, name)) => ({ path: `${CTX768}/${name}`, digest: '', size, from });
+      const shards = [file('params_shard_0.bin', 100 * MB), file('params_shard_12.bin', 200 * MB), file('tokenizer.json', 7 * MB)];
+      const records = [{ records: [{ nbytes: 10 }, { nbytes: 30 }] }, { records: [{ nbytes: 20 }] }];
+      const figuresWith = async (cache: object | undefined) => {
+        if (cache) await writeFile(join(dir, 'tensor-cache.json'), JSON.stringify(cache));
+        const files = [...shards, ...(cache ? [file('tensor-cache.json', 1)] : [])];
+        const f = libraryFigures(silent, { ...base, files }, ctx, 3072);
+        return [f.memory.params_mb, f.largestBufferBytes];
+      };
+      expect(await figuresWith({ metadata: { ParamBytes: 250 * MB }, records })).toEqual([250, 30]);
+      expect(await figuresWith({ records })).toEqual([300, 30]); // shards 0 and 12, not the tokenizer
+      expect(await figuresWith(undefined)).toEqual([300, 0]);
+    });
+  });
+
+  it('needs shader-f16 only for float16 quantizations; phones and Mac Catalyst carry the prefix mlc_llm gives (model type and quantization, "-" made "_")', async () => {
+    await collected(({ ctx, lib, folder }) => {
+      const webgpu = lib('webgpu');
+      expect(libraryFigures(webgpu, folder(BASE), ctx, 3072)).toMatchObject({ requiredFeatures: ['shader-f16'] });
+      const f32 = libraryFigures({ ...webgpu, cell: { ...webgpu.cell, quant: 'q4f32_1' } }, folder(BASE), ctx, 3072);
+      expect(f32.requiredFeatures).toEqual([]);
+      expect([f32.packageDevice, f32.systemLibPrefix]).toEqual([undefined, undefined]);
+      const iphone = lib('iphone');
+      const macabi = libraryFigures({ ...iphone, target: { ...iphone.target, device: 'macabi' } }, folder(CTX768), ctx, 3072);
+      expect([macabi.packageDevice, macabi.systemLibPrefix]).toEqual(['macabi', 'qwen2_q4f16_1_']);
+      // A config that names its model type only inside model_config, with a "-" in it.
+      const w = folder(CTX768);
+      const chat = Object.fromEntries(Object.entries(w.chat).filter(([k]) => k !== 'model_type'));
+      const nested = { ...w, chat: { ...chat, model_config: { ...(w.chat.model_config as object), model_type: 'gpt-bigcode' } } };
+      expect(libraryFigures(iphone, nested, ctx, 3072).systemLibPrefix).toBe('gpt_bigcode_q4f16_1_');
+    });
+  });
+});
+
+describe("web-llm's app config and the package configs, at their edges", () => {
+  it('two webgpu libraries of one weights folder get ids of their own, sorted; any webgpu device counts', async () => {
+    await collected(({ ctx, lib, folder }) => {
+      const webgpu = lib('webgpu');
+      const w = folder(BASE);
+      const generic = {
+        ...webgpu,
+        target: { ...webgpu.target, name: 'webgpu-b', stem: 'webgpu-b', device: 'webgpu:generic' },
+        file: { ...webgpu.file, path: 'libs/qwen-q4f16_1-webgpu-b.wasm' },
+      };
+      const f = libraryFigures(webgpu, w, ctx, 3072);
+      const app = webLlmAppConfig(
+        [generic, webgpu, lib('iphone')],
+        new Map([[w.folder, w]]),
+        new Map([
+          [webgpu, f],
+          [generic, f],
+        ]),
+        {},
+      );
+      expect(app.model_list.map((m) => [m.model_id, m.model_lib])).toEqual([
+        [`${BASE}-webgpu`, 'libs/qwen-q4f16_1-webgpu.wasm'],
+        [`${BASE}-webgpu-b`, 'libs/qwen-q4f16_1-webgpu-b.wasm'],
+      ]);
+    });
+  });
+
+  it('leaves out what a library lacks: overrides not positive, no required features, no tokenizer files; hashes only the tokenizer files there, sorted', async () => {
+    await collected(({ ctx, lib, folder }) => {
+      const webgpu = lib('webgpu');
+      const w = folder(BASE);
+      const f = libraryFigures(webgpu, w, ctx, 3072);
+      const bare = { ...f, window: { context_window_size: -1, sliding_window_size: 0, attention_sink_size: 0 }, requiredFeatures: [] };
+      const noTokenizer = { ...w, chat: { ...w.chat, tokenizer_files: [] } };
+      const [plain] = webLlmAppConfig([webgpu], new Map([[w.folder, noTokenizer]]), new Map([[webgpu, bare]]), {}).model_list;
+      expect(Object.keys(plain ?? {})).toEqual([
+        'model',
+        'model_id',
+        'model_lib',
+        'vram_required_MB',
+        'low_resource_required',
+        'buffer_size_required_bytes',
+        'integrity',
+      ]);
+      expect(Object.keys(plain?.integrity ?? {})).toEqual(['config', 'model_lib']);
+      const listed = { ...w, chat: { ...w.chat, tokenizer_files: ['vocab.json', 'tokenizer_config.json', 'tokenizer.json'] } };
+      const [hashed] = webLlmAppConfig([webgpu], new Map([[w.folder, listed]]), new Map([[webgpu, f]]), {}).model_list;
+      expect(Object.keys(hashed?.integrity.tokenizer ?? {})).toEqual(['tokenizer.json', 'tokenizer_config.json']);
+    });
+  });
+
+  it('package configs list models by id and libraries by prefix; a two-character prefix is one; overrides only of positive values', async () => {
+    await collected(({ ctx, lib, folder }) => {
+      const qwen = lib('iphone');
+      const w = folder(CTX768);
+      const llamaFolder = 'llama-q4f16_1-ctx768-MLC';
+      const llama = {
+        ...qwen,
+        cell: { ...qwen.cell, id: 'llama/q4f16_1/iphone', model: 'llama' },
+        weights: llamaFolder,
+        file: { ...qwen.file, path: 'libs/llama-q4f16_1-iphone.tar', digest: 'e'.repeat(64) },
+      };
+      const f = libraryFigures(qwen, w, ctx, 3072);
+      const figures = new Map([
+        [qwen, { ...f, systemLibPrefix: 'q_' }],
+        [llama, { ...f, systemLibPrefix: 'a_', window: { context_window_size: 0, sliding_window_size: -1 } }],
+      ]);
+      const weights = new Map([
+        [w.folder, w],
+        [llamaFolder, { ...w, folder: llamaFolder }],
+      ]);
+      const configs = packageConfigs([qwen, llama], weights, figures, undefined);
+      if (!configs.ok) throw new Error(configs.error.join('\n'));
+      expect(configs.value.map((c) => [c.device, c.model_list.map((m) => [m.model_id, m.model_lib, m.overrides]), c.model_lib_path_for_prepare_libs])).toEqual([
+        [
+          'iphone',
+          [
+            [llamaFolder, 'a', undefined],
+            [CTX768, 'q', { context_window_size: 768, prefill_chunk_size: 768 }],
+          ],
+          { a: '../../libs/llama-q4f16_1-iphone.tar', q: '../../libs/qwen-q4f16_1-iphone.tar' },
+        ],
+      ]);
+      expect(Object.keys(configs.value[0]?.model_lib_path_for_prepare_libs ?? {})).toEqual(['a', 'q']);
+      expect(configs.value[0]?.model_list.map((m) => Object.keys(m).includes('overrides'))).toEqual([false, true]);
+    });
+  });
+
+  it('a model card names the hub model its weights come from; a folder no library of the release runs says so', async () => {
+    await collected(({ lib, folder }) => {
+      const hub = parseSource('hf://Qwen/Qwen2-0.5B@main', disk.dir);
+      if (typeof hub === 'string') throw new Error(hub);
+      const card = modelCard(folder(CTX768), hub, 'hf://Qwen/Qwen2-0.5B@main', 'c'.repeat(40), TOOLCHAIN, [], new Map());
+      expect(card).toMatch(/^---\nlibrary_name: mlc-llm\nbase_model: Qwen\/Qwen2-0\.5B\ntags:\n/);
+      expect(card).toContain('[Qwen/Qwen2-0.5B](https://huggingface.co/Qwen/Qwen2-0.5B) converted to MLC format');
+      expect(card).toContain(`| Source | \`hf://Qwen/Qwen2-0.5B@main\` at \`${'c'.repeat(40)}\` |`);
+      expect(card).toContain('## Libraries built for these weights\n\nNone in this release.\n');
+      // Without figures for a library, no memory is claimed for it.
+      expect(modelCard(folder(CTX768), hub, 'hf://Qwen/Qwen2-0.5B', undefined, TOOLCHAIN, [lib('iphone')], new Map())).toContain(
+        '- `libs/qwen-q4f16_1-iphone.tar` (iphone, device `iphone`)\n',
+      );
+    });
   });
 });
