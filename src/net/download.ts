@@ -38,6 +38,8 @@ interface Progress {
   held: number;
   hash: Hash;
   started: boolean;
+  /** A write that failed: the bytes counted as held are not all there, so nothing is resumed. */
+  broken?: NetFailure;
 }
 
 export async function download(send: SendGet, sink: DownloadSink, opts: DownloadOptions = {}): Promise<Result<Downloaded, NetFailure>> {
@@ -81,6 +83,7 @@ async function transfer(send: SendGet, sink: DownloadSink, progress: Progress, p
     // A partial file that is already whole (a run stopped before renaming it): nothing to ask for.
     if (progress.held > 0 && progress.held === opts.expected?.size) return undefined;
     const got = await fetchRest(send, sink, progress, opts);
+    if (progress.broken) return progress.broken;
     if (got.ok) return undefined;
     if (!(opts.retryIf ?? transient)(got.error)) return got.error;
     if (attempt >= policy.retries) return { ...got.error, message: `${got.error.message} (gave up after ${attempt + 1} tries)` };
@@ -115,7 +118,8 @@ async function fetchRest(send: SendGet, sink: DownloadSink, progress: Progress, 
     res.discard();
     return err(sizeFailure(size, total));
   }
-  return res.read(async (chunk) => {
+  // Hashed and counted in order as each chunk comes; its write may still be under way when the next comes.
+  return res.read((chunk) => {
     let fresh = chunk;
     if (skip > 0) {
       const n = Math.min(skip, fresh.length);
@@ -124,14 +128,12 @@ async function fetchRest(send: SendGet, sink: DownloadSink, progress: Progress, 
       if (fresh.length === 0) return undefined;
     }
     if (size !== undefined && progress.held + fresh.length > size) return sizeFailure(size, progress.held + fresh.length);
-    try {
-      await sink.write(fresh);
-    } catch (e) {
-      return { reason: 'write', message: `writing the download: ${e instanceof Error ? e.message : String(e)}` };
-    }
     progress.hash.update(fresh);
     progress.held += fresh.length;
     opts.onProgress?.(progress.held);
-    return undefined;
+    return sink.write(fresh).then(
+      () => undefined,
+      (e: unknown) => (progress.broken ??= { reason: 'write', message: `writing the download: ${e instanceof Error ? e.message : String(e)}` }),
+    );
   });
 }

@@ -48,7 +48,12 @@ export interface OpenResponse {
   headers: IncomingHttpHeaders;
   /** Where the answer came from, after redirects. */
   url: URL;
-  /** Reads the body to its end; a cut, an idle timeout, an abort or the handler's failure is a value. */
+  /**
+   * Reads the body to its end; a cut, an idle timeout, an abort or the handler's failure is a value.
+   * Each chunk is lent: it may be reused once the handler's promise settles, and the next chunk
+   * may come before that (so a handler does its ordered work before it returns a promise).
+   * It resolves once every handler's promise has settled.
+   */
   read(onChunk: (chunk: Buffer) => Promise<ChunkVerdict> | ChunkVerdict): Promise<Result<void, NetFailure>>;
   /** Drops the body (the socket goes back to the pool once the body has gone by). */
   discard(): void;
@@ -56,11 +61,14 @@ export interface OpenResponse {
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
+/** One request and its response, without following redirects. */
+export type SendOnce = (request: ExchangeRequest) => Promise<Result<OpenResponse, NetFailure>>;
+
 /** Sends a request, following redirects for GET and HEAD (as fetch's redirect: 'follow'). */
-export async function exchange(request: ExchangeRequest): Promise<Result<OpenResponse, NetFailure>> {
+export async function exchange(request: ExchangeRequest, once: SendOnce = exchangeOnce): Promise<Result<OpenResponse, NetFailure>> {
   let current = request;
   for (let hops = 0; ; hops++) {
-    const answer = await exchangeOnce(current);
+    const answer = await once(current);
     if (!answer.ok) return answer;
     const res = answer.value;
     const location = res.headers.location;

@@ -1,4 +1,5 @@
-// src/net owns talking HTTP: one client on node's http/https with keep-alive sockets; connect,
+// src/net owns talking HTTP: one client on node's http/https with keep-alive sockets (a large
+// download reads its body straight from a connection of its own into reused buffers); connect,
 // first-byte and idle timeouts (never a deadline for a whole transfer); the resumable, verified GET
 // (Range resume, sha256 while writing, expected size and digest, bounded retries with backoff and
 // jitter); PUT with a streamed body; HEAD and small GETs. Failures are values (`NetFailure`, with a

@@ -1,8 +1,8 @@
 // Where a download's bytes go. A file can resume after the bytes an earlier run left and start
 // again from byte 0; a stream already handed on can do neither, so after a restart the download
 // skips the bytes the stream has had.
-import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { createReadStream, type WriteStream } from 'node:fs';
+import { open, stat, type FileHandle } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 
 export interface DownloadSink {
@@ -10,8 +10,12 @@ export interface DownloadSink {
   readonly held: number;
   /** Those bytes, read once to start the digest. */
   readHeld(): AsyncIterable<Buffer>;
+  /**
+   * Takes the next bytes; resolves once the sink is done with `chunk` (the caller may reuse it).
+   * A write may be called before the previous one has resolved: each lands after the one before.
+   */
   write(chunk: Buffer): Promise<void>;
-  /** Drops every byte written; false when it cannot (a stream has passed them on). */
+  /** Drops every byte written; false when it cannot (a stream has passed them on). Called with no write under way. */
   rewind(): Promise<boolean>;
   /** Flushes and closes (the bytes are all there when it resolves). */
   end(): Promise<void>;
@@ -19,27 +23,44 @@ export interface DownloadSink {
   destroy(why: string): void;
 }
 
-/** A file, appended to when it exists (a partial download to resume). */
+/**
+ * A file, continued when it exists (a partial download to resume). Each chunk is written at its own
+ * offset straight from the caller's buffer, so several writes can be under way at once on the
+ * thread pool while the next bytes arrive.
+ */
 export async function fileSink(path: string): Promise<DownloadSink> {
   const held = (await stat(path).catch(() => undefined))?.size ?? 0;
-  let out = createWriteStream(path, { flags: held > 0 ? 'a' : 'w' });
+  const file = await open(path, held > 0 ? 'r+' : 'w');
+  let offset = held;
   return {
     held,
     async *readHeld() {
       if (held === 0) return;
       for await (const chunk of createReadStream(path, { end: held - 1 })) if (Buffer.isBuffer(chunk)) yield chunk;
     },
-    write: (chunk) => writeTo(out, chunk),
+    write(chunk) {
+      const at = offset;
+      offset += chunk.length;
+      return writeAt(file, chunk, at);
+    },
     async rewind() {
-      await endOf(out);
-      out = createWriteStream(path, { flags: 'w' });
+      await file.truncate(0);
+      offset = 0;
       return true;
     },
-    end: () => endOf(out),
+    end: () => file.close(),
     destroy: () => {
-      out.destroy();
+      file.close().catch(() => undefined);
     },
   };
+}
+
+/** All of `chunk` at `at` (a write can take fewer bytes than it was given). */
+async function writeAt(file: FileHandle, chunk: Buffer, at: number): Promise<void> {
+  for (let done = 0; done < chunk.length;) {
+    const { bytesWritten } = await file.write(chunk, done, chunk.length - done, at + done);
+    done += bytesWritten;
+  }
 }
 
 /** A stream (a consumer reading as the bytes arrive): it cannot rewind. */
@@ -49,7 +70,8 @@ export function streamSink(out: Writable): DownloadSink {
     async *readHeld() {
       // a stream holds nothing from before
     },
-    write: (chunk) => writeTo(out, chunk),
+    // A copy: the stream keeps what it is given, and the caller's buffer may be reused.
+    write: (chunk) => writeTo(out, Buffer.from(chunk)),
     rewind: () => Promise.resolve(false),
     end: () => endOf(out),
     destroy: (why) => {

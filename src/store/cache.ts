@@ -2,7 +2,6 @@
 // first; other providers (a remote cache) are asked after it, and a hit there fills the local
 // store. A result whose blobs are missing or do not match is a miss. Results recorded or found
 // locally are offered to providers that take uploads; the build waits for them at its end.
-import type { Readable } from 'node:stream';
 import type { KeyFields } from '../keys.js';
 import { err, ok, type Result } from '../result.js';
 import type { ActionRecord, Files, Store } from './store.js';
@@ -25,9 +24,6 @@ export interface RestoreFailure {
   /** The provider has warned about it already (a server that stalled): the step runs without another word. */
   reported: boolean;
 }
-
-/** A stream a provider ended because its transfer failed, after warning about it. */
-export class ReportedFailure extends Error {}
 
 /** Whether a provider holds a result whole, when asked now; `unknown` when it could not be asked. */
 export type Holding = 'held' | 'lacks' | 'unknown';
@@ -89,7 +85,12 @@ export interface CacheProvider {
   getRecord(key: string): Promise<ProviderAnswer<ActionRecord>>;
   getFields(key: string): Promise<KeyFields | undefined>;
   hasBlob(digest: string): Promise<boolean>;
-  openBlob(digest: string): Promise<ProviderAnswer<Readable>>;
+  /**
+   * Writes a blob's bytes to `path` (a file of the local store's), hashing them as they are
+   * written; found: that sha256, for the store to compare with the digest. A failure was the
+   * provider's to report. `size` is the record's word for it, when known.
+   */
+  saveBlob(blob: { digest: string; size?: number }, path: string): Promise<ProviderAnswer<string>>;
   /** Takes a fresh result (absent for a read-only provider). */
   upload?(record: ActionRecord, fields: KeyFields, local: Store): Promise<void>;
   /** Takes a result from the local store if it lacks it. */
@@ -133,12 +134,12 @@ export class LayeredCache implements ActionCache {
   /** Copies a provider's result into the local store, each blob verified as it is written, all in parallel. */
   private async fill(other: CacheProvider, record: ActionRecord): Promise<Result<Files, RestoreFailure>> {
     const results = await Promise.all(
-      dedupeDigests(Object.values(record.outputs).map((f) => f.digest)).map(async (digest): Promise<Result<void, RestoreFailure>> => {
+      dedupeBlobs(Object.values(record.outputs)).map(async (blob): Promise<Result<void, RestoreFailure>> => {
         // Results share blobs (a tokenizer, a config): one fetch per blob at a time, none for a blob already here.
-        const pending = this.fetching.get(digest);
+        const pending = this.fetching.get(blob.digest);
         if (pending) return pending;
-        const fetching = this.fetchBlob(other, digest).finally(() => this.fetching.delete(digest));
-        this.fetching.set(digest, fetching);
+        const fetching = this.fetchBlob(other, blob).finally(() => this.fetching.delete(blob.digest));
+        this.fetching.set(blob.digest, fetching);
         return fetching;
       }),
     );
@@ -148,19 +149,24 @@ export class LayeredCache implements ActionCache {
     return ok(this.local.filesOf(record));
   }
 
-  private async fetchBlob(other: CacheProvider, digest: string): Promise<Result<void, RestoreFailure>> {
-    if (await this.local.hasBlob(digest)) return ok(undefined);
-    const blob = await other.openBlob(digest).catch(unexpected);
-    switch (blob.kind) {
-      case 'found': {
-        // The store drops a partial blob; a stream the provider ended on a failure was its to report.
-        const stored = await this.local.ingestStream(blob.value, digest);
-        return stored.ok ? stored : err({ message: stored.error, reported: blob.value.errored instanceof ReportedFailure });
-      }
+  private async fetchBlob(other: CacheProvider, blob: { digest: string; size: number }): Promise<Result<void, RestoreFailure>> {
+    const short = blob.digest.slice(0, 12);
+    // Written to a file of the store's and hashed as it comes; the store keeps it only if the digest matches.
+    const stored = await this.local.ingestWritten(blob.digest, async (path) => {
+      const saved = await other.saveBlob(blob, path).catch(unexpected);
+      return saved.kind === 'found' ? ok(saved.value) : err(saved);
+    });
+    if (stored.ok) return stored;
+    const failure = stored.error;
+    if (failure.stage === 'store') return err({ message: failure.message, reported: false });
+    switch (failure.why.kind) {
       case 'miss':
-        return err({ message: `blob ${digest.slice(0, 12)}… is gone`, reported: false });
+        return err({ message: `blob ${short}… is gone`, reported: false });
       case 'failed':
-        return err({ message: `blob ${digest.slice(0, 12)}… could not be fetched (${blob.reason}): ${blob.message}`, reported: blob.reason !== 'unexpected' });
+        return err({
+          message: `blob ${short}… could not be fetched (${failure.why.reason}): ${failure.why.message}`,
+          reported: failure.why.reason !== 'unexpected',
+        });
     }
   }
 
@@ -212,6 +218,7 @@ function unexpected(e: unknown): ProviderAnswer<never> {
   return { kind: 'failed', reason: 'unexpected', message: e instanceof Error ? e.message : String(e) };
 }
 
-function dedupeDigests(ds: string[]): string[] {
-  return [...new Set(ds)];
+/** One of each blob (by digest). */
+function dedupeBlobs(blobs: { digest: string; size: number }[]): { digest: string; size: number }[] {
+  return [...new Map(blobs.map((b) => [b.digest, { digest: b.digest, size: b.size }])).values()];
 }

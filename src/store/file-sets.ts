@@ -6,6 +6,7 @@
 import { mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { canonicalJson } from '../canonical-json.js';
+import { err, ok } from '../result.js';
 import type { KeyFields } from '../keys.js';
 import { hashFile } from './hash.js';
 import { place } from './materialize.js';
@@ -152,17 +153,14 @@ export class FileSets {
 
   /** Brings a blob from the remote into the store, checked while written; why not, if it did not. */
   private async fetchRemote(remote: RemoteCache, digest: string): Promise<string | undefined> {
-    const blob = await remote.openBlob(digest);
-    switch (blob.kind) {
-      case 'miss':
-        return 'not there';
-      case 'failed':
-        return `failed (${blob.message})`;
-      case 'found': {
-        const got = await this.store.ingestStream(blob.value, digest);
-        return got.ok ? undefined : `not taken: ${got.error}`;
-      }
-    }
+    const stored = await this.store.ingestWritten(digest, async (path) => {
+      const saved = await remote.saveBlob({ digest }, path);
+      return saved.kind === 'found' ? ok(saved.value) : err(saved);
+    });
+    if (stored.ok) return undefined;
+    const failure = stored.error;
+    if (failure.stage === 'store') return `not taken: ${failure.message}`;
+    return failure.why.kind === 'miss' ? 'not there' : `failed (${failure.why.message})`;
   }
 }
 

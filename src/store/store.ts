@@ -3,11 +3,8 @@
 //
 // The store (`cache:`): cas/ read-only blobs by sha256, ac/ action records by key, the stat cache,
 // logs and staging. Only a complete, hashed result is recorded, and the record is written last.
-import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { chmod, copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, utimes } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { join, relative, sep } from 'node:path';
 import { err, ok, type Result } from '../result.js';
 import { writeFileAtomic } from './atomic.js';
@@ -24,6 +21,9 @@ export type Tree = Record<string, StoredFile>;
 
 /** A node's outputs: file name → digest, size and a readable path (the user's file, or a blob). */
 export type Files = Record<string, StoredFile & { path: string }>;
+
+/** Why a blob written into the store did not enter it: the writer's reason, or the store's (a wrong digest). */
+export type IngestFailure<Why> = { stage: 'write'; why: Why } | { stage: 'store'; message: string };
 
 export interface ActionRecord {
   key: string;
@@ -113,33 +113,26 @@ export class Store {
   }
 
   /**
-   * Writes a blob that arrives as a stream (from another cache), hashing it while it is written;
-   * only bytes with the expected digest enter the CAS. A partial or wrong blob never does.
+   * Takes a blob that `write` puts into a file of the store's tmp folder, hashing the bytes as it
+   * writes them (a download): it enters the CAS only if that hash is `digest`. The file is removed
+   * whatever happened, so a partial or wrong blob never stays. `write` answers the sha256 of what
+   * it wrote, or why it wrote nothing worth keeping.
    */
-  async ingestStream(source: Readable, digest: string): Promise<Result<void, string>> {
-    if (await this.hasBlob(digest)) {
-      source.destroy();
-      return ok(undefined);
-    }
+  async ingestWritten<Why>(digest: string, write: (path: string) => Promise<Result<string, Why>>): Promise<Result<void, IngestFailure<Why>>> {
+    if (await this.hasBlob(digest)) return ok(undefined);
     const tmp = join(this.root, 'tmp', `blob-${digest.slice(0, 16)}@${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
-    const hash = createHash('sha256');
-    source.on('data', (chunk: Buffer) => hash.update(chunk));
     try {
-      await pipeline(source, createWriteStream(tmp));
-      const got = hash.digest('hex');
-      if (got !== digest) return err(`blob ${digest.slice(0, 12)}… arrived with digest ${got.slice(0, 12)}…; refused`);
+      const written = await write(tmp);
+      if (!written.ok) return err({ stage: 'write', why: written.error });
+      const got = written.value;
+      if (got !== digest) return err({ stage: 'store', message: `blob ${digest.slice(0, 12)}… arrived with digest ${got.slice(0, 12)}…; refused` });
       await this.ingestFile(tmp, digest);
       return ok(undefined);
     } catch (e) {
-      return err(`blob ${digest.slice(0, 12)}…: ${(e as Error).message}`);
+      return err({ stage: 'store', message: `blob ${digest.slice(0, 12)}…: ${(e as Error).message}` });
     } finally {
       await rm(tmp, { force: true });
     }
-  }
-
-  /** The blob's bytes, if it is present and intact. */
-  async openBlob(digest: string): Promise<Readable | undefined> {
-    return (await this.hasBlob(digest)) ? createReadStream(this.blobPath(digest)) : undefined;
   }
 
   /** A record's outputs as readable files (the blobs). */

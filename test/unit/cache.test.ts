@@ -1,10 +1,11 @@
 // The layered cache: the local store first, then other providers; a hit elsewhere fills the local
 // store, verified; a result whose blobs are missing or corrupt is a miss.
-import { chmod, readFile, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tempDir } from '../helpers/cli.js';
 import { describe, expect, it } from 'vitest';
 import { foundOrMiss, LayeredCache, MISS, type CacheProvider } from '../../src/store/cache.js';
+import { hashFile } from '../../src/store/hash.js';
 import { Store } from '../../src/store/store.js';
 
 /** Another store as a provider, with some of its answers replaced. */
@@ -16,7 +17,11 @@ function provider(store: Store, name = store.name, replace: Partial<CacheProvide
     getRecord: async (k) => foundOrMiss(await store.getRecord(k)),
     getFields: (k) => store.getFields(k),
     hasBlob: (d) => store.hasBlob(d),
-    openBlob: async (d) => foundOrMiss(await store.openBlob(d)),
+    saveBlob: async ({ digest }, path) => {
+      if (!(await store.hasBlob(digest))) return MISS;
+      await copyFile(store.blobPath(digest), path);
+      return { kind: 'found', value: (await hashFile(path)).digest };
+    },
     providerStats: () => ({ server: name, fetchedBytes: 0, uploadedBytes: 0, uploadFailures: 0, uploads: 0 }),
     close: async () => {},
     ...replace,
@@ -70,11 +75,13 @@ describe('layered cache', () => {
     const other = await storeWith({ key: KEY, content: 'library bytes' });
     const record = await other.getRecord(KEY);
     const digest = Object.values(record?.outputs ?? {})[0]?.digest as string;
-    const { Readable } = await import('node:stream');
     // A provider that lies: it says it has the blob and sends other bytes.
     const liar = provider(other, 'liar', {
       hasBlob: () => Promise.resolve(true),
-      openBlob: () => Promise.resolve({ kind: 'found', value: Readable.from([Buffer.from('not the library')]) }),
+      saveBlob: async (_blob, path) => {
+        await writeFile(path, 'not the library');
+        return { kind: 'found', value: (await hashFile(path)).digest };
+      },
     });
     const local = await storeWith();
     const hit = await new LayeredCache(local, [liar]).lookup(KEY, { verify: false });
@@ -86,7 +93,7 @@ describe('layered cache', () => {
 
   it('a result naming a blob the provider lacks is a miss', async () => {
     const other = await storeWith({ key: KEY, content: 'library bytes' });
-    const liar = provider(other, 'gaps', { hasBlob: () => Promise.resolve(false), openBlob: () => Promise.resolve(MISS) });
+    const liar = provider(other, 'gaps', { hasBlob: () => Promise.resolve(false), saveBlob: () => Promise.resolve(MISS) });
     expect(await new LayeredCache(await storeWith(), [liar]).lookup(KEY, { verify: false })).toBeUndefined();
   });
 });

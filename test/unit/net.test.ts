@@ -2,14 +2,17 @@
 // retries with backoff, each timeout, abort, redirects, PUT and small requests. Each test asserts
 // what a server saw and what reached the file, not how the client gets there.
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { connect, type AddressInfo, type Socket } from 'node:net';
+import { createServer as createHttpsServer } from 'node:https';
+import { connect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
-import { fileSink, HttpClient, streamSink, type NetFailure, type Timeouts } from '../../src/net/index.js';
+import { fileSink, HttpClient, streamSink, type DownloadSink, type NetFailure, type Timeouts } from '../../src/net/index.js';
 import type { Result } from '../../src/result.js';
 import { tempDir } from '../helpers/cli.js';
 
@@ -17,6 +20,7 @@ const BODY = Buffer.from(Array.from({ length: 200_000 }, (_, i) => (i * 31 + 7) 
 const SHA = createHash('sha256').update(BODY).digest('hex');
 const FAST: Timeouts = { connectMs: 2000, firstByteMs: 2000, idleMs: 2000 };
 const QUICK_RETRY = { baseMs: 10, maxMs: 20 };
+const FIXTURES = fileURLToPath(new URL('../fixtures', import.meta.url));
 
 interface Seen {
   method: string;
@@ -77,11 +81,17 @@ function cutAfter(res: ServerResponse, n: number, body = BODY): void {
   res.write(body.subarray(0, n), () => setTimeout(() => res.destroy(), 20));
 }
 
-function client(timeouts: Timeouts = FAST, headers: Record<string, string> = {}): HttpClient {
-  const c = new HttpClient({ timeouts, headers });
+function clientOf(timeouts: Timeouts = FAST, headers: Record<string, string> = {}, directFrom?: number): HttpClient {
+  const c = new HttpClient({ timeouts, headers, ...(directFrom !== undefined ? { directFrom } : {}) });
   cleanups.push(() => c.close());
   return c;
 }
+
+/** The two ways a download's body is read, which every guarantee must hold for: node:http's stream, and straight from the socket into reused buffers (direct.ts). */
+const READERS = [
+  { reader: 'node:http', directFrom: Infinity },
+  { reader: 'direct reads', directFrom: 0 },
+];
 
 async function target(): Promise<string> {
   return join(await tempDir('mlc-build-net-'), 'blob.incomplete');
@@ -92,7 +102,9 @@ function failure<T>(r: Result<T, NetFailure>): NetFailure {
   return r.error;
 }
 
-describe('resumable verified GET', () => {
+describe.each(READERS)('resumable verified GET ($reader)', ({ directFrom }) => {
+  const client = (timeouts: Timeouts = FAST, headers: Record<string, string> = {}) => clientOf(timeouts, headers, directFrom);
+
   it('resumes a body cut mid-way with Range from the last byte, and the digest is right', async () => {
     const { url, seen } = await serve((req, res, n) => (n === 0 ? cutAfter(res, 70_000) : sendRange(req, res)));
     const file = await target();
@@ -177,21 +189,6 @@ describe('resumable verified GET', () => {
     expect(seen.length).toBe(1);
   });
 
-  it('waits between retries: doubling up to the cap, half fixed and half random', async () => {
-    const gaps = async (random: () => number): Promise<number[]> => {
-      const { url, seen } = await serve((_req, res) => res.writeHead(503).end());
-      await client().download(`${url}/blob`, await fileSink(await target()), { retry: { retries: 3, baseMs: 200, maxMs: 300, random } });
-      return seen.slice(1).map((s, i) => s.at - (seen[i]?.at ?? 0));
-    };
-    const low = await gaps(() => 0);
-    const high = await gaps(() => 0.999);
-    // Waits 200·2^(n-1) capped at 300 (200, 300, 300), scaled into [half, whole] by the random draw.
-    for (const g of low) expect(g).toBeGreaterThanOrEqual(95);
-    for (const g of high) expect(g).toBeLessThan(300 + 150);
-    expect(high[0] ?? 0).toBeGreaterThanOrEqual(195);
-    expect((high[1] ?? 0) - (low[1] ?? 0)).toBeGreaterThan(100);
-  });
-
   it('follows a redirect to another origin, without the credentials', async () => {
     const cdn = await serve((req, res) => sendRange(req, res));
     const hub = await serve((_req, res) => res.writeHead(302, { location: `${cdn.url}/signed/blob?x=1` }).end());
@@ -206,7 +203,29 @@ describe('resumable verified GET', () => {
   });
 });
 
-describe('timeouts and abort', () => {
+// How a body is read does not change the waits: one reader is enough.
+describe('retries', () => {
+  const client = () => clientOf();
+
+  it('waits between retries: doubling up to the cap, half fixed and half random', async () => {
+    const gaps = async (random: () => number): Promise<number[]> => {
+      const { url, seen } = await serve((_req, res) => res.writeHead(503).end());
+      await client().download(`${url}/blob`, await fileSink(await target()), { retry: { retries: 3, baseMs: 200, maxMs: 300, random } });
+      return seen.slice(1).map((s, i) => s.at - (seen[i]?.at ?? 0));
+    };
+    const low = await gaps(() => 0);
+    const high = await gaps(() => 0.999);
+    // Waits 200·2^(n-1) capped at 300 (200, 300, 300), scaled into [half, whole] by the random draw.
+    for (const g of low) expect(g).toBeGreaterThanOrEqual(95);
+    for (const g of high) expect(g).toBeLessThan(300 + 150);
+    expect(high[0] ?? 0).toBeGreaterThanOrEqual(195);
+    expect((high[1] ?? 0) - (low[1] ?? 0)).toBeGreaterThan(100);
+  });
+});
+
+describe.each(READERS)('timeouts and abort ($reader)', ({ directFrom }) => {
+  const client = (timeouts: Timeouts = FAST, headers: Record<string, string> = {}) => clientOf(timeouts, headers, directFrom);
+
   it('connect: a listener whose queue is full never completes the handshake', async () => {
     const port = await unansweredPort();
     const t = Date.now();
@@ -284,7 +303,138 @@ describe('timeouts and abort', () => {
   });
 });
 
+describe.each(READERS)('bodies of every shape ($reader)', ({ directFrom }) => {
+  const client = (timeouts: Timeouts = FAST) => clientOf(timeouts, {}, directFrom);
+  const LARGE = Buffer.from(Array.from({ length: 5_500_000 }, (_, i) => (i * 131 + (i >> 12)) & 0xff));
+  const LARGE_SHA = createHash('sha256').update(LARGE).digest('hex');
+
+  it('a chunked body (no length) arrives whole, however its chunks are cut', async () => {
+    const { url } = await serve((_req, res) => {
+      res.writeHead(200, { 'transfer-encoding': 'chunked' });
+      for (let at = 0; at < BODY.length; at += 44_444) res.write(BODY.subarray(at, at + 44_444)); // sizes in hex with letters: ad9c
+      res.end();
+    });
+    const file = await target();
+    const r = await client().download(`${url}/blob`, await fileSink(file), { expected: { sha256: SHA } });
+    expect(r.ok && r.value.size).toBe(BODY.length);
+    expect(await readFile(file)).toEqual(BODY);
+  });
+
+  it('a body that ends when the server closes (HTTP/1.0 style) arrives whole; a reply that is not HTTP is a connection failure', async () => {
+    const raw = await rawServer((socket) => socket.end(Buffer.concat([Buffer.from('HTTP/1.0 200 OK\r\nx-a: 1\r\n\r\n'), BODY])));
+    const file = await target();
+    const r = await client().download(`${raw}/blob`, await fileSink(file), { expected: { sha256: SHA } });
+    expect(r.ok).toBe(true);
+    expect(await readFile(file)).toEqual(BODY);
+    const garbage = await rawServer((socket) => socket.end('SSH-2.0-OpenSSH_9.6\r\n\r\n'));
+    expect(failure(await client().download(`${garbage}/blob`, await fileSink(await target()), { retry: { retries: 0 } })).reason).toBe('connection');
+  });
+
+  it('a large body into a slow sink: reading waits for it, and no chunk changes while the sink holds it', async () => {
+    const { url } = await serve((req, res) => sendRange(req, res, LARGE));
+    const parts: Buffer[] = [];
+    let changed = 0;
+    const slow: DownloadSink = {
+      held: 0,
+      readHeld: async function* () {},
+      write: (chunk) => {
+        const copy = Buffer.from(chunk);
+        return new Promise((resolve) =>
+          setTimeout(() => {
+            if (!copy.equals(chunk)) changed++;
+            parts.push(copy);
+            resolve();
+          }, 2),
+        );
+      },
+      rewind: () => Promise.resolve(false),
+      end: () => Promise.resolve(),
+      destroy: () => {},
+    };
+    const r = await client().download(`${url}/blob`, slow, { expected: { size: LARGE.length, sha256: LARGE_SHA } });
+    expect(r.ok).toBe(true);
+    expect(changed).toBe(0);
+    expect(Buffer.concat(parts).equals(LARGE)).toBe(true); // not toEqual: it compares 5 MB byte by byte, slowly
+  });
+
+  it('a large body cut twice is resumed to the right bytes', async () => {
+    const { url, seen } = await serve((req, res, n) => (n < 2 ? cutAfter(res, 1_700_000 * (n + 1), LARGE) : sendRange(req, res, LARGE)));
+    const file = await target();
+    const r = await client().download(`${url}/blob`, await fileSink(file), { expected: { size: LARGE.length, sha256: LARGE_SHA }, retry: QUICK_RETRY });
+    expect(r.ok).toBe(true);
+    expect((await readFile(file)).equals(LARGE)).toBe(true);
+    expect(seen).toHaveLength(3);
+  });
+
+  it('a write that fails ends the download with a write failure, without another try', async () => {
+    const { url, seen } = await serve((req, res) => sendRange(req, res, LARGE));
+    let writes = 0;
+    const full: DownloadSink = {
+      held: 0,
+      readHeld: async function* () {},
+      write: () => (++writes === 3 ? Promise.reject(new Error('ENOSPC: no space left on device')) : Promise.resolve()),
+      rewind: () => Promise.resolve(true),
+      end: () => Promise.resolve(),
+      destroy: () => {},
+    };
+    const r = await client().download(`${url}/blob`, full, { expected: { size: LARGE.length }, retry: QUICK_RETRY });
+    expect(failure(r)).toMatchObject({ reason: 'write', message: expect.stringMatching(/ENOSPC/) as unknown });
+    expect(seen).toHaveLength(1);
+  });
+  it('a write that fails while the connection is cut: the write failure ends it, not a resume over bytes that are not on disk', async () => {
+    const { url, seen } = await serve((req, res, n) => (n === 0 ? cutAfter(res, 2_500_000, LARGE) : sendRange(req, res, LARGE)));
+    let writes = 0;
+    const failsLate: DownloadSink = {
+      held: 0,
+      readHeld: async function* () {},
+      // The second write fails after the cut has been seen.
+      write: () => (++writes === 2 ? new Promise((_, reject) => setTimeout(() => reject(new Error('EIO: i/o error')), 300)) : Promise.resolve()),
+      rewind: () => Promise.resolve(true),
+      end: () => Promise.resolve(),
+      destroy: () => {},
+    };
+    const r = await client().download(`${url}/blob`, failsLate, { expected: { size: LARGE.length }, retry: QUICK_RETRY });
+    expect(failure(r)).toMatchObject({ reason: 'write', message: expect.stringMatching(/EIO/) as unknown });
+    expect(seen).toHaveLength(1);
+  });
+});
+
+describe('direct reads over TLS', () => {
+  const key = readFileSync(join(FIXTURES, 'tls/localhost-key.pem'));
+  const cert = readFileSync(join(FIXTURES, 'tls/localhost-cert.pem'));
+
+  it('checks the certificate, and reads the body through TLS', async () => {
+    const server = createHttpsServer({ key, cert }, (req, res) => sendRange(req, res));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
+    const url = `https://localhost:${(server.address() as AddressInfo).port}/blob`;
+    const c = clientOf(FAST, {}, 0);
+    const untrusted = failure(await c.download(url, await fileSink(await target()), { retry: { retries: 0 } }));
+    expect(untrusted).toMatchObject({ reason: 'connection', code: 'DEPTH_ZERO_SELF_SIGNED_CERT' });
+    // This self-signed certificate trusted for one download (node reads the variable at each connection).
+    process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
+    try {
+      const file = await target();
+      const r = await c.download(url, await fileSink(file), { expected: { sha256: SHA } });
+      expect(r.ok).toBe(true);
+      expect(await readFile(file)).toEqual(BODY);
+    } finally {
+      delete process.env.NODE_TLS_REJECT_UNAUTHORIZED;
+    }
+  });
+});
+
+/** A server on 127.0.0.1 that answers each connection with raw bytes, once the request has arrived. */
+async function rawServer(answer: (socket: Socket) => void): Promise<string> {
+  const server = createNetServer((socket) => socket.once('data', () => answer(socket)));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
 describe('PUT and small requests', () => {
+  const client = () => clientOf();
+
   it('PUT streams a body with its Content-Length; a refusal is an http-status failure', async () => {
     const { url, seen } = await serve((_req, res, n) => res.writeHead(n === 0 ? 201 : 413).end());
     const c = client();

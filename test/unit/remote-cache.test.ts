@@ -10,6 +10,7 @@ import { decodeActionResult } from '../../src/store/remote/bazel.js';
 import { MAX_FAILURES } from '../../src/store/remote/circuit.js';
 import { RECORD_PATH, RemoteCache } from '../../src/store/remote/remote-cache.js';
 import { parseTimeouts, remoteSettings, type ManifestRemote } from '../../src/store/remote/settings.js';
+import { hashFile } from '../../src/store/hash.js';
 import { Store, type ActionRecord } from '../../src/store/store.js';
 import { CacheServer } from '../helpers/cache-server.js';
 import { tempDir } from '../helpers/cli.js';
@@ -38,11 +39,11 @@ function remote(
   return { cache, warnings };
 }
 
-/** A store holding one result (a 200 kB library), uploaded to the server. */
-async function uploaded(env: Record<string, string> = {}): Promise<{ store: Store; record: ActionRecord }> {
+/** A store holding one result (a 200 kB library, or `size` bytes), uploaded to the server. */
+async function uploaded(env: Record<string, string> = {}, size = 200_000): Promise<{ store: Store; record: ActionRecord }> {
   const store = await Store.open(await tempDir('mlc-build-remote-a-'));
   const dir = await tempDir('mlc-build-out-');
-  await writeFile(join(dir, 'lib.so'), Buffer.alloc(200_000, 7));
+  await writeFile(join(dir, 'lib.so'), Buffer.from(Array.from({ length: size }, (_, i) => (i * 7 + (i >> 10)) & 0xff)));
   const record: ActionRecord = { key: KEY, node: 'compile:M/q/cuda', outputs: await store.ingestDir(dir), durationMs: 5, createdAt: '2026-01-01T00:00:00Z' };
   await store.putRecord(record, { step: 'compile' });
   const { cache, warnings } = remote(store, env);
@@ -87,9 +88,19 @@ describe('remote cache protocol and faults', () => {
     }
     const fresh = await Store.open(await tempDir('mlc-build-remote-many-b-'));
     const reader = remote(fresh, {}, 2000);
-    const found = await Promise.all(keys.map((k) => reader.cache.getRecord(k)));
-    expect(reader.warnings).toEqual([]);
-    expect(found.map((r) => (r.kind === 'found' ? r.value.key : r.kind))).toEqual(keys);
+    // What node itself would print on stderr (a listener leak warning) is something a user sees too.
+    const printed: string[] = [];
+    const onWarning = (w: Error) => printed.push(`${w.name}: ${w.message}`);
+    process.on('warning', onWarning);
+    try {
+      const found = await Promise.all(keys.map((k) => reader.cache.getRecord(k)));
+      await new Promise((r) => setImmediate(r));
+      expect(reader.warnings).toEqual([]);
+      expect(printed).toEqual([]);
+      expect(found.map((r) => (r.kind === 'found' ? r.value.key : r.kind))).toEqual(keys);
+    } finally {
+      process.off('warning', onWarning);
+    }
   });
 
   it('results sharing a blob restored at once fetch it once', async () => {
@@ -164,6 +175,25 @@ describe('remote cache protocol and faults', () => {
     const { restored } = await fetchInto();
     expect(restored?.ok).toBe(true);
     expect(server.requests.some((q) => q.range?.startsWith('bytes=') && q.status === 206)).toBe(true);
+  });
+
+  it('a large blob (read straight from the socket) cut mid-GET is resumed with Range and lands whole', async () => {
+    const { record } = await uploaded({}, 6 << 20);
+    server.faults.cutOnce = true;
+    const { restored, local } = await fetchInto();
+    expect(restored?.ok).toBe(true);
+    expect(server.requests.some((q) => q.range?.startsWith('bytes=') && q.status === 206)).toBe(true);
+    const digest = (record.outputs['lib.so'] as { digest: string }).digest;
+    expect((await hashFile(local.blobPath(digest))).digest).toBe(digest);
+  });
+
+  it('a large corrupted blob is refused like a small one: never placed, a miss', async () => {
+    const { record } = await uploaded({}, 6 << 20);
+    server.faults.corrupt = true;
+    const { restored, local } = await fetchInto();
+    expect(!restored?.ok && restored?.error.message).toMatch(/arrived with digest/);
+    expect(await local.hasBlob((record.outputs['lib.so'] as { digest: string }).digest)).toBe(false);
+    expect(await readdir(join(local.root, 'tmp'))).toEqual([]);
   });
 
   it('500 and 413 on PUT: one warning naming the server, counted as failed uploads, nothing thrown', async () => {
@@ -369,8 +399,11 @@ describe('a cache that hangs', () => {
     }
   });
 
-  it('a body that stalls mid-way: given up on the idle timeout, not retried, no partial blob, the failure reported once', async () => {
-    const { record } = await uploaded();
+  it.each([
+    ['a body', 200_000],
+    ['a large body (read straight from the socket)', 6 << 20],
+  ])('%s that stalls mid-way: given up on the idle timeout, not retried, no partial blob, the failure reported once', async (_what, size) => {
+    const { record } = await uploaded({}, size);
     const lib = `/cas/${(record.outputs['lib.so'] as { digest: string }).digest}`;
     server.faults.stall = true;
     const t = Date.now();

@@ -3,6 +3,7 @@
 // second round of timeouts is what a build must not pay. A refused or cut connection is the
 // server's too, so it counts for both; an HTTP status (a 5xx, a 413) counts for its direction.
 // Opening a direction aborts what is under way that way, queued work included.
+import { setMaxListeners } from 'node:events';
 import type { NetFailure } from '../../net/index.js';
 
 export type Direction = 'read' | 'write';
@@ -13,6 +14,11 @@ export const MAX_FAILURES = 3;
 export class Circuit {
   private readonly failures: Record<Direction, number> = { read: 0, write: 0 };
   private readonly controllers: Record<Direction, AbortController> = { read: new AbortController(), write: new AbortController() };
+
+  constructor() {
+    // Every request of a direction listens to its signal, dozens at once: not a leak, and node's warning about one would reach the user.
+    setMaxListeners(0, this.controllers.read.signal, this.controllers.write.signal);
+  }
 
   isOpen(direction: Direction): boolean {
     return this.controllers[direction].signal.aborted;

@@ -8,15 +8,14 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { createReadStream, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { PassThrough, type Readable } from 'node:stream';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { z } from 'zod';
 import { canonicalJson } from '../../canonical-json.js';
 import type { KeyFields } from '../../keys.js';
-import { HttpClient, streamSink, transient, type Answer, type DownloadSink, type NetFailure, type StreamBody } from '../../net/index.js';
+import { fileSink, HttpClient, transient, type Answer, type NetFailure, type StreamBody } from '../../net/index.js';
 import type { Result } from '../../result.js';
 import { writeFileAtomic } from '../atomic.js';
-import { MISS, ReportedFailure, type CacheProvider, type Holding, type ProviderAnswer, type ProviderStats } from '../cache.js';
+import { MISS, type CacheProvider, type Holding, type ProviderAnswer, type ProviderStats } from '../cache.js';
 import type { ActionRecord, Store } from '../store.js';
 import { decodeActionResult, encodeActionResult, type ActionResult, type Digest } from './bazel.js';
 import { Circuit, MAX_FAILURES, type Direction } from './circuit.js';
@@ -50,22 +49,6 @@ const RecordBlobSchema = z.looseObject({
   fields: z.record(z.string(), z.unknown()).optional(),
   signature: z.string().optional(),
 });
-
-/** Waits for a free slot of `limit` and holds it until the returned function is called. */
-function slot(limit: LimitFunction): Promise<() => void> {
-  return new Promise((got) => {
-    void limit(() => new Promise<void>((release) => got(once(release))));
-  });
-}
-
-function once(f: () => void): () => void {
-  let done = false;
-  return () => {
-    if (done) return;
-    done = true;
-    f();
-  };
-}
 
 /** Read size of an upload: 1 MiB writes keep up with curl -T where 64 KiB ones reach ~0.7× of it. */
 const UPLOAD_CHUNK = 1 << 20;
@@ -137,64 +120,30 @@ export class RemoteCache implements CacheProvider {
   }
 
   /**
-   * The blob's bytes as a stream, found once the server starts sending them. A connection cut
-   * mid-transfer is resumed by the net layer with Range from the last byte received. The caller
-   * hashes what arrives (the store checks the digest): nothing here is trusted.
+   * Writes a blob into `path`, hashed as it is written; found: that sha256 (the store compares it
+   * with the digest: nothing here is trusted). A connection cut mid-transfer is resumed by the net
+   * layer with Range from the last byte received; a body that stalls is given up (and reported).
    */
-  async openBlob(digest: string): Promise<ProviderAnswer<Readable>> {
+  async saveBlob(blob: { digest: string; size?: number }, path: string): Promise<ProviderAnswer<string>> {
     if (this.circuit.isOpen('read')) return this.notAsked();
-    const what = `GET /cas/${short(digest)}`;
-    // The slot is held until the body is read or dropped, not just until the headers arrive.
-    const release = once(await slot(this.transfers));
-    if (this.circuit.isOpen('read')) {
-      release(); // it opened while this one waited for its slot
-      return this.notAsked();
-    }
-    const out = new PassThrough();
-    const dropped = new AbortController();
-    // A failed transfer ends the stream with a failure reported here, so the store does not report it again.
-    let failedHere = false;
-    const sink: DownloadSink = {
-      ...streamSink(out),
-      destroy: (why) => {
-        failedHere = true;
-        out.destroy(new ReportedFailure(why));
-      },
-    };
-    let announce = () => {};
-    const started = new Promise<'started'>((resolve) => (announce = () => resolve('started')));
-    let counted = 0;
-    const done = this.client.download(this.url(`/cas/${digest}`), sink, {
-      signal: AbortSignal.any([dropped.signal, this.circuit.signal('read')]),
-      retry: { retries: MAX_RESUMES, baseMs: 200, maxMs: 2000 },
-      retryIf: (f) => transient(f) && f.reason !== 'timeout',
-      onStart: announce,
-      onProgress: (held) => {
-        this.stats.fetchedBytes += held - counted;
-        counted = held;
-      },
+    return this.transfers(async (): Promise<ProviderAnswer<string>> => {
+      const signal = this.circuit.signal('read');
+      if (signal.aborted) return this.notAsked(); // it opened while this one waited for its slot
+      let counted = 0;
+      const got = await this.client.download(this.url(`/cas/${blob.digest}`), await fileSink(path), {
+        signal,
+        ...(blob.size !== undefined ? { expected: { size: blob.size } } : {}),
+        retry: { retries: MAX_RESUMES, baseMs: 200, maxMs: 2000 },
+        retryIf: (f) => transient(f) && f.reason !== 'timeout',
+        onProgress: (held) => {
+          this.stats.fetchedBytes += held - counted;
+          counted = held;
+        },
+      });
+      if (got.ok) return { kind: 'found', value: got.value.sha256 };
+      if (got.error.reason === 'http-status' && got.error.status === 404) return MISS;
+      return this.failed('read', `GET /cas/${short(blob.digest)}`, got.error);
     });
-    const first = await Promise.race([started, done]);
-    if (first !== 'started' && !first.ok) {
-      // No body (a 404, a refused connection): the sink destroys the stream with the failure, and
-      // nobody will read it; without a listener that error would end the process.
-      out.on('error', () => undefined);
-      release();
-      if (first.error.reason === 'http-status' && first.error.status === 404) return MISS;
-      return this.failed('read', what, first.error);
-    }
-    // Read to its end, or dropped unread: either way the slot is free and the transfer stops.
-    out.once('close', () => {
-      if (failedHere) return; // counted first (below), then the slot is let go
-      release();
-      dropped.abort();
-    });
-    void done.then((r) => {
-      // A body that stalled or was cut for good: a failure of the remote, counted and reported (once).
-      if (!r.ok && !dropped.signal.aborted) this.failed('read', what, r.error);
-      release();
-    });
-    return { kind: 'found', value: out };
   }
 
   /** Uploads a result whose blobs are in the local store: missing blobs first, then the action result. */
