@@ -51,6 +51,29 @@ describe.skipIf(lacks('python3 with venv and pip', VENV))('managed toolchain (to
     expect(r.calls.map((c) => c.sub)).toContain('compile');
   }, 120_000);
 
+  it("kill -9 while pip's environment is made leaves nothing a later build uses", async () => {
+    const store = join(await tempDir(), 'store');
+    const f = await managedProject(store);
+    const toolchains = join(store, 'toolchains');
+    const child = spawn(process.execPath, [BIN, 'build'], { cwd: f.dir, env: { ...process.env, ...f.env, ...MANAGED }, stdio: 'ignore' });
+    // Killed once venv has made its python and ensurepip is installing pip: a half venv is on disk.
+    const halfMade = async () => {
+      for (const dir of [toolchains, join(toolchains, 'tmp')]) {
+        const names = await readdir(dir).catch(() => [] as string[]);
+        if (names.some((n) => n.startsWith('pip-') && existsSync(join(dir, n, 'bin/python')))) return true;
+      }
+      return false;
+    };
+    while (!(await halfMade())) await new Promise((r) => setTimeout(r, 10));
+    child.kill('SIGKILL');
+    await new Promise((r) => child.on('close', r));
+    expect((await readdir(toolchains)).filter((n) => n !== 'tmp')).toEqual([]);
+    const r = await f.run(['build'], MANAGED);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain("making pip's environment");
+    expect(r.calls.map((c) => c.sub)).toContain('compile');
+  }, 120_000);
+
   it('says what to do when no wheel fits, when Python is too old, and when both install and mlc_llm are set', async () => {
     const g = await managedProject(join(await tempDir(), 'store'));
     await g.editManifest((y) => y.replace('packages: [mlc-llm-nightly-cpu]', 'packages: [mlc-llm-nightly-cu999]'));

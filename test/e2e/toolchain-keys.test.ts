@@ -17,6 +17,8 @@ describe.skipIf(lacks('python3 with venv and pip', VENV))('managed toolchain (to
     await mlcWheels(e.path('wheels'), { mlcLlm: '0.1.dev8', tvm: '0.1.dev5' });
     const r = await e.run(['build', '--update', '--json'], MANAGED);
     expect(r.code).toBe(0);
+    expect(r.stderr).toContain('resolving');
+    expect(r.stderr).not.toContain("making pip's environment"); // the store's, made by the first build
     expect((await lockOf(e)).toolchain?.[Object.keys((await lockOf(e)).toolchain ?? {})[0] ?? '']?.packages.map((p) => p.version)).toEqual([
       '0.1.dev5',
       '0.1.dev8',

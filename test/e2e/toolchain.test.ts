@@ -2,12 +2,12 @@
 // wheels made by hand (test/helpers/wheels.ts) whose mlc_llm runs the test double: the first
 // install and its pins, and what other projects and machines do with them. Other files:
 // toolchain-keys (pins in the steps' keys), toolchain-install (sources and failures of an install).
-import { copyFile, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { copyFile, readdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/cli.js';
 import { Project } from '../helpers/project.js';
-import { lockOf, MANAGED, managedProject, sha256, VENV } from '../helpers/managed-toolchain.js';
+import { exec, lockOf, MANAGED, managedProject, sha256, VENV } from '../helpers/managed-toolchain.js';
 import { lacks } from '../helpers/tools.js';
 import { makeWheel, mlcWheels } from '../helpers/wheels.js';
 
@@ -70,6 +70,17 @@ describe.skipIf(lacks('python3 with venv and pip', VENV))('managed toolchain (to
     expect(status.stdout).toContain('mlc-llm-nightly-cpu 0.1.dev7');
     expect(status.stdout).toContain('the environment matches mlc.build.lock');
     expect(status.stdout).toMatch(/tvm: .*\/tvm\/__init__\.py/);
+  });
+
+  it('the environment holds the pinned distributions alone, filled by the one pip the store keeps', async () => {
+    expect(first.stderr.split("making pip's environment for Python").length - 1).toBe(1); // resolving and installing share it
+    expect((await readdir(join(store, 'toolchains'))).filter((n) => n.startsWith('pip-'))).toHaveLength(1);
+    const mlcLlm = (await a.run(['toolchain', 'path'], MANAGED)).stdout.trim();
+    const { stdout } = await exec(join(dirname(mlcLlm), 'python'), [
+      '-c',
+      'import json, importlib.metadata as m; print(json.dumps(sorted(d.metadata["Name"] for d in m.distributions())))',
+    ]);
+    expect(JSON.parse(stdout)).toEqual(['mlc-ai-nightly-cpu', 'mlc-llm-nightly-cpu']);
   });
 
   it('a new machine with the committed lock installs exactly the pinned wheels, and refuses a tampered one', async () => {

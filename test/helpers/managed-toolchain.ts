@@ -18,11 +18,14 @@ export const sha256 = async (file: string): Promise<string> =>
     .update(await readFile(file))
     .digest('hex');
 
+// A venv without pip (what a toolchain's environment is) and ensurepip's pip (what mlc-build keeps
+// once per store to fill them), checked without the seconds ensurepip takes to install pip.
 async function hasVenv(): Promise<boolean> {
   try {
     const dir = await tempDir();
-    await exec('python3', ['-m', 'venv', join(dir, 'v')]);
-    return existsSync(join(dir, 'v/bin/pip'));
+    await exec('python3', ['-m', 'venv', '--without-pip', join(dir, 'v')]);
+    const { stdout } = await exec(join(dir, 'v/bin/python'), ['-c', 'import ensurepip; print(ensurepip.version())']);
+    return existsSync(join(dir, 'v/bin/python')) && /^\d+\.\d+/.test(stdout.trim());
   } catch {
     return false;
   }
