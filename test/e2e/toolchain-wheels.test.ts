@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/cli.js';
 import { NGINX, Nginx } from '../helpers/nginx.js';
 import { Project } from '../helpers/project.js';
-import { exec, MANAGED, managedManifest, MODELS, sha256, VENV } from '../helpers/managed-toolchain.js';
+import { exec, lockOf, MANAGED, managedManifest, MODELS, sha256, VENV } from '../helpers/managed-toolchain.js';
 import { lacks } from '../helpers/tools.js';
 import { mlcWheels } from '../helpers/wheels.js';
 
@@ -16,10 +16,6 @@ const manifest = managedManifest;
 const TVM = 'mlc_ai_nightly_cpu-0.1.dev5-py3-none-any.whl';
 const LLM = 'mlc_llm_nightly_cpu-0.1.dev7-py3-none-any.whl';
 
-interface Lock {
-  toolchain?: Record<string, { request: string; python: string; packages: { name: string; version: string; sha256: string; file?: string }[] }>;
-}
-const lockOf = async (p: Project) => JSON.parse(await readFile(p.path('mlc.build.lock'), 'utf8')) as Lock;
 const blob = (store: string, digest: string) => join(store, 'cas', digest.slice(0, 2), digest);
 const envsIn = async (store: string) => (await readdir(join(store, 'toolchains')).catch(() => [] as string[])).filter((n) => /^[0-9a-f]+$/.test(n));
 

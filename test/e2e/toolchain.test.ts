@@ -1,34 +1,15 @@
 // The managed toolchain end to end, offline, with the machine's real Python, venv and pip and
-// wheels made by hand (test/helpers/wheels.ts) whose mlc_llm runs the test double.
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+// wheels made by hand (test/helpers/wheels.ts) whose mlc_llm runs the test double: the first
+// install and its pins, and what other projects and machines do with them. Other files:
+// toolchain-keys (pins in the steps' keys), toolchain-install (sources and failures of an install).
 import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { BIN, tempDir } from '../helpers/cli.js';
-import { NGINX, Nginx } from '../helpers/nginx.js';
+import { tempDir } from '../helpers/cli.js';
 import { Project } from '../helpers/project.js';
-import { exec, MANAGED, managedManifest, MODELS, sha256, VENV } from '../helpers/managed-toolchain.js';
+import { exec, lockOf, MANAGED, managedProject, sha256, VENV } from '../helpers/managed-toolchain.js';
 import { lacks } from '../helpers/tools.js';
-import { SimpleIndex } from '../helpers/simple-index.js';
 import { makeWheel, mlcWheels } from '../helpers/wheels.js';
-
-const manifest = managedManifest;
-
-interface Lock {
-  toolchain?: Record<string, { request: string; python: string; packages: { name: string; version: string; sha256: string }[] }>;
-}
-const lockOf = async (p: Project) => JSON.parse(await readFile(p.path('mlc.build.lock'), 'utf8')) as Lock;
-
-/** Each project's store (the manifest's cache:). */
-const storeOf = new Map<Project, string>();
-
-async function project(cache: string, wheels = { mlcLlm: '0.1.dev7', tvm: '0.1.dev5' }): Promise<Project> {
-  const p = await Project.create(manifest(cache), MODELS);
-  await mlcWheels(p.path('wheels'), wheels);
-  storeOf.set(p, cache);
-  return p;
-}
 
 /**
  * An environment whose pip would install something else, or nothing: a constraint against the
@@ -52,7 +33,7 @@ describe.skipIf(lacks('python3 with venv and pip', VENV))('managed toolchain (to
 
   beforeAll(async () => {
     store = join(await tempDir(), 'store');
-    a = await project(store);
+    a = await managedProject(store);
     first = await a.run(['build'], { ...MANAGED, ...(await pipConfiguredAgainst(a)) });
   }, 120_000);
 
@@ -86,7 +67,7 @@ describe.skipIf(lacks('python3 with venv and pip', VENV))('managed toolchain (to
   });
 
   it('a second project with the same toolchain and store installs nothing', async () => {
-    const b = await project(store);
+    const b = await managedProject(store);
     const r = await b.run(['build'], MANAGED);
     expect(r.code).toBe(0);
     expect(r.stderr).not.toContain('installing');
@@ -106,8 +87,19 @@ describe.skipIf(lacks('python3 with venv and pip', VENV))('managed toolchain (to
     expect(status.stdout).toMatch(/tvm: .*\/tvm\/__init__\.py/);
   });
 
+  it('the environment holds the pinned distributions alone, filled by the one pip the store keeps', async () => {
+    expect(first.stderr.split("making pip's environment for Python").length - 1).toBe(1); // resolving and installing share it
+    expect((await readdir(join(store, 'toolchains'))).filter((n) => n.startsWith('pip-'))).toHaveLength(1);
+    const mlcLlm = (await a.run(['toolchain', 'path'], MANAGED)).stdout.trim();
+    const { stdout } = await exec(join(dirname(mlcLlm), 'python'), [
+      '-c',
+      'import json, importlib.metadata as m; print(json.dumps(sorted(d.metadata["Name"] for d in m.distributions())))',
+    ]);
+    expect(JSON.parse(stdout)).toEqual(['mlc-ai-nightly-cpu', 'mlc-llm-nightly-cpu']);
+  });
+
   it('a new machine with the committed lock installs exactly the pinned wheels, and refuses a tampered one', async () => {
-    const c = await project(join(await tempDir(), 'store'), { mlcLlm: '0.1.dev7', tvm: '0.1.dev5' });
+    const c = await managedProject(join(await tempDir(), 'store'), { mlcLlm: '0.1.dev7', tvm: '0.1.dev5' });
     await copyFile(a.path('mlc.build.lock'), c.path('mlc.build.lock'));
     // A newer nightly on the index changes nothing: the lock decides.
     await mlcWheels(c.path('wheels'), { mlcLlm: '0.1.dev9', tvm: '0.1.dev9' });
@@ -118,7 +110,7 @@ describe.skipIf(lacks('python3 with venv and pip', VENV))('managed toolchain (to
     expect(await readFile(c.path('mlc.build.lock'), 'utf8')).toBe(await readFile(a.path('mlc.build.lock'), 'utf8'));
 
     // Same name and version, other bytes: pip refuses it by hash, and nothing counts as installed.
-    const d = await project(join(await tempDir(), 'store'));
+    const d = await managedProject(join(await tempDir(), 'store'));
     await copyFile(a.path('mlc.build.lock'), d.path('mlc.build.lock'));
     await makeWheel(d.path('wheels'), { name: 'mlc-ai-nightly-cpu', version: '0.1.dev5', files: { 'tvm/__init__.py': 'import os\n' } });
     const t = await d.run(['build'], MANAGED);
@@ -130,7 +122,7 @@ describe.skipIf(lacks('python3 with venv and pip', VENV))('managed toolchain (to
   }, 120_000);
 
   it('a machine whose Python differs only in its patch level uses the same pins', async () => {
-    const c = await project(join(await tempDir(), 'store'));
+    const c = await managedProject(join(await tempDir(), 'store'));
     await copyFile(a.path('mlc.build.lock'), c.path('mlc.build.lock'));
     await writeFile(
       c.path('patch-python'),
@@ -142,167 +134,5 @@ describe.skipIf(lacks('python3 with venv and pip', VENV))('managed toolchain (to
     expect(r.code).toBe(0);
     expect(r.stderr).not.toContain('resolving');
     expect(await readFile(c.path('mlc.build.lock'), 'utf8')).toBe(await readFile(a.path('mlc.build.lock'), 'utf8'));
-  }, 120_000);
-
-  it('a new version pinned in the lock re-keys the steps that run mlc_llm, not the downloads', async () => {
-    const e = await project(join(await tempDir(), 'store'));
-    expect((await e.run(['build'], MANAGED)).code).toBe(0);
-    await mlcWheels(e.path('wheels'), { mlcLlm: '0.1.dev8', tvm: '0.1.dev5' });
-    const r = await e.run(['build', '--update', '--json'], MANAGED);
-    expect(r.code).toBe(0);
-    expect((await lockOf(e)).toolchain?.[Object.keys((await lockOf(e)).toolchain ?? {})[0] ?? '']?.packages.map((p) => p.version)).toEqual([
-      '0.1.dev5',
-      '0.1.dev8',
-    ]);
-    expect(r.calls.map((c) => c.sub).sort()).toEqual(['compile', 'convert_weight', 'gen_config', 'gen_config']);
-    const finishes = r.stdout
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as { event: string; kind?: string; status?: string })
-      .filter((x) => x.event === 'finish' && x.kind === 'download');
-    expect(finishes.map((f) => f.status)).toEqual(['fresh', 'fresh']);
-
-    // The manifest asks for another toolchain: the lock's pins are resolved again, without --update.
-    await e.editManifest((y) => y.replace('packages: [mlc-llm-nightly-cpu]', 'packages: ["mlc-llm-nightly-cpu==0.1.dev7"]'));
-    const asked = await e.run(['build'], MANAGED);
-    expect(asked.code).toBe(0);
-    expect(asked.stderr).toContain('resolving mlc-llm-nightly-cpu==0.1.dev7');
-    expect((await lockOf(e)).toolchain?.[Object.keys((await lockOf(e)).toolchain ?? {})[0] ?? '']?.packages.map((p) => p.version)).toEqual([
-      '0.1.dev5',
-      '0.1.dev7',
-    ]);
-  }, 120_000);
-
-  it('installs from a package index (PEP 503 simple), with the hashes it lists', async () => {
-    const h = await project(join(await tempDir(), 'store'));
-    const index = await SimpleIndex.serve(h.path('wheels'));
-    try {
-      await h.editManifest((y) => y.replace('find_links: [./wheels], index_url: false', `index_url: "${index.url}"`));
-      const r = await h.run(['build'], MANAGED);
-      expect(r.code).toBe(0);
-      expect(r.stderr).toContain('installing mlc-ai-nightly-cpu 0.1.dev5, mlc-llm-nightly-cpu 0.1.dev7');
-      expect(index.requests).toContain('/simple/mlc-llm-nightly-cpu/');
-      expect(index.requests).toContain('/files/mlc_llm_nightly_cpu-0.1.dev7-py3-none-any.whl');
-      expect(r.calls.map((c) => c.sub)).toContain('compile');
-    } finally {
-      await index.close();
-    }
-  }, 120_000);
-
-  it.skipIf(lacks('nginx', NGINX !== undefined))(
-    "a release on Linux takes a Mac's iphone library from the remote cache, keyed with the Mac's pinned toolchain",
-    async () => {
-      const server = await Nginx.start();
-      try {
-        // "The Mac": its Python says darwin/arm64, so its toolchain is pinned as darwin_arm64-… (the double builds iphone anywhere).
-        const mac = await project(join(await tempDir(), 'store'));
-        await writeFile(
-          mac.path('mac-python'),
-          `#!/bin/sh\ncase "$2" in *platform.system*) exec python3 -c 'import json, platform, sys; print(json.dumps({"version": platform.python_version(), "system": "darwin", "machine": "arm64", "abi": sys.implementation.cache_tag}))';; esac\nexec python3 "$@"\n`,
-          { mode: 0o755 },
-        );
-        await mac.editManifest((y) =>
-          y.replace('index_url: false }', 'index_url: false, python: ./mac-python }').replace('targets: [android]', 'targets: [android, iphone]'),
-        );
-        // Pinned for the Mac from here (pip resolving for its platform), then used there as they are.
-        const abi = (await exec('python3', ['-c', 'import sys; print(sys.implementation.cache_tag.replace("cpython-", "cp"))'])).stdout.trim();
-        const pinned = await mac.run(['toolchain', 'lock', '--platform', `darwin_arm64-${abi}`], MANAGED);
-        expect(pinned.code).toBe(0);
-        expect(pinned.stdout).toBe(`darwin_arm64-${abi}: mlc-ai-nightly-cpu 0.1.dev5, mlc-llm-nightly-cpu 0.1.dev7\n`);
-        const built = await mac.run(['build', 'target=iphone', '--remote-cache', server.url], MANAGED);
-        expect(built.code).toBe(0);
-        expect(built.stderr).not.toContain('resolving');
-        expect(Object.keys((await lockOf(mac)).toolchain ?? {})).toEqual([expect.stringMatching(/^darwin_arm64-cp3\d+$/)]);
-
-        // "The Linux release job": the same manifest and lock, a fresh store, this host's own toolchain for the configs.
-        const linux = await project(join(await tempDir(), 'store'));
-        await linux.editManifest((y) => y.replace('targets: [android]', 'targets: [android, iphone]'));
-        await copyFile(mac.path('mlc.build.lock'), linux.path('mlc.build.lock'));
-        const r = await linux.run(['release', 'target=iphone', '--remote-cache', server.url], { ...MANAGED, MLC_BUILD_ALL_HOSTS: '' });
-        expect(r.stderr).not.toContain('cannot be built');
-        expect(r.code).toBe(0);
-        expect(r.calls.filter((c) => c.sub === 'compile')).toEqual([]);
-        const inv = JSON.parse(await readFile(linux.path('release/release.json'), 'utf8')) as { libraries: { cell: string; sha256: string }[] };
-        expect(inv.libraries.map((l) => [l.cell, l.sha256])).toEqual([['qwen/q4f16_1/iphone', await sha256(mac.path('dist/libs/qwen-q4f16_1-iphone.tar'))]]);
-
-        // Without the Mac's pins the key is unknown here: named, nothing written.
-        const blind = await project(join(await tempDir(), 'store'));
-        await blind.editManifest((y) => y.replace('targets: [android]', 'targets: [android, iphone]'));
-        const miss = await blind.run(['release', 'target=iphone', '--remote-cache', server.url], { ...MANAGED, MLC_BUILD_ALL_HOSTS: '' });
-        expect(miss.code).toBe(1);
-        expect(miss.stderr).toContain('mlc.build.lock pins no toolchain for darwin-arm64 yet');
-      } finally {
-        await server.stop();
-      }
-    },
-    180_000,
-  );
-
-  it('kill -9 during the install leaves no environment a later build trusts', async () => {
-    const f = await project(join(await tempDir(), 'store'));
-    const toolchains = join(storeOf.get(f) as string, 'toolchains');
-    const child = spawn(process.execPath, [BIN, 'build'], { cwd: f.dir, env: { ...process.env, ...f.env, ...MANAGED }, stdio: 'ignore' });
-    // Killed once the venv is made and pip is installing into it: a half environment is on disk.
-    const halfMade = async () => {
-      const names = await readdir(toolchains).catch(() => [] as string[]);
-      return names.some((n) => /^[0-9a-f]+$/.test(n) && existsSync(join(toolchains, n, 'mlc-build-requirements.txt')));
-    };
-    while (!(await halfMade())) await new Promise((r) => setTimeout(r, 10));
-    child.kill('SIGKILL');
-    await new Promise((r) => child.on('close', r));
-    const envs = (await readdir(toolchains)).filter((n) => /^[0-9a-f]+$/.test(n));
-    expect(envs.length).toBe(1);
-    for (const name of envs) expect(existsSync(join(toolchains, name, '.mlc-build-complete'))).toBe(false);
-    // pip may still be finishing in its own process group; the next build removes what it left and installs again.
-    const r = await f.run(['build'], MANAGED);
-    expect(r.code).toBe(0);
-    expect(r.stderr).toContain('installing');
-    expect(r.calls.map((c) => c.sub)).toContain('compile');
-  }, 120_000);
-
-  it('says what to do when no wheel fits, when Python is too old, and when both install and mlc_llm are set', async () => {
-    const g = await project(join(await tempDir(), 'store'));
-    await g.editManifest((y) => y.replace('packages: [mlc-llm-nightly-cpu]', 'packages: [mlc-llm-nightly-cu999]'));
-    const r = await g.run(['build'], MANAGED);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toContain('No matching distribution found for mlc-llm-nightly-cu999');
-    expect(r.stderr).toMatch(/cu122.*NVIDIA, CUDA 12\.2/);
-
-    await writeFile(g.path('old-python'), `#!/bin/sh\necho '{"version": "3.7.1", "system": "linux", "machine": "x86_64", "abi": "cpython-37"}'\n`, {
-      mode: 0o755,
-    });
-    await g.editManifest((y) => y.replace('index_url: false }', 'index_url: false, python: ./old-python }'));
-    const old = await g.run(['build'], MANAGED);
-    expect(old.code).toBe(1);
-    expect(old.stderr).toContain("is Python 3.7.1: MLC's wheels are built for Python 3.9 to 3.13 (3.11 recommended)");
-
-    await g.editManifest((y) => y.replace('toolchain:\n', 'toolchain:\n  mlc_llm: mlc_llm\n'));
-    const both = await g.run(['plan'], MANAGED);
-    expect(both.code).toBe(2);
-    expect(both.stderr).toMatch(/mlc\.build\.yaml:\d+:\d+: .*toolchain\.install and toolchain\.mlc_llm are alternatives/);
-  }, 120_000);
-
-  it('an index that cannot be reached is remembered: the next builds say so at once instead of trying for every build; toolchain install tries at once; the summary counts the attempt', async () => {
-    const h = await project(join(await tempDir(), 'store'));
-    // A port nothing listens on, on this machine: pip is refused and says it cannot connect.
-    await h.editManifest((y) => y.replace('find_links: [./wheels], index_url: false', 'index_url: "http://127.0.0.1:9/simple"'));
-    const t0 = Date.now();
-    const first = await h.run(['build', '--json'], MANAGED);
-    const firstMs = Date.now() - t0;
-    expect(first.code).toBe(1);
-    expect(first.stderr).toContain('pip cannot reach http://127.0.0.1:9/simple');
-    const summary = JSON.parse(first.stdout.trim().split('\n').at(-1) ?? '{}') as { event?: string; ms?: number };
-    expect(summary.event).toBe('summary');
-    // The summary's time is the build's: the install attempt is in it (the process's own start-up is not).
-    expect(summary.ms ?? 0).toBeGreaterThan(firstMs / 2);
-    const second = await h.run(['build'], MANAGED);
-    expect(second.code).toBe(1);
-    expect(second.stderr).toMatch(
-      /pip cannot reach http:\/\/127\.0\.0\.1:9\/simple.*\(at \d\d:\d\d:\d\d; not tried again for \d+ min — mlc-build toolchain install tries now\)/,
-    );
-    expect(second.stderr).not.toContain('resolving');
-    const retry = await h.run(['toolchain', 'install'], MANAGED);
-    expect(retry.code).toBe(1);
-    expect(retry.stderr).toContain('resolving'); // it tried again
   }, 120_000);
 });

@@ -1,5 +1,6 @@
 // What the managed toolchain's end-to-end tests share: whether this machine's python3 can make a
-// venv with pip, a manifest that installs the hand-made wheels from ./wheels, and file digests.
+// venv with pip, a manifest that installs the hand-made wheels from ./wheels, projects made with
+// it, their lock, and file digests.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -7,6 +8,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { tempDir } from './cli.js';
+import { Project } from './project.js';
+import { mlcWheels } from './wheels.js';
 
 export const exec = promisify(execFile);
 
@@ -15,11 +18,14 @@ export const sha256 = async (file: string): Promise<string> =>
     .update(await readFile(file))
     .digest('hex');
 
+// A venv without pip (what a toolchain's environment is) and ensurepip's pip (what mlc-build keeps
+// once per store to fill them), checked without the seconds ensurepip takes to install pip.
 async function hasVenv(): Promise<boolean> {
   try {
     const dir = await tempDir();
-    await exec('python3', ['-m', 'venv', join(dir, 'v')]);
-    return existsSync(join(dir, 'v/bin/pip'));
+    await exec('python3', ['-m', 'venv', '--without-pip', join(dir, 'v')]);
+    const { stdout } = await exec(join(dir, 'v/bin/python'), ['-c', 'import ensurepip; print(ensurepip.version())']);
+    return existsSync(join(dir, 'v/bin/python')) && /^\d+\.\d+/.test(stdout.trim());
   } catch {
     return false;
   }
@@ -42,3 +48,15 @@ targets: [android]
 export const MODELS = { qwen: { preset: 'qwen2_0_5b', weights: 'safetensors' } } as const;
 /** The managed toolchain, not the double on MLC_BUILD_MLC_LLM. */
 export const MANAGED = { MLC_BUILD_MLC_LLM: '' };
+
+export interface Lock {
+  toolchain?: Record<string, { request: string; python: string; packages: { name: string; version: string; sha256: string; file?: string }[] }>;
+}
+export const lockOf = async (p: Project): Promise<Lock> => JSON.parse(await readFile(p.path('mlc.build.lock'), 'utf8')) as Lock;
+
+/** A project with its store at `cache` and a find_links folder of the wheels. */
+export async function managedProject(cache: string, wheels = { mlcLlm: '0.1.dev7', tvm: '0.1.dev5' }): Promise<Project> {
+  const p = await Project.create(managedManifest(cache), MODELS);
+  await mlcWheels(p.path('wheels'), wheels);
+  return p;
+}

@@ -1,9 +1,13 @@
 // Wheels made by hand for tests of the managed toolchain: a wheel is a zip with METADATA, WHEEL,
 // RECORD (and entry_points.txt for console scripts), so no build backend is needed. The
 // mlc-llm-nightly-cpu here has an `mlc_llm` console script that runs the repository's test double.
+// A wheel's bytes follow from its spec alone (fixed timestamps), so each is made once per test file
+// and copied into every folder that asks for it.
 import { execFile } from 'node:child_process';
-import { mkdir } from 'node:fs/promises';
+import { copyFile, mkdir } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
+import { tempDir } from './cli.js';
 import { DOUBLE } from './project.js';
 
 const MAKE = `
@@ -39,14 +43,26 @@ export interface WheelSpec {
   entryPoints?: string;
 }
 
-export async function makeWheel(dir: string, spec: WheelSpec): Promise<string> {
-  await mkdir(dir, { recursive: true });
-  const { stdout } = await promisify(execFile)('python3', [
-    '-c',
-    MAKE,
-    JSON.stringify({ dir, name: spec.name, version: spec.version, files: spec.files, requires: spec.requires ?? [], entry_points: spec.entryPoints }),
-  ]);
+/** Spec (as JSON) → the wheel made from it in a folder of its own. */
+const made = new Map<string, Promise<string>>();
+
+async function build(spec: string): Promise<string> {
+  const dir = await tempDir('mlc-build-wheel-');
+  const { stdout } = await promisify(execFile)('python3', ['-c', MAKE, JSON.stringify({ ...(JSON.parse(spec) as object), dir })]);
   return stdout.trim();
+}
+
+export async function makeWheel(dir: string, spec: WheelSpec): Promise<string> {
+  const key = JSON.stringify({ name: spec.name, version: spec.version, files: spec.files, requires: spec.requires ?? [], entry_points: spec.entryPoints });
+  let wheel = made.get(key);
+  if (!wheel) {
+    wheel = build(key);
+    made.set(key, wheel);
+  }
+  await mkdir(dir, { recursive: true });
+  const file = join(dir, basename(await wheel));
+  await copyFile(await wheel, file);
+  return file;
 }
 
 /** mlc-ai-nightly-cpu (a tiny `tvm`) and mlc-llm-nightly-cpu (an `mlc_llm` that runs the double). */

@@ -1,13 +1,14 @@
 // A managed toolchain: a venv per toolchain under the store (`toolchains/<digest>/`), named by the
 // digest of what it holds (the pinned distributions, the Python version, the platform), filled by
-// pip and pinned by wheel hash in mlc.build.lock. The first install resolves (pip's dry-run
-// report gives every distribution with its sha256, dependencies included) and records the pins;
-// every later install, on any machine of that platform, installs exactly those bytes with
-// --require-hashes. The pinned wheels are gathered first (wheels.ts: the store, the remote cache,
-// then the index) into one folder pip installs from with --no-index, so a toolchain installs
-// after its index dropped the wheels. A venv cannot be moved once made, so it is made in place
-// and counts only once its completion marker (written last) holds its digest; anything else there
-// is removed and made again. Installs of one environment are serialised across processes by a lock.
+// the store's kept pip (venv.ts) and pinned by wheel hash in mlc.build.lock. The first install
+// resolves (pip's dry-run report gives every distribution with its sha256, dependencies included)
+// and records the pins; every later install, on any machine of that platform, installs exactly
+// those bytes with --require-hashes. The pinned wheels are gathered first (wheels.ts: the store,
+// the remote cache, then the index) into one folder pip installs from with --no-index, so a
+// toolchain installs after its index dropped the wheels. A venv cannot be moved once made, so it
+// is made in place and counts only once its completion marker (written last) holds its digest;
+// anything else there is removed and made again. Installs of one environment are serialised
+// across processes by a lock.
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -24,8 +25,9 @@ import type { Fingerprint } from '../fingerprint.js';
 import { envBinary, findPython, type PythonInfo } from './python.js';
 
 export { envBinary };
-import { pip, pipEnvironment, pipSourceArgs, runLogged, type PipRun } from './pip.js';
+import { pip, pipEnvironment, pipSourceArgs } from './pip.js';
 import { pipAdvice, requestFor, type InstallRequest } from './request.js';
+import { keptPip, makeVenv } from './venv.js';
 import { corePins, gatherWheels, requirementsText, wheelFileName, type WheelStash } from './wheels.js';
 
 export const MARKER = '.mlc-build-complete';
@@ -169,33 +171,37 @@ export function crossArgs(cross: CrossTarget): string[] {
   ];
 }
 
-/** A scratch folder with a venv made the first time its pip is needed; removed by `dispose`. */
+/** A scratch folder for pip's report and log, and the store's pip, looked up when first needed; the folder is removed by `dispose`. */
 export interface Scratch {
   dir: string;
-  venv: () => Promise<Result<string, string>>;
+  /** The venv whose pip resolves and downloads (venv.ts). */
+  pip: () => Promise<Result<string, string>>;
   dispose: () => Promise<void>;
 }
 
-export async function scratchFor(python: PythonInfo, dir: string, opts: Pick<EnsureOptions, 'env' | 'signal' | 'projectRoot'>): Promise<Scratch> {
+export async function scratchFor(
+  python: PythonInfo,
+  dir: string,
+  opts: Pick<EnsureOptions, 'env' | 'signal' | 'projectRoot' | 'storeRoot' | 'say'>,
+): Promise<Scratch> {
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
-  let made: Promise<Result<string, string>> | undefined;
-  const venv = join(dir, 'venv');
+  let found: Promise<Result<string, string>> | undefined;
   return {
     dir,
-    venv: () => (made ??= makeVenv(python, venv, opts).then((r) => (r.ok ? ok(venv) : r))),
+    pip: () => (found ??= keptPip(python, opts)),
     dispose: () => rm(dir, { recursive: true, force: true }),
   };
 }
 
-/** pip's resolution of the request, with every distribution's sha256 and file name, from the scratch venv. */
+/** pip's resolution of the request, with every distribution's sha256 and file name (--ignore-installed: what pip's own venv holds does not count). */
 export async function resolvePins(
   request: InstallRequest,
   scratch: Scratch,
   opts: EnsureOptions,
   cross?: CrossTarget,
 ): Promise<Result<ToolchainPin[], string>> {
-  const venv = await scratch.venv();
+  const venv = await scratch.pip();
   if (!venv.ok) return venv;
   const report = join(scratch.dir, 'report.json');
   const log = join(scratch.dir, 'pip.log');
@@ -237,21 +243,10 @@ export async function resolvePins(
   return ok(pins.sort((a, b) => byText(a.name, b.name)));
 }
 
-function makeVenv(
-  python: PythonInfo,
-  dir: string,
-  opts: Pick<EnsureOptions, 'env' | 'signal' | 'projectRoot'> & { log?: string; onSpawn?: (pid: number) => void },
-): Promise<PipRun> {
-  return runLogged(
-    [python.exe, '-m', 'venv', dir],
-    { cwd: opts.projectRoot, env: pipEnvironment(opts.env), signal: opts.signal, log: opts.log ?? `${dir}.venv.log`, onSpawn: opts.onSpawn },
-    () => `${python.exe} -m venv failed: Python's venv module is missing or broken (Debian: apt-get install python3-venv)`,
-  );
-}
-
 /**
- * Makes the environment in place: venv, the pinned wheels gathered into a folder (store, remote,
- * index) and installed from it alone by hash, a check of what got installed, the marker last.
+ * Makes the environment in place: a venv without pip, the pinned wheels gathered into a folder
+ * (store, remote, index) and installed from it alone by hash with the store's pip, a check of
+ * what got installed, the marker last.
  * The pins, with their wheels' file names.
  */
 async function installEnvironment(m: ManagedToolchain, opts: EnsureOptions): Promise<Result<ToolchainPin[], string>> {
@@ -265,6 +260,9 @@ async function installEnvironment(m: ManagedToolchain, opts: EnsureOptions): Pro
   try {
     if (markerHolds(m.dir, m.fingerprint.digest)) return ok(m.pins); // another process made it meanwhile
     const started = Date.now();
+    // Before anything of the environment is made: it is filled by this pip.
+    const pipVenv = await keptPip(m.python, opts);
+    if (!pipVenv.ok) return pipVenv;
     // Whatever is here lacks its marker: a killed or failed install. Never trusted, made anew; a
     // killed install's venv or pip may still run in its process group: stopped first.
     const pidFile = `${m.dir}.pid`;
@@ -274,7 +272,7 @@ async function installEnvironment(m: ManagedToolchain, opts: EnsureOptions): Pro
     const onSpawn = (pid: number) => void writeFile(pidFile, String(pid)).catch(() => undefined);
     opts.say(`installing ${m.pins.map((p) => `${p.name} ${p.version}`).join(', ')} into ${m.dir}`);
     const log = `${m.dir}.log`;
-    const venv = await makeVenv(m.python, m.dir, { ...opts, log, onSpawn });
+    const venv = await makeVenv(m.python, m.dir, { ...opts, log, onSpawn, withPip: false });
     if (!venv.ok) return venv;
     const requirements = join(m.dir, 'mlc-build-requirements.txt');
     await writeFile(requirements, requirementsText(m.pins));
@@ -282,7 +280,7 @@ async function installEnvironment(m: ManagedToolchain, opts: EnsureOptions): Pro
     const gathered = await gatherWheels({ platform: m.platform, python: m.python.minor, pins: m.pins }, wheelsDir, {
       stash: await opts.wheels(),
       request: m.request,
-      pipVenv: () => Promise.resolve(ok(m.dir)),
+      pipVenv: () => Promise.resolve(pipVenv),
       env: opts.env,
       projectRoot: opts.projectRoot,
       log,
@@ -295,11 +293,11 @@ async function installEnvironment(m: ManagedToolchain, opts: EnsureOptions): Pro
       return err(`${gathered.error}\n  Nothing was installed.`);
     }
     // From the gathered folder alone: no index is asked, and every file is checked by its hash.
-    const installed = await pip(m.dir, ['install', '--require-hashes', '--no-deps', '--pre', '--no-index', '--find-links', wheelsDir, '-r', requirements], {
-      ...opts,
-      log,
-      onSpawn,
-    });
+    const installed = await pip(
+      pipVenv.value,
+      ['install', '--require-hashes', '--no-deps', '--pre', '--no-index', '--find-links', wheelsDir, '-r', requirements],
+      { ...opts, log, onSpawn, into: m.dir },
+    );
     if (!installed.ok) return installed;
     const wrong = await differingPins(m.dir, m.pins, opts.env);
     if (wrong.length > 0)

@@ -31,15 +31,23 @@ export function pipSourceArgs(request: InstallRequest): string[] {
 /** pip's lines worth showing while it runs: what it fetches and installs. */
 const PROGRESS = /^(Collecting|Downloading|Processing|Installing collected|Successfully installed)\b/;
 
-/** `pip ARGS` with the environment's Python; its output goes to `log`, its last lines into the error. */
+/** `pip ARGS` with the environment's Python (acting on `into`'s, if given); its output goes to `log`, its last lines into the error. */
 export function pip(
   venv: string,
   args: string[],
-  opts: { env: NodeJS.ProcessEnv; signal?: AbortSignal; log: string; projectRoot: string; onSpawn?: (pid: number) => void; say?: (line: string) => void },
+  opts: {
+    env: NodeJS.ProcessEnv;
+    signal?: AbortSignal;
+    log: string;
+    projectRoot: string;
+    onSpawn?: (pid: number) => void;
+    say?: (line: string) => void;
+    into?: string;
+  },
 ): Promise<PipRun> {
   const say = opts.say;
   return runLogged(
-    [envBinary(venv, 'python'), '-m', 'pip', ...args],
+    [envBinary(venv, 'python'), '-m', 'pip', ...(opts.into !== undefined ? ['--python', envBinary(opts.into, 'python')] : []), ...args],
     {
       cwd: opts.projectRoot,
       env: pipEnvironment(opts.env),

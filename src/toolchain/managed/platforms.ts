@@ -77,7 +77,7 @@ export async function lockPlatforms(
         if (!resolved.ok) return resolved;
         pins = resolved.value;
       }
-      const gathered = await gather(target.value, pins, join(scratch.dir, 'wheels'), scratch.venv, scratch.dir, opts);
+      const gathered = await gather(target.value, pins, join(scratch.dir, 'wheels'), scratch.pip, scratch.dir, opts);
       if (!gathered.ok) return gathered;
       await updateToolchainLock(opts.projectRoot, key, { request: request.digest, python: target.value.python, packages: gathered.value });
       done.push({ key, pins: gathered.value });
@@ -108,7 +108,7 @@ export async function exportWheels(
   }
   const scratch = await scratchFor(target.value.host, join(opts.storeRoot, 'toolchains', 'tmp', `export-${process.pid}`), opts);
   try {
-    const gathered = await gather(target.value, entry.packages, dir, scratch.venv, scratch.dir, opts);
+    const gathered = await gather(target.value, entry.packages, dir, scratch.pip, scratch.dir, opts);
     if (!gathered.ok) return gathered;
     await writeFile(
       join(dir, 'requirements.txt'),
