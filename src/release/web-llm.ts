@@ -72,12 +72,13 @@ export function webLlmAppConfig(
     const byName = new Map(w.files.map((file) => [file.path.slice(w.folder.length + 1), file]));
     // Stryker disable next-line MethodExpression,ConditionalExpression,ArrayDeclaration: only the names of files in the folder pass the filter below
     const tokenizerFiles = Array.isArray(w.chat.tokenizer_files) ? w.chat.tokenizer_files.filter((t): t is string => typeof t === 'string') : [];
+    // Stryker disable next-line StringLiteral: the text of an internal error, which only a bug shows
+    const digestOf = (t: string): string => must(byName, t, 'tokenizer file of the weights folder').digest;
     const tokenizer = Object.fromEntries(
       tokenizerFiles
         .filter((t) => byName.has(t))
         .sort(byText)
-        // Stryker disable next-line StringLiteral: the text of an internal error, which only a bug shows
-        .map((t) => [t, sri(must(byName, t, 'tokenizer file of the weights folder').digest)]),
+        .map((t) => [t, sri(digestOf(t))]),
     );
     const config = byName.get('mlc-chat-config.json');
     return {

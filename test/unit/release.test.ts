@@ -78,9 +78,9 @@ describe('memory figures', () => {
       vram_required_mb: round2(3 + temp + kv * 100),
       estimated: ['params', 'temp_buffer', 'kv_cache'],
     });
-    // GPT-2's names (n_layer, n_head, n_embd); no prefill chunk: 2048 tokens.
-    const gpt2 = estimate({ n_layer: 2, n_head: 4, n_embd: 256, vocab_size: 1000 });
-    expect([gpt2.kv_cache_mb_per_token, gpt2.temp_buffer_mb]).toEqual([(2 * 2 * 4 * 64 * 2) / MB, round2((2048 * (256 * 4 + 1000) * 4) / MB)]);
+    // GPT-2's names (n_layer, n_head, n_embd), here with grouped KV heads; no prefill chunk: 2048 tokens.
+    const gpt2 = estimate({ n_layer: 2, n_head: 4, num_key_value_heads: 2, n_embd: 256, vocab_size: 1000 });
+    expect([gpt2.kv_cache_mb_per_token, gpt2.temp_buffer_mb]).toEqual([(2 * 2 * 2 * 64 * 2) / MB, round2((2048 * (256 * 4 + 1000) * 4) / MB)]);
     // MPT's names (num_layers, d_model), and a head_dim of its own over hidden / heads.
     const mpt = estimate({ num_layers: 2, num_attention_heads: 4, d_model: 256, head_dim: 128 });
     expect([mpt.kv_cache_mb_per_token, mpt.temp_buffer_mb]).toEqual([(2 * 2 * 4 * 128 * 2) / MB, round2((2048 * 256 * 4 * 4) / MB)]);
