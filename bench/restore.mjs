@@ -50,6 +50,17 @@ function timed(cmd, args, opts = {}) {
   return { ms, stdout: r.stdout, stderr: r.stderr };
 }
 
+// CPU time (user + system) of a node command, through GNU time where it is: on a machine shared
+// with other work, wall times vary with the load far more than CPU times do.
+const GNU_TIME = spawnSync('/usr/bin/time', ['-f', '%U', 'true']).status === 0 ? '/usr/bin/time' : undefined;
+function timedNode(args) {
+  if (!GNU_TIME) return { ...timed(process.execPath, args, { cwd: dir, env }), cpu: undefined };
+  const file = join(dir, 'cpu.txt');
+  const r = timed(GNU_TIME, ['-f', '%U %S', '-o', file, process.execPath, ...args], { cwd: dir, env });
+  const [user, sys] = readFileSync(file, 'utf8').trim().split('\n').pop().split(' ').map(Number);
+  return { ...r, cpu: (user + sys) * 1000 };
+}
+
 function generate() {
   mkdirSync(join(dir, 'mlc-llm-src/web/dist/wasm'), { recursive: true });
   writeFileSync(join(dir, 'mlc-llm-src/web/dist/wasm/mlc_wasm_runtime.bc'), 'bitcode');
@@ -87,26 +98,26 @@ function measure(folder) {
 function restore(bin, args = []) {
   rmSync(out, { recursive: true, force: true });
   execFileSync('sync');
-  const r = timed(process.execPath, [...args, bin], { cwd: dir, env });
+  const r = timedNode([...args, bin]);
   if (/^ {2}ran /m.test(r.stderr)) throw new Error(`the restore ran steps:\n${r.stderr.slice(-2000)}`);
   execFileSync('sync');
-  return r.ms;
+  return r;
 }
 
 function copyOut() {
   rmSync(copy, { recursive: true, force: true });
   execFileSync('sync');
-  const { ms } = timed('cp', ['-r', out, copy]);
+  const r = timed('cp', ['-r', out, copy]);
   execFileSync('sync');
-  return ms;
+  return r;
 }
 
 /** A plain build with everything in place, through the full path (no stamp): deciding alone, the floor under a restore. */
 function decideOnly() {
   rmSync(join(dir, 'xdg'), { recursive: true, force: true });
-  const r = timed(process.execPath, [BIN], { cwd: dir, env });
+  const r = timedNode([BIN]);
   if (!/nothing to do/.test(r.stderr)) throw new Error(`expected nothing to do:\n${r.stderr.slice(-2000)}`);
-  return r.ms;
+  return r;
 }
 
 /** The functions with the most self time in a CPU profile, grouped by name. */
@@ -150,12 +161,16 @@ const contenders = [
 ];
 const loadBefore = load();
 const times = new Map(contenders.map((c) => [c.name, []]));
+const cpuTimes = new Map(contenders.map((c) => [c.name, []]));
 for (let i = 0; i < RUNS; i++) {
   for (let j = 0; j < contenders.length; j++) {
     const c = contenders[(i + j) % contenders.length];
-    times.get(c.name).push(c.run());
+    const r = c.run();
+    times.get(c.name).push(r.ms);
+    if (r.cpu !== undefined) cpuTimes.get(c.name).push(r.cpu);
   }
 }
+const cpuMedians = Object.fromEntries([...cpuTimes].filter(([, ts]) => ts.length > 0).map(([name, ts]) => [name, Math.round(median(ts))]));
 const loadAfter = load();
 const restoredSize = measure(out);
 if (restoredSize.files !== size.files || restoredSize.bytes !== size.bytes || restoredSize.unique !== size.unique)
@@ -168,6 +183,12 @@ log(`restore of out/: mlc-build ${Math.round(oursMs)} ms, cp -r ${Math.round(cpM
 log(`  of which deciding (a build with everything in place, no stamp): ${Math.round(decideMs)} ms; placing: ${Math.round(oursMs - decideMs)} ms`);
 if (BASE) log(`  ${BASE}: ${Math.round(med(`mlc-build of ${BASE}`))} ms (${((med(`mlc-build of ${BASE}`) / cpMs) * 100).toFixed(1)} %)`);
 for (const [name, ts] of times) log(`  runs, ${name}: ${ts.map(Math.round).join(' ')}`);
+if (Object.keys(cpuMedians).length > 0)
+  log(
+    `  CPU time (user + system), medians: ${Object.entries(cpuMedians)
+      .map(([name, ms]) => `${name} ${ms} ms`)
+      .join('; ')}`,
+  );
 log(`load average before ${loadBefore.join(' ')}, after ${loadAfter.join(' ')}`);
 
 let profile;
@@ -209,6 +230,7 @@ const results = {
       }
     : {}),
   runs_ms: Object.fromEntries([...times].map(([name, ts]) => [name, ts.map(Math.round)])),
+  cpu_ms: cpuMedians,
   ...(profile ? { profile } : {}),
 };
 mkdirSync(join(root, 'bench/results'), { recursive: true });
